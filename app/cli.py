@@ -1,0 +1,85 @@
+"""`marquee`: the command line, a thin face over the pipelines' train/score/evaluate verbs.
+
+Each module in `app/commands/` adds its own sub-commands through `register(cli)`, so the
+pipelines' commands live beside each other without one file that all of them edit. Command
+modules import their pipeline lazily, inside the handler, so `marquee sql` never loads torch.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from dataclasses import dataclass
+
+from data.errors import MarqueeError
+
+VERBS = {"train": "train a model (a new run)", "score": "batch-score with a trained run",
+         "evaluate": "evaluate a trained run"}
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every leaf command takes, wherever they are written on the line."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", help="Marquee home folder (default: $MARQUEE_HOME or ./.marquee)")
+    common.add_argument("--profile", choices=["auto", "quick", "full"], default="auto",
+                        help="quick: sized for a 2-core CPU; full: the real run for a GPU; auto: full on CUDA")
+    common.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    common.add_argument("--seed", type=int, default=42)
+    return common
+
+
+@dataclass
+class Cli:
+    """What a command module needs to add its commands."""
+    commands: argparse._SubParsersAction     # top-level: marquee NAME
+    verbs: dict[str, argparse._SubParsersAction]  # marquee train|score|evaluate NAME
+    common: argparse.ArgumentParser
+
+    def command(self, name: str, help: str, handler) -> argparse.ArgumentParser:
+        p = self.commands.add_parser(name, help=help, parents=[self.common], description=help)
+        p.set_defaults(handler=handler)
+        return p
+
+    def verb(self, verb: str, target: str, help: str, handler) -> argparse.ArgumentParser:
+        p = self.verbs[verb].add_parser(target, help=help, parents=[self.common], description=help)
+        p.set_defaults(handler=handler)
+        return p
+
+
+def resolve_profile(args: argparse.Namespace) -> str:
+    """`auto` means full on a CUDA machine, quick otherwise."""
+    if args.profile != "auto":
+        return args.profile
+    from data.device import pick_device
+
+    return "full" if pick_device(args.device).type == "cuda" else "quick"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="marquee", description=__doc__.splitlines()[0])
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    verbs = {v: commands.add_parser(v, help=h).add_subparsers(dest="target", required=True, metavar="PIPELINE")
+             for v, h in VERBS.items()}
+    cli = Cli(commands, verbs, common_options())
+    import app.commands as pkg
+
+    for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        importlib.import_module(f"app.commands.{mod.name}").register(cli)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except MarqueeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per group of `marquee` commands; each defines `register(cli: app.cli.Cli)`."""

@@ -1,0 +1,63 @@
+"""Point-in-time feature access: values as they were known at `as_of`, never later ones.
+
+Every pipeline reads events and features through `as_of`, so a model trained with a cutoff can
+not see anything that happened at or after it. Each feature is one SQL query over the event
+tables with the cutoff as a parameter; the cached tables in the store (`item_engagement_daily`,
+`item_sentiment_daily`) are the same queries with no cutoff, refreshed when data changes.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import duckdb
+import pandas as pd
+
+NO_CUTOFF = datetime(9999, 12, 31)
+
+FEATURES: dict[str, str] = {
+    # raw events
+    "interactions": """
+        SELECT user_id, item_id, ts, rating, event_type FROM interactions WHERE ts < $as_of""",
+    "reviews": """
+        SELECT review_id, user_id, item_id, ts, text, source FROM reviews
+        WHERE ts < $as_of OR (ts IS NULL AND $as_of = TIMESTAMP '9999-12-31')""",
+    # per title and day
+    "item_engagement_daily": """
+        SELECT item_id, CAST(ts AS DATE) AS day, count(*) AS events, count(DISTINCT user_id) AS users,
+               avg(rating) AS mean_rating
+        FROM interactions WHERE ts < $as_of GROUP BY ALL""",
+    "item_sentiment_daily": """
+        SELECT r.item_id, CAST(r.ts AS DATE) AS day, count(*) AS reviews, avg(s.p_positive) AS mean_p_positive
+        FROM reviews r JOIN review_sentiment_latest s USING (review_id)
+        WHERE r.ts < $as_of AND r.item_id IS NOT NULL GROUP BY ALL""",
+}
+
+
+def _cutoff(as_of: datetime | date | str | None) -> datetime:
+    if as_of is None:
+        return NO_CUTOFF
+    ts = pd.Timestamp(as_of)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
+
+
+def relation(con: duckdb.DuckDBPyConnection, feature: str, as_of: datetime | date | str | None = None
+             ) -> duckdb.DuckDBPyRelation:
+    """The lazy relation of `feature` as known strictly before `as_of` (None: everything)."""
+    if feature not in FEATURES:
+        raise KeyError(f"unknown feature {feature!r}; known: {', '.join(FEATURES)}")
+    return con.sql(FEATURES[feature], params={"as_of": _cutoff(as_of)})
+
+
+def as_of(con: duckdb.DuckDBPyConnection, feature: str, as_of: datetime | date | str | None = None) -> pd.DataFrame:
+    """`feature` as a DataFrame, from events strictly before `as_of`. Columns: see FEATURES."""
+    return relation(con, feature, as_of).df()
+
+
+
+def refresh_item_engagement_daily(con: duckdb.DuckDBPyConnection) -> None:
+    """Recompute the cached engagement table (inside the caller's write transaction)."""
+    con.execute("DELETE FROM item_engagement_daily")
+    con.execute("INSERT INTO item_engagement_daily BY NAME " + FEATURES["item_engagement_daily"],
+                {"as_of": NO_CUTOFF})

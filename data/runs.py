@@ -1,0 +1,174 @@
+"""The run registry, and publishing a run's outputs so readers see all of them or none.
+
+A run is one trained model (`pipeline` is recsys, sentiment or forecast). Training starts the run,
+saves artifacts under `$MARQUEE_HOME/artifacts/<run_id>/` and marks it succeeded; scoring later
+publishes that run's outputs (rows tagged with its `run_id`) in one short transaction. The
+`*_latest` views serve the outputs most recently published by a succeeded run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from data import store
+from data.errors import MarqueeError
+from data.paths import artifacts_dir
+
+PIPELINES = ("recsys", "sentiment", "forecast")
+OUTPUT_TABLES = ("recommendations", "similar_items", "review_sentiment", "forecasts", "item_sentiment_daily")
+
+INSERT_RUN = """INSERT INTO runs (run_id, pipeline, model, params, data_snapshot, artifact_uri, status, started_at)
+VALUES ($run_id, $pipeline, $model, $params, $snapshot, $uri, 'running', $now)"""
+FINISH_RUN = "UPDATE runs SET status = 'succeeded', finished_at = $now WHERE run_id = $run_id"
+FAIL_RUN = "UPDATE runs SET status = 'failed', finished_at = $now, error = $error WHERE run_id = $run_id"
+SET_METRICS = "UPDATE runs SET metrics = $metrics WHERE run_id = $run_id"
+GET_RUN = "SELECT * FROM runs WHERE run_id = $run_id"
+LATEST_RUN = """SELECT * FROM runs WHERE pipeline = $pipeline AND status = 'succeeded'
+ORDER BY finished_at DESC LIMIT 1"""
+LIST_RUNS = """SELECT run_id, pipeline, model, status, started_at, finished_at, metrics
+FROM runs ORDER BY started_at DESC LIMIT $limit"""
+RECORD_OUTPUT = "INSERT OR REPLACE INTO run_outputs VALUES ($run_id, $table, $rows, $now)"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    pipeline: str
+    model: str
+    artifacts: Path   # where this run's model files go
+
+
+def start(pipeline: str, model: str, params: Mapping[str, Any], data_snapshot: Mapping[str, Any] | None = None,
+          home: str | os.PathLike | None = None) -> Run:
+    """Register a new run as `running`; returns it with its artifact folder."""
+    if pipeline not in PIPELINES:
+        raise MarqueeError(f"unknown pipeline {pipeline!r} (one of {', '.join(PIPELINES)})")
+    run_id = f"{pipeline}-{_now():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    folder = artifacts_dir(run_id, home)
+    with store.write(home) as con:
+        con.execute(INSERT_RUN, {"run_id": run_id, "pipeline": pipeline, "model": model,
+                                 "params": json.dumps(params, default=str),
+                                 "snapshot": json.dumps(data_snapshot or {}, default=str),
+                                 "uri": str(folder), "now": _now()})
+    return Run(run_id, pipeline, model, folder)
+
+
+def _merge_metrics(con: duckdb.DuckDBPyConnection, run_id: str, metrics: Mapping[str, Any]) -> None:
+    row = con.execute("SELECT metrics FROM runs WHERE run_id = $run_id", {"run_id": run_id}).fetchall()
+    row = row[0] if row else None
+    if row is None:
+        raise MarqueeError(f"unknown run {run_id!r}")
+    merged = {**json.loads(row[0] or "{}"), **metrics}
+    con.execute(SET_METRICS, {"metrics": json.dumps(merged, default=float), "run_id": run_id})
+
+
+def _insert_output(con: duckdb.DuckDBPyConnection, table: str, run_id: str, frame: Any, replace: bool) -> int:
+    if table not in OUTPUT_TABLES:
+        raise MarqueeError(f"{table!r} is not an output table")
+    if table == "item_sentiment_daily":   # a feature: one current version, wholly replaced
+        con.execute("DELETE FROM item_sentiment_daily")
+    elif replace:
+        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", {"run_id": run_id})  # table is whitelisted
+    if isinstance(frame, str | Path):
+        con.read_parquet(str(frame)).create_view("_marquee_output", replace=True)
+    else:
+        con.register("_marquee_output", frame)
+    columns = [c[0] for c in con.execute("DESCRIBE _marquee_output").fetchall()]
+    select = "SELECT * EXCLUDE (run_id), $run_id AS run_id" if "run_id" in columns else "SELECT *, $run_id AS run_id"
+    before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    con.execute(f"INSERT INTO {table} BY NAME {select} FROM _marquee_output", {"run_id": run_id})
+    con.unregister("_marquee_output") if not isinstance(frame, str | Path) else con.execute("DROP VIEW _marquee_output")
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
+
+
+def publish(run_id: str, outputs: Mapping[str, Any] | None = None, *, metrics: Mapping[str, Any] | None = None,
+            replace: bool = True, also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+            home: str | os.PathLike | None = None) -> dict[str, int]:
+    """Publish outputs and metrics of `run_id` and mark it succeeded, in one transaction.
+
+    outputs: table name -> pandas DataFrame, Arrow table or Parquet path (columns by name; `run_id`
+    is added). `replace` drops the run's earlier rows in those tables first; `replace=False`
+    appends (incremental scoring). `also(con)` runs extra SQL inside the same transaction.
+    Returns rows inserted per table. Readers see everything or nothing of this call.
+    """
+    if not run_id:
+        raise MarqueeError("publish needs a run_id")
+    counts: dict[str, int] = {}
+    with store.write(home) as con:
+        if not con.execute(GET_RUN, {"run_id": run_id}).fetchall():
+            raise MarqueeError(f"unknown run {run_id!r}")
+        for table, frame in (outputs or {}).items():
+            counts[table] = _insert_output(con, table, run_id, frame, replace)
+            con.execute(RECORD_OUTPUT, {"run_id": run_id, "table": table, "rows": counts[table], "now": _now()})
+        if also is not None:
+            also(con)
+        if metrics:
+            _merge_metrics(con, run_id, metrics)
+        con.execute(FINISH_RUN, {"run_id": run_id, "now": _now()})
+    return counts
+
+
+def record_metrics(run_id: str, metrics: Mapping[str, Any], home: str | os.PathLike | None = None) -> None:
+    """Merge `metrics` into the run's metrics JSON (e.g. after `evaluate`)."""
+    with store.write(home) as con:
+        _merge_metrics(con, run_id, metrics)
+
+
+def fail(run_id: str, error: str, home: str | os.PathLike | None = None) -> None:
+    with store.write(home) as con:
+        con.execute(FAIL_RUN, {"run_id": run_id, "error": error[:2000], "now": _now()})
+
+
+def _row_dict(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> dict | None:
+    cur = con.execute(sql, params)
+    rows = cur.fetchall()
+    if not rows:
+        return None
+    row = rows[0]
+    out = dict(zip([d[0] for d in cur.description], row, strict=True))
+    for key in ("params", "metrics", "data_snapshot"):
+        out[key] = json.loads(out[key] or "{}")
+    return out
+
+
+def get(run_id: str, home: str | os.PathLike | None = None) -> dict:
+    """One run as a dict (params/metrics/data_snapshot decoded); MarqueeError if unknown."""
+    with store.read(home) as con:
+        run = _row_dict(con, GET_RUN, {"run_id": run_id})
+    if run is None:
+        raise MarqueeError(f"unknown run {run_id!r} (see `marquee runs`)")
+    return run
+
+
+def latest(pipeline: str, home: str | os.PathLike | None = None) -> dict | None:
+    """The newest succeeded run of `pipeline`, or None."""
+    with store.read(home) as con:
+        return _row_dict(con, LATEST_RUN, {"pipeline": pipeline})
+
+
+def resolve(pipeline: str, run_id: str | None, home: str | os.PathLike | None = None) -> dict:
+    """`run_id` if given (must belong to `pipeline`), else the latest succeeded run; clear error if none."""
+    run = get(run_id, home) if run_id else latest(pipeline, home)
+    if run is None:
+        raise MarqueeError(f"no trained {pipeline} model in the store: run `marquee train {pipeline}` first")
+    if run["pipeline"] != pipeline:
+        raise MarqueeError(f"run {run['run_id']!r} is a {run['pipeline']} run, not {pipeline}")
+    return run
+
+
+def list_runs(limit: int = 50, home: str | os.PathLike | None = None) -> pd.DataFrame:
+    with store.read(home) as con:
+        return con.execute(LIST_RUNS, {"limit": limit}).df()

@@ -1,0 +1,109 @@
+"""Short-lived connections to the DuckDB store.
+
+DuckDB lets one process write and shuts every other process out, readers included, while it
+does. So readers open a read-only connection per request and retry on a lock; writers open
+one briefly, do all their work in a single transaction, and close (see DESIGN.md).
+"""
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from data.errors import MarqueeError, StoreBusyError
+from data.paths import store_path
+
+SCHEMA_VERSION = 1
+_LOCK_WORDS = ("lock", "Conflicting", "being used by another process")
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    return isinstance(exc, duckdb.IOException | duckdb.ConnectionException) and any(
+        w in str(exc) for w in _LOCK_WORDS)
+
+
+def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
+    """Open `path`, retrying with jittered exponential backoff while another process holds it."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except Exception as exc:  # noqa: BLE001 - re-raised unless it is a lock
+            if not _is_lock_error(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(f"{path}: store is busy (locked by another process for {timeout:.0f}s)") from exc
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.25)
+
+
+def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    row = next(iter(con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()), None)
+    found = int(row[0]) if row else None
+    if found != SCHEMA_VERSION:
+        raise MarqueeError(f"{path}: store has schema version {found}, this Marquee needs {SCHEMA_VERSION}; "
+                           "move the old store aside and run `marquee init`")
+
+
+def _require(path: Path) -> None:
+    if not path.exists():
+        raise MarqueeError(f"no store at {path}: run `marquee init` (or `marquee load-demo`) first")
+
+
+@contextmanager
+def read(home: str | os.PathLike | None = None, timeout: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection for one request; closed (releasing the file) on exit."""
+    path = store_path(home)
+    _require(path)
+    con = _connect(path, read_only=True, timeout=timeout)
+    try:
+        _check_version(con, path)
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def write(home: str | os.PathLike | None = None, timeout: float = 120.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction on a read-write connection: all of it commits, or none of it (on any error)."""
+    path = store_path(home)
+    _require(path)
+    con = _connect(path, read_only=False, timeout=timeout)
+    try:
+        _check_version(con, path)
+        con.begin()
+        try:
+            yield con
+        except BaseException:
+            con.rollback()
+            raise
+        con.commit()
+    finally:
+        con.close()
+
+
+def init(home: str | os.PathLike | None = None) -> Path:
+    """Create the store (idempotent): tables, views and the schema version."""
+    path = store_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = _connect(path, read_only=False, timeout=120.0)
+    try:
+        row = None
+        if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchall()[0][0]:
+            row = next(iter(con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()), None)
+        if row and int(row[0]) != SCHEMA_VERSION:
+            _check_version(con, path)
+        con.begin()
+        con.execute(resources.files("data").joinpath("schema.sql").read_text())
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', $v)", {"v": str(SCHEMA_VERSION)})
+        con.commit()
+    finally:
+        con.close()
+    return path

@@ -1,0 +1,50 @@
+"""The run registry and atomic publishing."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from data import runs, store
+from data.errors import MarqueeError
+
+
+def _recs(user: str, n: int) -> pd.DataFrame:
+    return pd.DataFrame({"user_id": [user] * n, "item_id": [str(i) for i in range(n)], "rank": range(1, n + 1),
+                         "score": [1.0 / (i + 1) for i in range(n)], "reason": ["popular"] * n})
+
+
+def _latest(home, table: str) -> pd.DataFrame:
+    with store.read(home) as con:
+        return con.sql(f"SELECT * FROM {table}_latest").df()
+
+
+def test_latest_view_serves_newest_succeeded_run(home):
+    first = runs.start("recsys", "ease", {}, home=home)
+    runs.publish(first.run_id, {"recommendations": _recs("u1", 3)}, home=home)
+    second = runs.start("recsys", "mf", {}, home=home)
+    assert set(_latest(home, "recommendations").run_id) == {first.run_id}   # second not published yet
+    runs.publish(second.run_id, {"recommendations": _recs("u2", 5)}, home=home)
+    latest = _latest(home, "recommendations")
+    assert set(latest.run_id) == {second.run_id} and len(latest) == 5
+
+
+def test_failed_publish_leaves_nothing(home):
+    run = runs.start("recsys", "ease", {}, home=home)
+    bad = _recs("u1", 3).assign(rank=["a", "b", "c"])   # not an integer: the insert fails
+    with pytest.raises(Exception):
+        runs.publish(run.run_id, {"recommendations": _recs("u9", 2), "similar_items": bad}, home=home)
+    with store.read(home) as con:
+        assert con.sql("SELECT count(*) FROM recommendations").fetchall()[0][0] == 0
+        assert con.sql("SELECT status FROM runs").fetchall()[0][0] == "running"
+
+
+def test_metrics_merge_and_resolve(home):
+    run = runs.start("forecast", "nhits", {"horizon": 4}, home=home)
+    runs.publish(run.run_id, metrics={"val_wape": 0.4}, home=home)
+    runs.record_metrics(run.run_id, {"backtest": {"wape": 0.41}}, home=home)
+    got = runs.resolve("forecast", None, home=home)
+    assert got["run_id"] == run.run_id and got["metrics"] == {"val_wape": 0.4, "backtest": {"wape": 0.41}}
+    with pytest.raises(MarqueeError, match="not recsys"):
+        runs.resolve("recsys", run.run_id, home=home)
+    with pytest.raises(MarqueeError, match="marquee train sentiment"):
+        runs.resolve("sentiment", None, home=home)
