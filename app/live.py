@@ -1,0 +1,63 @@
+"""Live model calls for the interactive panels (cold-start recommendations, "try your own review").
+
+The pipelines load their own models; these wrappers cache the answers per (input, run) so a
+rerun of the page does not score again, and turn "no model yet" into a message that says which
+command fills it. A pipeline that is not installed or not trained is an empty state, not a crash.
+"""
+from __future__ import annotations
+
+import importlib
+
+import pandas as pd
+import streamlit as st
+
+from app import queries as q
+from data.errors import MarqueeError
+
+
+def _latest_run(pipeline: str) -> str | None:
+    runs = q.frame(q.PIPELINE_RUNS, pipeline=pipeline, limit=1)
+    return runs["run_id"].iloc[0] if len(runs) else None
+
+
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=500)
+def _recommend(item_ids: tuple[str, ...], k: int, home: str, run_id: str) -> pd.DataFrame:
+    api = importlib.import_module("recsys.api")
+    return pd.DataFrame(api.recommend_for_history(list(item_ids), k=k, home=home, run_id=run_id))
+
+
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=500)
+def _predict(texts: tuple[str, ...], home: str, run_id: str) -> list[float]:
+    api = importlib.import_module("nlp.api")
+    return [float(p) for p in api.predict_texts(list(texts), home=home, run_id=run_id)]
+
+
+def recommend_for_history(item_ids: list[str], k: int = 10) -> tuple[pd.DataFrame | None, str | None]:
+    """(recommendations with titles, None) or (None, why not)."""
+    run_id = _latest_run("recsys")
+    if run_id is None:
+        return None, "No recommender trained yet: run `marquee train recsys`."
+    try:
+        recs = _recommend(tuple(item_ids), k, q.home(), run_id)
+    except (ImportError, AttributeError):
+        return None, "The recommender package is not available in this install."
+    except MarqueeError as exc:
+        return None, str(exc)
+    names = q.title_names(recs["item_id"].astype(str).tolist()) if len(recs) else None
+    if names is not None:
+        recs = recs.assign(item_id=recs["item_id"].astype(str)).merge(names, on="item_id", how="left")
+        recs = recs[[c for c in ("item_id", "title", "genres", "score", "reason") if c in recs.columns]]
+    return recs, None
+
+
+def predict_texts(texts: list[str]) -> tuple[list[float] | None, str | None]:
+    """(p_positive per text, None) or (None, why not)."""
+    run_id = _latest_run("sentiment")
+    if run_id is None:
+        return None, "No sentiment model trained yet: run `marquee train sentiment`."
+    try:
+        return _predict(tuple(texts), q.home(), run_id), None
+    except (ImportError, AttributeError):
+        return None, "The sentiment package is not available in this install."
+    except MarqueeError as exc:
+        return None, str(exc)

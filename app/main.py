@@ -1,0 +1,35 @@
+"""The Marquee dashboard: a router over one file per page (`streamlit run app/main.py`, or `marquee app`).
+
+It serves the store at `$MARQUEE_HOME`. Pages only call `app.queries` (read-only, cached) and
+the pipelines' live-prediction APIs; nothing here writes to the store.
+"""
+import streamlit as st
+
+from app import queries as q
+from data.errors import MarqueeError
+
+st.set_page_config(page_title="Marquee", layout="wide")
+
+pages = {
+    "Discover": [
+        st.Page("pages/overview.py", title="Overview", default=True),
+        st.Page("pages/recommendations.py", title="Recommendations"),
+        st.Page("pages/titles.py", title="Titles"),
+    ],
+    "Insights": [
+        st.Page("pages/sentiment.py", title="Sentiment"),
+        st.Page("pages/forecasts.py", title="Forecasts"),
+    ],
+    "Operations": [
+        st.Page("pages/sql.py", title="SQL"),
+        st.Page("pages/runs.py", title="Runs"),
+    ],
+}
+nav = st.navigation(pages)
+try:
+    q.version()
+except MarqueeError as exc:
+    st.error(f"{exc}")
+    st.info("Load the demo with `marquee demo --no-app`, or your own data with `marquee ingest`.")
+    st.stop()
+nav.run()

@@ -1,0 +1,48 @@
+"""Forecasts: rising and falling titles, genre forecasts, and backtest accuracy against the baselines."""
+import streamlit as st
+
+from app import charts
+from app import queries as q
+
+st.title("Forecasts")
+
+runs = q.pipeline_runs("forecast", limit=1)
+genres = q.forecast_series("genre:")
+if runs.empty or (genres.empty and q.forecast_series("item:").empty):
+    st.info("No forecasts yet: run `marquee train forecast && marquee score forecast`")
+    st.stop()
+
+rising, falling = q.movers()
+st.subheader("Rising and falling titles")
+st.caption("Mean weekly events forecast (p50) against the mean of the 4 weeks before the forecast starts.")
+cfg = {c: st.column_config.NumberColumn(format="%.1f") for c in ("recent_weekly", "forecast_weekly", "change")}
+left, right = st.columns(2)
+with left:
+    st.markdown("**Rising**")
+    st.dataframe(rising[["title", "recent_weekly", "forecast_weekly", "change"]], hide_index=True, column_config=cfg)
+with right:
+    st.markdown("**Falling**")
+    st.dataframe(falling[["title", "recent_weekly", "forecast_weekly", "change"]], hide_index=True,
+                 column_config=cfg)
+
+st.subheader("Genre forecasts")
+if genres.empty:
+    st.info("This forecast run has no genre series.")
+else:
+    series = st.selectbox("Genre", genres["series_id"].tolist(), format_func=lambda s: s.split(":", 1)[1],
+                          key="genre")
+    history = q.genre_weekly(series.split(":", 1)[1])
+    st.altair_chart(charts.forecast_fan(history, q.series_forecast(series)), width="stretch")
+
+st.subheader("Backtest accuracy")
+run = runs.iloc[0]
+metrics = {k: v for k, v in run.items() if k not in ("run_id", "model", "finished_at") and v == v}
+st.caption(f"Run `{run['run_id']}` ({run['model']}); lower WAPE is better.")
+if not metrics:
+    st.info("No backtest metrics on this run: run `marquee evaluate forecast`")
+else:
+    table = q.metric_table(metrics)
+    st.dataframe(table, hide_index=True)
+    wape = table[table["metric"].str.contains("wape", case=False)]
+    if not wape.empty:
+        st.altair_chart(charts.ranked_bars(wape, "metric", "value", "WAPE", ".3f"), width="stretch")

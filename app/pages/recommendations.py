@@ -1,0 +1,56 @@
+"""Recommendations: one user's history and top-N with reasons; a live cold-start panel; models side by side."""
+import streamlit as st
+
+from app import charts, live
+from app import queries as q
+
+st.title("Recommendations")
+
+users = q.users()
+if not users:
+    st.info("No users yet: run `marquee load-demo` or `marquee ingest users FILE`.")
+    st.stop()
+
+user_id = st.selectbox("User", users, key="user")
+left, right = st.columns([2, 3])
+with left:
+    st.subheader(f"History of user {user_id}")
+    history = q.user_history(user_id)
+    st.caption(f"{q.user_history_size(user_id):,} events; the {len(history)} most recent:")
+    st.dataframe(history[["ts", "title", "rating"]], hide_index=True)
+with right:
+    st.subheader("Top picks")
+    recs = q.user_recommendations(user_id)
+    if recs.empty:
+        st.info("No recommendations yet: run `marquee train recsys && marquee score recsys`")
+    else:
+        st.dataframe(recs[["rank", "title", "score", "reason"]], hide_index=True,
+                     column_config={"score": st.column_config.NumberColumn(format="%.3f"),
+                                    "reason": st.column_config.TextColumn("because you watched")})
+
+st.divider()
+st.subheader("New here? Pick a few titles")
+names = dict(q.titles()[["item_id", "title"]].itertuples(index=False))
+picked = st.multiselect("Titles you liked", list(names), format_func=lambda i: names.get(i, i), key="cold_start",
+                        max_selections=20)
+if picked:
+    cold, why_not = live.recommend_for_history(picked, k=10)
+    if why_not:
+        st.info(why_not)
+    else:
+        st.dataframe(cold, hide_index=True, column_config={"score": st.column_config.NumberColumn(format="%.3f")})
+else:
+    st.caption("Recommendations are folded in live from the titles you pick, with the latest recsys model.")
+
+st.divider()
+st.subheader("Models side by side")
+models = q.pipeline_runs("recsys")
+if models.empty:
+    st.info("No recsys models yet: run `marquee train recsys` (and `marquee evaluate recsys` for metrics).")
+else:
+    st.dataframe(models, hide_index=True)
+    numeric = [c for c in models.columns[3:] if models[c].dtype.kind in "fi"]
+    if numeric:
+        metric = st.selectbox("Compare on", numeric, key="model_metric")
+        st.altair_chart(charts.ranked_bars(models.dropna(subset=[metric]), "run_id", metric, metric, ".4f"),
+                        width="stretch")

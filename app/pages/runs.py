@@ -1,0 +1,49 @@
+"""Runs: the registry of trained models, their parameters and metrics, and a comparison of two runs."""
+import json
+
+import streamlit as st
+
+from app import queries as q
+
+st.title("Runs")
+
+runs = q.runs()
+if runs.empty:
+    st.info("No runs yet: run `marquee demo --no-app`, or `marquee train recsys` (sentiment, forecast).")
+    st.stop()
+
+pipelines = ["all", *sorted(runs["pipeline"].unique())]
+pipeline = st.radio("Pipeline", pipelines, horizontal=True, key="runs_pipeline")
+shown = runs if pipeline == "all" else runs[runs["pipeline"] == pipeline]
+st.dataframe(shown[["run_id", "pipeline", "model", "status", "started_at", "age", "error"]], hide_index=True)
+
+st.subheader("One run")
+ids = shown["run_id"].tolist()
+run_id = st.selectbox("Run", ids, key="run")
+run = runs[runs["run_id"] == run_id].iloc[0].to_dict()
+left, mid, right = st.columns(3)
+with left:
+    st.markdown("**Parameters**")
+    st.json(json.loads(run["params"] or "{}"), expanded=False)
+with mid:
+    st.markdown("**Metrics**")
+    st.json(json.loads(run["metrics"] or "{}"), expanded=True)
+with right:
+    st.markdown("**Outputs**")
+    outputs = q.run_outputs(run_id)
+    if outputs.empty:
+        st.caption("No outputs published yet (`marquee score ...`).")
+    else:
+        st.dataframe(outputs, hide_index=True)
+    if run["error"]:
+        st.error(run["error"])
+
+st.subheader("Compare two runs")
+if len(ids) < 2:
+    st.caption("Train another run to compare.")
+else:
+    a_col, b_col = st.columns(2)
+    a = a_col.selectbox("Run A", ids, index=1, key="run_a")
+    b = b_col.selectbox("Run B", ids, index=0, key="run_b")
+    st.dataframe(q.compare_runs(runs[runs["run_id"] == a].iloc[0].to_dict(),
+                                runs[runs["run_id"] == b].iloc[0].to_dict()), hide_index=True)

@@ -1,0 +1,47 @@
+"""Sentiment: how reviews feel by genre and over time, and a box to score your own review live."""
+import streamlit as st
+
+from app import charts, live
+from app import queries as q
+from data.demo import DEMO_JOIN_NOTE
+
+st.title("Sentiment")
+
+summary = q.sentiment_summary()
+if not summary["reviews_scored"]:
+    st.info("No scored reviews yet: run `marquee train sentiment && marquee score sentiment`")
+else:
+    cols = st.columns(3)
+    cols[0].metric("Reviews scored", f"{int(summary['reviews_scored']):,}")
+    cols[1].metric("Mean P(positive)", f"{summary['mean_p_positive']:.3f}")
+    cols[2].metric("Labelled positive", f"{summary['share_positive']:.1%}")
+    if q.counts()["demo_reviews"]:
+        st.caption(DEMO_JOIN_NOTE)
+
+    by_genre = q.sentiment_by_genre()
+    left, right = st.columns(2)
+    with left:
+        st.subheader("By genre")
+        if by_genre.empty:
+            st.info("No per-title sentiment yet: run `marquee score sentiment`")
+        else:
+            st.altair_chart(charts.ranked_bars(by_genre, "genre", "p_positive", "Mean P(positive)"), width="stretch")
+    with right:
+        st.subheader("Over time")
+        monthly = q.sentiment_monthly()
+        if monthly.empty:
+            st.info("No per-title sentiment yet: run `marquee score sentiment`")
+        else:
+            st.altair_chart(charts.sentiment_line(monthly), width="stretch")
+
+st.divider()
+st.subheader("Try your own review")
+text = st.text_area("Review text", key="review_text", placeholder="A gripping story with wonderful acting...")
+if st.button("Score it", key="score_review") and text.strip():
+    probs, why_not = live.predict_texts([text])
+    if why_not:
+        st.info(why_not)
+    else:
+        p = probs[0]
+        st.metric("P(positive)", f"{p:.3f}", delta="positive" if p >= 0.5 else "negative",
+                  delta_color="normal" if p >= 0.5 else "inverse")

@@ -1,0 +1,47 @@
+"""SQL: the read-only explorer, through the same safe path as `marquee sql`; schema browser and CSV download."""
+import importlib
+
+import pandas as pd
+import streamlit as st
+
+from app import queries as q
+from data.errors import MarqueeError
+
+st.title("SQL explorer")
+st.caption("Read-only: the same path as `marquee sql`. Writes are refused.")
+
+try:
+    sql = importlib.import_module("data.sql")
+except ImportError:
+    st.info("The SQL explorer needs `data.sql` (the `marquee sql` command), which this install does not have.")
+    st.stop()
+
+with st.expander("Schema", expanded=False):
+    try:
+        schema = sql.schema_overview(q.home())
+    except MarqueeError as exc:
+        st.error(str(exc))
+    else:
+        if isinstance(schema, pd.DataFrame):
+            st.dataframe(schema, hide_index=True)
+        elif isinstance(schema, dict):
+            for name, cols in schema.items():
+                st.markdown(f"**{name}**")
+                st.dataframe(cols if isinstance(cols, pd.DataFrame) else pd.DataFrame(cols), hide_index=True)
+        else:
+            st.code(str(schema))
+
+query = st.text_area("Query", key="sql_query", height=140,
+                     value="SELECT genres, count(*) AS titles FROM items GROUP BY 1 ORDER BY 2 DESC LIMIT 20")
+max_rows = st.number_input("Max rows", min_value=1, max_value=100_000, value=1000, step=100, key="sql_max_rows")
+if st.button("Run", key="sql_run", type="primary") and query.strip():
+    try:
+        result = sql.run_readonly(query, q.home(), int(max_rows))
+    except MarqueeError as exc:
+        st.error(f"error: {exc}")
+    else:
+        df, truncated = result if isinstance(result, tuple) else (result, False)
+        st.caption(f"{len(df):,} rows" + (f" (truncated at {int(max_rows):,})" if truncated else ""))
+        st.dataframe(df, hide_index=True)
+        st.download_button("Download CSV", df.to_csv(index=False).encode(), file_name="marquee-query.csv",
+                           mime="text/csv", key="sql_csv")

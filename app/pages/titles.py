@@ -1,0 +1,63 @@
+"""Titles: search one, then its weekly engagement with the forecast fan, sentiment, similar titles, reviews."""
+import streamlit as st
+
+from app import charts
+from app import queries as q
+from data.demo import DEMO_JOIN_NOTE
+
+st.title("Titles")
+
+text = st.text_input("Search a title", key="title_search", placeholder="e.g. Star Wars (empty: most watched)")
+found = q.search_titles(text)
+if found.empty:
+    st.info(f"No title matches {text!r}." if text.strip() else
+            "No titles yet: run `marquee load-demo` or `marquee ingest items FILE`.")
+    st.stop()
+labels = dict(found[["item_id", "title"]].itertuples(index=False))
+item_id = st.selectbox("Title", list(labels), format_func=lambda i: labels.get(i, i), key="title")
+info = q.title(item_id)
+st.header(info["title"])
+st.caption(f"id {item_id} · {(info['genres'] or '').replace('|', ', ')} · {info['release_year'] or ''}")
+
+st.subheader("Weekly engagement and forecast")
+weekly = q.title_weekly(item_id)
+forecast = q.series_forecast(f"item:{item_id}")
+if weekly.empty:
+    st.info("No events for this title yet.")
+elif forecast.empty:
+    st.altair_chart(charts.engagement(weekly), width="stretch")
+    st.info("No forecast for this title: run `marquee train forecast && marquee score forecast`")
+else:
+    st.altair_chart(charts.forecast_fan(weekly, forecast), width="stretch")
+    st.caption(f"Shaded: p10-p90 of the forecast; dashed: p50 (method: {forecast['method'].iloc[0]}).")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Sentiment over time")
+    sentiment = q.title_sentiment(item_id)
+    if sentiment.empty:
+        st.info("No scored reviews for this title: run `marquee train sentiment && marquee score sentiment`")
+    else:
+        st.altair_chart(charts.sentiment_line(sentiment), width="stretch")
+with right:
+    st.subheader("Similar titles")
+    similar = q.similar_titles(item_id)
+    if similar.empty:
+        st.info("No similar titles yet: run `marquee train recsys && marquee score recsys`")
+    else:
+        st.dataframe(similar[["rank", "title", "score"]], hide_index=True,
+                     column_config={"score": st.column_config.NumberColumn(format="%.3f")})
+
+st.subheader("Reviews")
+positive, negative = q.extreme_reviews(item_id)
+if positive.empty:
+    st.info("No scored reviews for this title: run `marquee score sentiment`")
+else:
+    if positive["source"].astype(str).str.startswith("demo-").any():
+        st.caption(DEMO_JOIN_NOTE)
+    for label, df in (("Most positive", positive), ("Most negative", negative)):
+        st.markdown(f"**{label}**")
+        for r in df.itertuples(index=False):
+            more = "…" if len(r.text) > 600 else ""
+            st.markdown(f"> {q.md_escape(r.text[:600])}{more}\n\n"
+                        f"P(positive) = {r.p_positive:.2f} · {r.source}")

@@ -1,0 +1,349 @@
+"""The dashboard's reads: SQL constants with `$name` parameters, one thin function per question.
+
+Pages never compute and never touch DuckDB: they call these functions. Each one opens a
+read-only connection through `data.store.read` for that request only (it retries while a job
+holds the write lock), and its result is cached with `st.cache_data`, keyed on a cheap store
+*version* (the latest run ids, the last publish, the row counts), so a new run or a new ingest
+shows up at once, and a connection is never kept open between requests.
+"""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from data import paths, store
+
+# --- store version: what the cache is keyed on -----------------------------------------------------------
+VERSION = """
+SELECT (SELECT string_agg(run_id, ',' ORDER BY pipeline) FROM runs_latest) AS latest_runs,
+       (SELECT count(*) || '/' || max(coalesce(finished_at, started_at)) FROM runs) AS runs,
+       (SELECT max(published_at) FROM run_outputs) AS published,
+       (SELECT count(*) FROM interactions) || '/' || (SELECT count(*) FROM items) || '/' ||
+       (SELECT count(*) FROM users) || '/' || (SELECT count(*) FROM reviews) AS sizes"""
+
+# --- overview ---------------------------------------------------------------------------------------------
+COUNTS = """
+SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM items) AS titles,
+       (SELECT count(*) FROM interactions) AS events, (SELECT count(*) FROM reviews) AS reviews,
+       (SELECT count(*) FROM reviews WHERE source LIKE 'demo-%') AS demo_reviews"""
+# The cached daily aggregate, never the raw events: stays fast on a 10M-event store.
+ENGAGEMENT_WEEKLY = """
+SELECT date_trunc('week', day) AS week, sum(events) AS events, sum(users) AS active_users
+FROM item_engagement_daily GROUP BY 1 ORDER BY 1"""
+LATEST_RUNS = """
+SELECT pipeline, run_id, model, metrics, finished_at FROM runs_latest ORDER BY pipeline"""
+
+# --- recommendations --------------------------------------------------------------------------------------
+USERS = """
+SELECT user_id FROM users ORDER BY TRY_CAST(user_id AS BIGINT) NULLS LAST, user_id LIMIT $limit"""
+USER_HISTORY = """
+SELECT i.ts, i.item_id, it.title, it.genres, i.rating, i.event_type
+FROM interactions i LEFT JOIN items it USING (item_id)
+WHERE i.user_id = $user_id ORDER BY i.ts DESC LIMIT $limit"""
+USER_HISTORY_SIZE = "SELECT count(*) AS events FROM interactions WHERE user_id = $user_id"
+USER_RECS = """
+SELECT r.rank, r.item_id, it.title, it.genres, r.score, r.reason
+FROM recommendations_latest r LEFT JOIN items it USING (item_id)
+WHERE r.user_id = $user_id ORDER BY r.rank LIMIT $limit"""
+TITLES = "SELECT item_id, title FROM items ORDER BY title, item_id"
+TITLE_NAMES = "SELECT item_id, title, genres FROM items WHERE list_contains($ids, item_id)"
+PIPELINE_RUNS = """
+SELECT run_id, model, finished_at, params, metrics FROM runs
+WHERE pipeline = $pipeline AND status = 'succeeded' ORDER BY finished_at DESC LIMIT $limit"""
+
+# --- titles -----------------------------------------------------------------------------------------------
+SEARCH_TITLES = """
+SELECT item_id, title, genres, release_year FROM items
+WHERE title ILIKE '%' || $text || '%' OR item_id = $text ORDER BY title LIMIT $limit"""
+POPULAR_TITLES = """
+SELECT it.item_id, it.title, it.genres, it.release_year
+FROM (SELECT item_id, sum(events) AS events FROM item_engagement_daily GROUP BY 1 ORDER BY 2 DESC LIMIT $limit) e
+JOIN items it USING (item_id) ORDER BY e.events DESC, it.item_id"""
+TITLE = "SELECT item_id, title, genres, release_year FROM items WHERE item_id = $item_id"
+TITLE_WEEKLY = """
+SELECT date_trunc('week', day) AS week, sum(events) AS events, sum(events * mean_rating) / sum(events) AS mean_rating
+FROM item_engagement_daily WHERE item_id = $item_id GROUP BY 1 ORDER BY 1"""
+SERIES_FORECAST = """
+SELECT ds, p10, p50, p90, method FROM forecasts_latest WHERE series_id = $series_id ORDER BY ds"""
+TITLE_SENTIMENT = """
+SELECT date_trunc('month', day) AS month, sum(reviews) AS reviews,
+       sum(mean_p_positive * reviews) / sum(reviews) AS p_positive
+FROM item_sentiment_daily WHERE item_id = $item_id GROUP BY 1 ORDER BY 1"""
+SIMILAR = """
+SELECT s.rank, s.similar_item_id AS item_id, it.title, it.genres, s.score
+FROM similar_items_latest s LEFT JOIN items it ON it.item_id = s.similar_item_id
+WHERE s.item_id = $item_id ORDER BY s.rank LIMIT $limit"""
+MOST_POSITIVE = """
+SELECT s.p_positive, r.ts, regexp_replace(r.text, '<br\\s*/?>', ' ', 'g') AS text, r.source, r.review_id
+FROM review_sentiment_latest s JOIN reviews r USING (review_id)
+WHERE r.item_id = $item_id ORDER BY s.p_positive DESC, r.review_id LIMIT $limit"""
+MOST_NEGATIVE = """
+SELECT s.p_positive, r.ts, regexp_replace(r.text, '<br\\s*/?>', ' ', 'g') AS text, r.source, r.review_id
+FROM review_sentiment_latest s JOIN reviews r USING (review_id)
+WHERE r.item_id = $item_id ORDER BY s.p_positive ASC, r.review_id LIMIT $limit"""
+
+# --- sentiment --------------------------------------------------------------------------------------------
+SENTIMENT_SUMMARY = """
+SELECT count(*) AS reviews_scored, avg(p_positive) AS mean_p_positive, avg(label) AS share_positive
+FROM review_sentiment_latest"""
+SENTIMENT_BY_GENRE = """
+WITH g AS (SELECT item_id, unnest(string_split(genres, '|')) AS genre FROM items)
+SELECT g.genre, sum(d.reviews) AS reviews, sum(d.mean_p_positive * d.reviews) / sum(d.reviews) AS p_positive
+FROM item_sentiment_daily d JOIN g USING (item_id) WHERE g.genre <> ''
+GROUP BY 1 ORDER BY p_positive DESC"""
+SENTIMENT_MONTHLY = """
+SELECT date_trunc('month', day) AS month, sum(reviews) AS reviews,
+       sum(mean_p_positive * reviews) / sum(reviews) AS p_positive
+FROM item_sentiment_daily GROUP BY 1 ORDER BY 1"""
+
+# --- forecasts --------------------------------------------------------------------------------------------
+# Per title: the forecast's mean weekly p50 against the mean of the 4 weeks before the forecast starts.
+MOVERS = """
+WITH f AS (
+    SELECT series_id, substr(series_id, 6) AS item_id, min(ds) AS start, avg(p50) AS forecast_weekly,
+           any_value(method) AS method
+    FROM forecasts_latest WHERE series_id LIKE 'item:%' GROUP BY 1, 2),
+recent AS (
+    SELECT f.series_id, sum(e.events) / 4.0 AS recent_weekly
+    FROM f JOIN item_engagement_daily e
+      ON e.item_id = f.item_id AND e.day >= f.start - INTERVAL 28 DAY AND e.day < f.start
+    GROUP BY 1)
+SELECT f.item_id, it.title, coalesce(r.recent_weekly, 0) AS recent_weekly, f.forecast_weekly,
+       f.forecast_weekly - coalesce(r.recent_weekly, 0) AS change, f.method
+FROM f LEFT JOIN recent r USING (series_id) LEFT JOIN items it USING (item_id)
+ORDER BY change DESC, f.item_id"""
+FORECAST_SERIES = """
+SELECT series_id, count(*) AS weeks, min(ds) AS first_week FROM forecasts_latest
+WHERE series_id LIKE $prefix || '%' GROUP BY 1 ORDER BY 1"""
+GENRE_WEEKLY = """
+SELECT date_trunc('week', e.day) AS week, sum(e.events) AS events
+FROM item_engagement_daily e JOIN items it USING (item_id)
+WHERE list_contains(string_split(it.genres, '|'), $genre) GROUP BY 1 ORDER BY 1"""
+
+# --- runs -------------------------------------------------------------------------------------------------
+ALL_RUNS = """
+SELECT run_id, pipeline, model, status, started_at, finished_at, params, metrics, data_snapshot, error
+FROM runs ORDER BY started_at DESC LIMIT $limit"""
+RUN_OUTPUTS = """
+SELECT table_name, "rows", published_at FROM run_outputs WHERE run_id = $run_id ORDER BY table_name"""
+
+
+def home() -> str:
+    """The store the app serves: `$MARQUEE_HOME` (set by `marquee app`), else ./.marquee."""
+    return str(paths.home())
+
+
+def _read(sql: str, params: dict[str, Any], home_dir: str) -> pd.DataFrame:
+    with store.read(home_dir) as con:
+        return con.execute(sql, params).df()
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def _version(home_dir: str) -> str:
+    return "|".join(str(v) for v in _read(VERSION, {}, home_dir).iloc[0].tolist())
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=1000)
+def _cached(sql: str, params: tuple, home_dir: str, version: str) -> pd.DataFrame:
+    return _read(sql, dict(params), home_dir)
+
+
+def version() -> str:
+    """The store's current version (raises MarqueeError if there is no store)."""
+    return _version(home())
+
+
+def frame(sql: str, **params: Any) -> pd.DataFrame:
+    """Run one read query (cached until the store's version changes). Returns a copy."""
+    h = home()
+    key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
+    return _cached(sql, key, h, _version(h))
+
+
+def flat_metrics(text: str | dict | None, prefix: str = "") -> dict[str, Any]:
+    """A run's metrics JSON as one flat dict (`a.b.c` keys), numbers and strings only."""
+    data = json.loads(text) if isinstance(text, str) else (text or {})
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flat_metrics(value, f"{name}."))
+        elif isinstance(value, int | float | str | bool) or value is None:
+            out[name] = value
+        else:
+            out[name] = json.dumps(value, default=str)[:200]
+    return out
+
+
+def _age(ts: Any) -> str:
+    if ts is None or pd.isna(ts):
+        return "-"
+    minutes = max(0, int((datetime.now(UTC).replace(tzinfo=None) - pd.Timestamp(ts).to_pydatetime()).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // 1440} d"
+
+
+# --- overview ---------------------------------------------------------------------------------------------
+def counts() -> dict[str, int]:
+    return {k: int(v) for k, v in frame(COUNTS).iloc[0].items()}
+
+
+def engagement_weekly() -> pd.DataFrame:
+    return frame(ENGAGEMENT_WEEKLY)
+
+
+def latest_runs() -> pd.DataFrame:
+    """Latest succeeded run of each pipeline, with its age and its numeric metrics as columns."""
+    df = frame(LATEST_RUNS)
+    rows = []
+    for r in df.itertuples(index=False):
+        m = {k: v for k, v in flat_metrics(r.metrics).items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        rows.append({"pipeline": r.pipeline, "run_id": r.run_id, "model": r.model, "age": _age(r.finished_at),
+                     "metrics": m})
+    return pd.DataFrame(rows, columns=["pipeline", "run_id", "model", "age", "metrics"])
+
+
+# --- recommendations --------------------------------------------------------------------------------------
+def users(limit: int = 5000) -> list[str]:
+    return frame(USERS, limit=limit)["user_id"].tolist()
+
+
+def user_history(user_id: str, limit: int = 20) -> pd.DataFrame:
+    return frame(USER_HISTORY, user_id=user_id, limit=limit)
+
+
+def user_history_size(user_id: str) -> int:
+    return int(frame(USER_HISTORY_SIZE, user_id=user_id)["events"].iloc[0])
+
+
+def user_recommendations(user_id: str, limit: int = 10) -> pd.DataFrame:
+    return frame(USER_RECS, user_id=user_id, limit=limit)
+
+
+def titles() -> pd.DataFrame:
+    return frame(TITLES)
+
+
+def title_names(item_ids: list[str]) -> pd.DataFrame:
+    return frame(TITLE_NAMES, ids=list(item_ids))
+
+
+def pipeline_runs(pipeline: str, limit: int = 10) -> pd.DataFrame:
+    """Succeeded runs of one pipeline, newest first, metrics spread into columns (for side by side)."""
+    df = frame(PIPELINE_RUNS, pipeline=pipeline, limit=limit)
+    metrics = pd.DataFrame([flat_metrics(m) for m in df["metrics"]], index=df.index)
+    return pd.concat([df[["run_id", "model", "finished_at"]], metrics], axis=1)
+
+
+# --- titles -----------------------------------------------------------------------------------------------
+def search_titles(text: str, limit: int = 50) -> pd.DataFrame:
+    """Titles matching `text` (substring or exact id); the most watched ones when `text` is empty."""
+    if not text.strip():
+        return frame(POPULAR_TITLES, limit=limit)
+    return frame(SEARCH_TITLES, text=text.strip(), limit=limit)
+
+
+def title(item_id: str) -> dict | None:
+    df = frame(TITLE, item_id=item_id)
+    return df.iloc[0].to_dict() if len(df) else None
+
+
+def title_weekly(item_id: str) -> pd.DataFrame:
+    return frame(TITLE_WEEKLY, item_id=item_id)
+
+
+def series_forecast(series_id: str) -> pd.DataFrame:
+    return frame(SERIES_FORECAST, series_id=series_id)
+
+
+def title_sentiment(item_id: str) -> pd.DataFrame:
+    return frame(TITLE_SENTIMENT, item_id=item_id)
+
+
+def similar_titles(item_id: str, limit: int = 10) -> pd.DataFrame:
+    return frame(SIMILAR, item_id=item_id, limit=limit)
+
+
+def extreme_reviews(item_id: str, limit: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(most positive, most negative) scored reviews of a title."""
+    return frame(MOST_POSITIVE, item_id=item_id, limit=limit), frame(MOST_NEGATIVE, item_id=item_id, limit=limit)
+
+
+# --- sentiment --------------------------------------------------------------------------------------------
+def sentiment_summary() -> dict[str, float]:
+    return frame(SENTIMENT_SUMMARY).iloc[0].to_dict()
+
+
+def sentiment_by_genre() -> pd.DataFrame:
+    return frame(SENTIMENT_BY_GENRE)
+
+
+def sentiment_monthly() -> pd.DataFrame:
+    return frame(SENTIMENT_MONTHLY)
+
+
+# --- forecasts --------------------------------------------------------------------------------------------
+def movers(limit: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rising, falling) titles: forecast weekly engagement against the last 4 weeks."""
+    df = frame(MOVERS)
+    rising = df[df["change"] > 0].head(limit)
+    falling = df[df["change"] < 0].iloc[::-1].head(limit)
+    return rising.reset_index(drop=True), falling.reset_index(drop=True)
+
+
+def forecast_series(prefix: str) -> pd.DataFrame:
+    return frame(FORECAST_SERIES, prefix=prefix)
+
+
+def genre_weekly(genre: str) -> pd.DataFrame:
+    return frame(GENRE_WEEKLY, genre=genre)
+
+
+# --- runs -------------------------------------------------------------------------------------------------
+def metric_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Numeric metrics as rows (metric, value), in their recorded order."""
+    rows = [(k, float(v)) for k, v in metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and v == v]
+    return pd.DataFrame(rows, columns=["metric", "value"])
+
+
+def runs(limit: int = 200) -> pd.DataFrame:
+    df = frame(ALL_RUNS, limit=limit)
+    df["age"] = [_age(t) for t in df["finished_at"]]
+    return df
+
+
+def run_outputs(run_id: str) -> pd.DataFrame:
+    return frame(RUN_OUTPUTS, run_id=run_id)
+
+
+def compare_runs(a: dict, b: dict) -> pd.DataFrame:
+    """Metric by metric (and parameter by parameter) comparison of two runs from `runs()`."""
+    rows = []
+    for kind in ("metrics", "params"):
+        fa, fb = flat_metrics(a.get(kind)), flat_metrics(b.get(kind))
+        for key in sorted(set(fa) | set(fb)):
+            va, vb = fa.get(key), fb.get(key)
+            delta = vb - va if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (va, vb)) else None
+            rows.append({"kind": kind[:-1], "name": key, "A": _text(va), "B": _text(vb), "B - A": delta})
+    return pd.DataFrame(rows, columns=["kind", "name", "A", "B", "B - A"])
+
+
+def md_escape(text: str) -> str:
+    """Plain text safe inside st.markdown (no stray emphasis, LaTeX or HTML)."""
+    for ch in "\\`*_{}[]<>()#+-.!|$~":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
