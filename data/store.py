@@ -89,6 +89,46 @@ def write(home: str | os.PathLike | None = None, timeout: float = 120.0) -> Iter
         con.close()
 
 
+@contextmanager
+def write_attached(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | None = None,
+                   timeout: float = 120.0) -> Iterator[str]:
+    """Attach the store read-write to `con` (e.g. an in-memory staging database) for ONE transaction.
+
+    Lets a job validate in its own in-memory DuckDB and then publish with a parallel
+    `INSERT INTO store.t SELECT ... FROM memory.staged`, holding the store's lock only for the
+    publish. Inside, unqualified names resolve to the store (`USE store`); the staging database
+    is `memory`. Commits on exit, rolls back on any error, always detaches. Yields the alias.
+    """
+    path = store_path(home)
+    _require(path)
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            con.execute("ATTACH '" + str(path).replace("'", "''") + "' AS store")  # ATTACH takes no params
+            break
+        except Exception as exc:  # noqa: BLE001 - re-raised unless it is a lock
+            if not _is_lock_error(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(f"{path}: store is busy (locked by another process for {timeout:.0f}s)") from exc
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.25)
+    try:
+        con.execute("USE store")
+        _check_version(con, path)
+        con.begin()
+        try:
+            yield "store"
+        except BaseException:
+            con.rollback()
+            raise
+        con.commit()
+    finally:
+        con.execute("USE memory")
+        con.execute("DETACH store")
+
+
 def init(home: str | os.PathLike | None = None) -> Path:
     """Create the store (idempotent): tables, views and the schema version."""
     path = store_path(home)

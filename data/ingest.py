@@ -1,0 +1,158 @@
+"""`marquee ingest`: validate a user's file in an in-memory DuckDB, then publish it in one transaction.
+
+All or nothing: the first bad row refuses the whole file (InputError naming file, row, column and
+reason) and the store is untouched. With `skip_invalid` the good rows load and the bad ones land
+in `rejected_rows` with their reasons. Re-ingesting the same rows never duplicates them: users,
+items and reviews upsert by id; interactions skip events already stored (same user, item,
+timestamp and event type). Users are implied by their events: unknown user ids in interactions
+or reviews are registered in `users`. Items are not: an event's item must already exist.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from data import features, store
+from data.errors import InputError, MarqueeError
+from data.ingest_read import ident, stage
+from data.ingest_spec import ENTITIES, RATING_RANGE, Entity
+from data.ingest_validate import build_checked, find_problems, resolve_columns
+from data.paths import staging_dir, store_path
+
+KNOWN_ITEMS = "SELECT item_id FROM items"
+REGISTER_USERS = """INSERT INTO users (user_id) SELECT DISTINCT user_id FROM memory.main.good
+WHERE user_id IS NOT NULL ON CONFLICT DO NOTHING"""
+INSERT_NEW_EVENTS = """INSERT INTO interactions (user_id, item_id, ts, rating, event_type)
+SELECT g.user_id, g.item_id, g.ts, g.rating, g.event_type FROM memory.main.good g
+WHERE NOT EXISTS (SELECT 1 FROM interactions i WHERE i.user_id = g.user_id AND i.item_id = g.item_id
+                  AND i.ts = g.ts AND i.event_type = g.event_type)"""
+SAVE_REJECTS = """INSERT INTO rejected_rows (entity, file, "row", "column", reason, raw)
+SELECT entity, file, "row", "column", reason, raw FROM memory.main.rejects"""
+
+
+@dataclass
+class IngestResult:
+    entity: str
+    file: str
+    rows: int            # data rows in the file
+    new: int             # rows added to the store
+    updated: int         # rows whose id was already stored (upserted; 0 for interactions)
+    unchanged: int       # interactions already stored (skipped, not duplicated)
+    rejected: int        # rows refused (only with skip_invalid)
+    users_registered: int = 0
+
+    def summary(self) -> str:
+        parts = [f"{self.entity}: {self.rows:,} rows read from {self.file}", f"{self.new:,} new"]
+        if self.updated:
+            parts.append(f"{self.updated:,} updated")
+        if self.unchanged:
+            parts.append(f"{self.unchanged:,} already in the store")
+        parts.append(f"{self.rejected:,} rejected" + (" (see rejected_rows)" if self.rejected else ""))
+        if self.users_registered:
+            parts.append(f"{self.users_registered:,} new users registered")
+        return ", ".join(parts)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _staging_connection(home: str | os.PathLike | None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()   # in-memory: validation never touches the store
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET temp_directory = $dir", {"dir": str(staging_dir(home) / "duckdb_tmp")})
+    return con
+
+
+def _load_known_items(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | None) -> None:
+    with store.read(home) as s:
+        items = s.sql(KNOWN_ITEMS).to_arrow_table()
+    con.register("_known_items", items)
+    con.execute("CREATE OR REPLACE TABLE known_items AS SELECT item_id FROM _known_items")
+    con.unregister("_known_items")
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, entity: Entity, present: list[str]) -> tuple[int, int]:
+    """Insert-or-update entity rows by id, touching only the columns the file had. -> (new, updated)."""
+    key = entity.key[0]
+    total = con.execute("SELECT count(*) FROM memory.main.good").fetchall()[0][0]
+    new = con.execute(f"SELECT count(*) FROM memory.main.good WHERE {key} NOT IN (SELECT {key} FROM {entity.name})"
+                      ).fetchall()[0][0]
+    cols = ", ".join(ident(c) for c in present)
+    updates = [c for c in present if c != key]
+    action = ("DO UPDATE SET " + ", ".join(f"{ident(c)} = excluded.{ident(c)}" for c in updates)
+              if updates else "DO NOTHING")
+    con.execute(f"INSERT INTO {entity.name} ({cols}) SELECT {cols} FROM memory.main.good "
+                f"ON CONFLICT ({key}) {action}")   # names come from the entity spec, not the file
+    return new, total - new
+
+
+def _publish(con: duckdb.DuckDBPyConnection, entity: Entity, present: list[str], n_good: int
+             ) -> tuple[int, int, int, int]:
+    """Runs inside the store transaction. -> (new, updated, unchanged, users_registered)."""
+    registered = 0
+    if entity.registers_users and "user_id" in present:
+        registered = con.execute(REGISTER_USERS).fetchall()[0][0]
+    if entity.name == "interactions":
+        new = con.execute(INSERT_NEW_EVENTS).fetchall()[0][0]
+        features.refresh_item_engagement_daily(con)
+        return new, 0, n_good - new, registered
+    new, updated = _upsert(con, entity, present)
+    return new, updated, 0, registered
+
+
+def _implied(entity: str, found: dict) -> set[str]:
+    """Store columns filled by a default even when the file lacks them (see DEFAULTS)."""
+    return {"interactions": {"event_type"}, "reviews": {"source"},
+            "items": {"release_year"} if "release_date" in found else set()}.get(entity, set())
+
+
+def ingest(entity: str, path: str | os.PathLike, home: str | os.PathLike | None = None,
+           skip_invalid: bool = False, rating_range: tuple[float, float] = RATING_RANGE) -> IngestResult:
+    """Validate `path` as `entity` rows and publish them; InputError (store unchanged) on a bad row."""
+    if entity not in ENTITIES:
+        raise MarqueeError(f"unknown entity {entity!r} (one of {', '.join(ENTITIES)})")
+    spec, file = ENTITIES[entity], Path(path)
+    if not store_path(home).exists():
+        raise MarqueeError(f"no store at {store_path(home)}: run `marquee init` first")
+    con = _staging_connection(home)
+    try:
+        _say(f"reading {file} ...")
+        found = resolve_columns(spec, stage(con, file), file)
+        if spec.references_items and "item_id" in found:
+            _load_known_items(con, home)
+        _say("validating ...")
+        try:
+            build_checked(con, spec, found, rating_range)
+        except duckdb.Error as exc:
+            raise InputError(file, "could not read the file: " + str(exc).splitlines()[0]) from None
+        problems = find_problems(con, spec, first_only=not skip_invalid)
+        if len(problems) and not skip_invalid:
+            bad = problems.iloc[0]
+            raise InputError(file, bad["reason"], row=int(bad["row"]), column=bad["column"])
+        rows = con.execute("SELECT count(*) FROM checked").fetchall()[0][0]
+        con.register("_problems", problems)
+        con.execute("""CREATE OR REPLACE TABLE rejects AS
+            SELECT $entity AS entity, $file AS file, p."row", p."column", p.reason, to_json(s) AS raw
+            FROM _problems p JOIN src s ON s.__row = p."row" ORDER BY p."row" """,
+                    {"entity": entity, "file": str(file)})
+        con.execute("""CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.checked c
+            WHERE NOT EXISTS (SELECT 1 FROM memory.main._problems_t p WHERE p."row" = c.__row)"""
+                    if len(problems) else "CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.checked")
+        if len(problems):
+            con.execute('CREATE OR REPLACE TABLE _problems_t AS SELECT "row" FROM _problems')
+        con.unregister("_problems")
+        present = [c.store_name for c in spec.columns if c.name in found or c.store_name in _implied(entity, found)]
+        n_good = rows - len(problems)
+        _say(f"publishing {n_good:,} rows ...")
+        with store.write_attached(con, home):
+            new, updated, unchanged, registered = _publish(con, spec, present, n_good)
+            if len(problems):
+                con.execute(SAVE_REJECTS)
+    finally:
+        con.close()
+    return IngestResult(entity, str(file), rows, new, updated, unchanged, len(problems), registered)

@@ -1,0 +1,109 @@
+"""Stage a user's CSV or Parquet file in an in-memory DuckDB as the view `src`.
+
+`src` has the file's columns (CSV: all VARCHAR, so validation sees exactly what was written;
+Parquet: its own types) plus `__row`, the 1-based data row number used in every error message.
+Structural problems (ragged rows, unterminated quotes, non-UTF-8 bytes, unreadable Parquet, an
+empty file) become one-line InputErrors here, before any row is looked at.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import duckdb
+
+from data.errors import InputError
+
+CSV_DELIMITERS = {".csv": ",", ".tsv": "\t"}
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def lit(value: str) -> str:
+    """A SQL string literal (for the few places DuckDB takes no parameters: file paths in views)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def file_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in CSV_DELIMITERS:
+        return "csv"
+    if suffix in PARQUET_SUFFIXES:
+        return "parquet"
+    raise InputError(path, f"unsupported file type {suffix or '(none)'!r}: use .csv, .tsv, .parquet or .pq")
+
+
+def _csv_header(path: Path, delim: str) -> list[str]:
+    with path.open("rb") as f:
+        first = f.readline()
+    if not first.strip():
+        raise InputError(path, "file is empty (expected a header line naming the columns)")
+    try:
+        line = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(path, "header line is not UTF-8 text (save the file as UTF-8)", row=0) from None
+    names = next(csv.reader([line], delimiter=delim))
+    for i, name in enumerate(names, 1):
+        if not name.strip():
+            raise InputError(path, f"header column {i} has no name")
+    lowered = [n.strip().lower() for n in names]
+    dups = sorted({n for n in lowered if lowered.count(n) > 1})
+    if dups:
+        raise InputError(path, f"header names a column twice: {', '.join(dups)}", column=dups[0])
+    return [n.strip() for n in names]
+
+
+def _csv_error(path: Path, exc: duckdb.Error) -> InputError:
+    """DuckDB's multi-line CSV error -> one line naming the file and line."""
+    text = str(exc)
+    m = re.search(r"CSV Error on Line: (\d+)", text)
+    line = int(m.group(1)) if m else None
+    if "unicode" in text.lower() or "utf-8" in text.lower():
+        reason = "bytes that are not UTF-8 text (save the file as UTF-8)"
+    elif (cols := re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)):
+        reason = f"ragged row: expected {cols.group(1)} fields, found {cols.group(2)}"
+    elif "unterminated quote" in text.lower():
+        reason = "unterminated quote"
+    else:
+        reason = "malformed CSV: " + text.splitlines()[0].removeprefix("Invalid Input Error: ")
+    if line is None:
+        return InputError(path, reason)
+    return InputError(path, f"line {line}: {reason}", row=max(line - 1, 1))
+
+
+def stage(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, tuple[str, str]]:
+    """Create view `src` over `path`; returns {lower-case name: (name in file, DuckDB type)}."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such file")
+    fmt = file_format(path)
+    if path.stat().st_size == 0:
+        raise InputError(path, "file is empty")
+    if fmt == "csv":
+        delim = CSV_DELIMITERS[path.suffix.lower()]
+        names = _csv_header(path, delim)
+        columns = "{" + ", ".join(f"{lit(n)}: 'VARCHAR'" for n in names) + "}"
+        try:
+            con.execute("SET preserve_insertion_order = true")   # rowid = file order
+            con.execute(f"""CREATE OR REPLACE TABLE src_raw AS SELECT * FROM read_csv({lit(path)},
+                columns = {columns}, header = true, auto_detect = false, delim = {lit(delim)}, quote = '"',
+                escape = '"', strict_mode = true, null_padding = false)""")
+        except duckdb.Error as exc:
+            raise _csv_error(path, exc) from None
+        con.execute("CREATE OR REPLACE VIEW src AS SELECT rowid + 1 AS __row, * FROM src_raw")
+    else:
+        try:
+            con.execute(f"""CREATE OR REPLACE VIEW src AS SELECT file_row_number + 1 AS __row,
+                * EXCLUDE (file_row_number) FROM read_parquet({lit(path)}, file_row_number = true)""")
+            con.execute("DESCRIBE src").fetchall()
+        except duckdb.Error as exc:
+            raise InputError(path, "not a readable Parquet file: " + str(exc).splitlines()[0]) from None
+    con.execute("SET preserve_insertion_order = false")   # from here on order comes from __row
+    if not con.execute("SELECT count(*) FROM src").fetchall()[0][0]:
+        raise InputError(path, "no data rows (the file has only a header)" if fmt == "csv" else "no data rows")
+    described = con.execute("DESCRIBE src").fetchall()
+    return {name.lower(): (name, dtype) for name, dtype, *_ in described if name != "__row"}

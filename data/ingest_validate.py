@@ -1,0 +1,143 @@
+"""Validate a staged file (`src`) in SQL: type it into `checked`, then list its problems.
+
+One scan of `src` builds `checked`: each column cast to its store type plus `__err`, the first
+thing wrong with the row as {column, reason} (NULL when the row is fine). Duplicates within the
+file are a second, grouped pass over the valid rows. Everything runs inside DuckDB, so a 10M-row
+file is validated at columnar speed; Python only sees the (few) problems.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from data.errors import InputError
+from data.ingest_read import ident, lit
+from data.ingest_spec import EPOCH_RANGE, Column, Entity
+
+NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+           "UBIGINT", "FLOAT", "DOUBLE", "REAL")
+STORE_TYPES = {"id": "VARCHAR", "text": "VARCHAR", "int": "INTEGER", "double": "DOUBLE",
+               "timestamp": "TIMESTAMP", "date": "DATE"}
+KIND_WORDS = {"int": "an integer", "double": "a number", "date": "a date (YYYY-MM-DD)",
+              "timestamp": "a timestamp (epoch seconds or ISO 8601)"}
+# Per-entity finishing touches, applied after typing (they may use other typed columns).
+DEFAULTS = {
+    "interactions": {"event_type": "coalesce(event_type, CASE WHEN rating IS NULL THEN 'view' ELSE 'rating' END)"},
+    "items": {"release_year": "coalesce(release_year, CAST(year(release_date) AS INTEGER))"},
+    "reviews": {"source": "coalesce(source, 'ingest')"},
+}
+
+
+def resolve_columns(entity: Entity, available: dict[str, tuple[str, str]], file: Path
+                    ) -> dict[str, tuple[str, str]]:
+    """Entity column name -> (name in the file, its type); refuses missing required columns."""
+    found: dict[str, tuple[str, str]] = {}
+    for col in entity.columns:
+        for name in (col.name, *col.aliases):
+            if name in available:
+                found[col.name] = available[name]
+                break
+    missing = [c.name for c in entity.columns if c.required and c.name not in found]
+    if missing:
+        raise InputError(file, f"missing required column(s) {', '.join(missing)} for {entity.name} "
+                         f"(found: {', '.join(n for n, _ in available.values())})", column=missing[0])
+    return found
+
+
+def _typed(col: Column, src: str, dtype: str) -> str:
+    """SQL turning file column `src` (of DuckDB type `dtype`) into the store type."""
+    base = dtype.split("(")[0].upper()
+    text = base == "VARCHAR"
+    blank = f"NULLIF(trim({src}), '')" if text else src
+    if col.kind == "id":
+        return f"NULLIF(trim(CAST({src} AS VARCHAR)), '')"
+    if col.kind == "text":
+        return f"CAST({src} AS VARCHAR)"
+    if col.kind == "int":
+        return f"TRY_CAST({blank} AS INTEGER)"
+    if col.kind == "double":
+        return f"TRY_CAST({blank} AS DOUBLE)"
+    if col.kind == "date":
+        return f"TRY_CAST({blank} AS DATE)"
+    # timestamp: epoch seconds (number or numeric text), ISO 8601 text, or a native temporal type
+    lo, hi = EPOCH_RANGE
+    if base in NUMERIC or text:
+        num = f"TRY_CAST({blank} AS DOUBLE)"
+        epoch = f"CASE WHEN {num} BETWEEN {lo} AND {hi} THEN to_timestamp({num}) END"
+        if not text:
+            return f"({epoch}) AT TIME ZONE 'UTC'"
+        return (f"(CASE WHEN {num} IS NOT NULL THEN {epoch} "
+                f"ELSE TRY_CAST({blank} AS TIMESTAMPTZ) END) AT TIME ZONE 'UTC'")
+    if "WITH TIME ZONE" in dtype.upper():
+        return f"{src} AT TIME ZONE 'UTC'"
+    return f"TRY_CAST({src} AS TIMESTAMP)"
+
+
+def _checks(col: Column, typed: str, raw: str, is_text: bool, rating_range: tuple[float, float]
+            ) -> list[tuple[str, str]]:
+    """(condition, reason SQL) pairs for one column, in the order they are reported."""
+    shown = f"'''' || left(CAST({raw} AS VARCHAR), 60) || ''''"
+    out: list[tuple[str, str]] = []
+    present = f"({raw} IS NOT NULL AND trim({raw}) <> '')" if is_text else f"({raw} IS NOT NULL)"
+    if col.required or col.nonempty:
+        out.append((f"NOT {present}", lit(f"empty {col.name}")))
+    if col.kind in KIND_WORDS:
+        out.append((f"{present} AND {typed} IS NULL", f"{shown} || {lit(' is not ' + KIND_WORDS[col.kind])}"))
+    lo, hi = (rating_range if col.name == "rating" else (col.lo, col.hi))
+    if lo is not None:
+        cond = f"NOT ({typed} BETWEEN {lo} AND {hi})"
+        if col.kind == "double":
+            cond = f"(NOT isfinite({typed}) OR {cond})"
+        out.append((cond, f"{shown} || {lit(f' is out of range {lo:g}..{hi:g}')}"))
+    if col.max_chars:
+        out.append((f"length({typed}) > {col.max_chars}",
+                    f"'text is ' || length({typed}) || {lit(f' characters, more than the {col.max_chars:,} allowed')}"))
+    return out
+
+
+def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, found: dict[str, tuple[str, str]],
+                  rating_range: tuple[float, float]) -> None:
+    """Create table `checked`: __row, the store columns, __err (first problem of the row or NULL)."""
+    inner, cases = ["__row"], []
+    for col in entity.columns:
+        name = col.store_name
+        if col.name not in found:
+            inner.append(f"CAST(NULL AS {STORE_TYPES[col.kind]}) AS {ident(name)}")
+            continue
+        src_name, dtype = found[col.name]
+        raw = ident("__raw_" + col.name)
+        inner += [f"{_typed(col, ident(src_name), dtype)} AS {ident(name)}", f"{ident(src_name)} AS {raw}"]
+        checks = _checks(col, ident(name), raw, dtype.upper() == "VARCHAR", rating_range)
+        cases += [(cond, col.name, reason) for cond, reason in checks]
+    if entity.references_items and "item_id" in found:
+        cases.append(("item_id IS NOT NULL AND item_id NOT IN (SELECT item_id FROM known_items)", "item_id",
+                      "'unknown item_id ''' || item_id || ''' (not in items: ingest the items first)'"))
+    err = "CASE " + " ".join(f"WHEN {cond} THEN {{'column': {lit(column)}, 'reason': {reason}}}"
+                             for cond, column, reason in cases) + " END" if cases else "NULL"
+    outer = [DEFAULTS.get(entity.name, {}).get(c.store_name, ident(c.store_name)) + f" AS {ident(c.store_name)}"
+             for c in entity.columns]
+    con.execute(f"""CREATE OR REPLACE TABLE checked AS
+        SELECT __row, {', '.join(outer)}, {err} AS __err FROM (SELECT {', '.join(inner)} FROM src)""")
+
+
+def find_problems(con: duckdb.DuckDBPyConnection, entity: Entity, first_only: bool) -> pd.DataFrame:
+    """Problems as (row, column, reason), by row; duplicates name the row they repeat."""
+    key = ", ".join(ident(k) for k in entity.key)
+    file_key = ", ".join("timestamp" if k == "ts" else k for k in entity.key)
+    what = f"duplicate {file_key} (same as row " if len(entity.key) == 1 else f"duplicate event (same {file_key} as row "
+    con.execute(f"""CREATE OR REPLACE TABLE dup_rows AS
+        WITH d AS (SELECT {key}, min(__row) AS first_row FROM checked WHERE __err IS NULL
+                   GROUP BY ALL HAVING count(*) > 1)
+        SELECT c.__row, d.first_row FROM checked c JOIN d USING ({key})
+        WHERE c.__err IS NULL AND c.__row > d.first_row""")
+    limit = "LIMIT 1" if first_only else ""
+    column = "timestamp" if len(entity.key) > 1 else entity.key[0]
+    return con.execute(f"""
+        SELECT "row", "column", reason FROM (
+            SELECT __row AS "row", __err.column AS "column", __err.reason AS reason
+            FROM checked WHERE __err IS NOT NULL
+            UNION ALL
+            SELECT __row, {lit(column)}, {lit(what)} || first_row || ')' FROM dup_rows)
+        ORDER BY "row" {limit}""").df()
