@@ -140,12 +140,11 @@ def ingest(entity: str, path: str | os.PathLike, home: str | os.PathLike | None 
             SELECT $entity AS entity, $file AS file, p."row", p."column", p.reason, to_json(s) AS raw
             FROM _problems p JOIN src s ON s.__row = p."row" ORDER BY p."row" """,
                     {"entity": entity, "file": str(file)})
-        con.execute("""CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.checked c
-            WHERE NOT EXISTS (SELECT 1 FROM memory.main._problems_t p WHERE p."row" = c.__row)"""
-                    if len(problems) else "CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.checked")
-        if len(problems):
-            con.execute('CREATE OR REPLACE TABLE _problems_t AS SELECT "row" FROM _problems')
+        con.execute('CREATE OR REPLACE TABLE bad_rows AS SELECT "row" FROM _problems')
         con.unregister("_problems")
+        con.execute("""CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.checked c
+            WHERE NOT EXISTS (SELECT 1 FROM memory.main.bad_rows b WHERE b."row" = c.__row)"""
+                    if len(problems) else "CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.checked")
         present = [c.store_name for c in spec.columns if c.name in found or c.store_name in _implied(entity, found)]
         n_good = rows - len(problems)
         _say(f"publishing {n_good:,} rows ...")

@@ -1,0 +1,185 @@
+"""`marquee ingest`: every bad-input case refuses the whole file (naming file, row, column) and
+leaves the store unchanged; --skip-invalid keeps the good rows; re-ingesting never duplicates."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from data import store
+from data.errors import InputError
+from data.ingest import ingest
+from tests.ingest_helpers import count, marquee, snapshot, to_parquet, write
+
+ITEMS = "item_id,title,genres,release_year\n1,Toy Story,Animation|Comedy,1995\n2,GoldenEye,Action,1995\n3,Heat,Crime,1995\n"
+
+
+@pytest.fixture(scope="module")
+def items_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with three items and one event, built once per module (tests copy it)."""
+    home, files = tmp_path_factory.mktemp("items") / "home", tmp_path_factory.mktemp("files")
+    store.init(home)
+    ingest("items", write(files / "items.csv", ITEMS), home)
+    ingest("interactions", write(files / "seed.csv", "user_id,item_id,timestamp,rating\nu0,1,100,4\n"), home)
+    return home
+
+
+@pytest.fixture
+def items_home(items_template: Path, tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    shutil.copytree(items_template, home)
+    return home
+
+
+BAD_CSV = [
+    # entity, file text, row, column, words in the reason
+    ("interactions", "user_id,item_id,rating\nu1,1,4\n", None, "timestamp", "missing required column"),
+    ("interactions", "user_id,item_id,timestamp\nu1,1,881250949\nu1,2,yesterday\nu1,3,also-bad\n", 2, "timestamp",
+     "'yesterday' is not a timestamp"),
+    ("interactions", "user_id,item_id,timestamp,rating\nu1,1,100,4\nu1,2,100,great\n", 2, "rating",
+     "'great' is not a number"),
+    ("interactions", "user_id,item_id,timestamp,rating\nu1,1,100,4\nu1,2,100,11\n", 2, "rating", "out of range 0..10"),
+    ("interactions", "user_id,item_id,timestamp\nu1,1,100\n,2,100\n", 2, "user_id", "empty user_id"),
+    ("interactions", "user_id,item_id,timestamp\nu1,1,100\nu1,99,100\n", 2, "item_id", "unknown item_id '99'"),
+    ("interactions", "user_id,item_id,timestamp,event_type\nu1,1,100,view\nu2,1,100,view\nu1,1,100,view\n", 3,
+     "timestamp", "duplicate event (same user_id, item_id, timestamp, event_type as row 1)"),
+    ("interactions", "user_id,item_id,timestamp\nu1,1,99999999999999\n", 1, "timestamp", "is not a timestamp"),
+    ("items", "item_id,title,release_year\n7,Seven,1995\n8,Eight,nineteen\n", 2, "release_year", "not an integer"),
+    ("items", "item_id,title,release_year\n7,Seven,1995\n8,Eight,3000\n", 2, "release_year", "out of range"),
+    ("items", "item_id,title\n7,Seven\n8,\n", 2, "title", "empty title"),
+    ("items", "item_id,title\n7,Seven\n8,Eight\n7,Seven again\n", 3, "item_id", "duplicate item_id (same as row 1)"),
+    ("users", "user_id,age\nu1,30\nu2,old\n", 2, "age", "not an integer"),
+    ("users", "user_id,age\nu1,30\nu1,31\n", 2, "user_id", "duplicate user_id"),
+    ("reviews", "review_id,text,item_id\nr1,Loved it,1\nr2,,1\n", 2, "text", "empty text"),
+    ("reviews", "review_id,text,item_id\nr1,Loved it,1\nr2,Hated it,42\n", 2, "item_id", "unknown item_id '42'"),
+    ("reviews", f"review_id,text\nr1,ok\nr2,{'x' * 100_001}\n", 2, "text", "more than the 100,000 allowed"),
+    ("reviews", "review_id,text,timestamp\nr1,ok,2020-13-45\n", 1, "timestamp", "not a timestamp"),
+]
+
+
+@pytest.mark.parametrize(("entity", "text", "row", "column", "reason"), BAD_CSV,
+                         ids=[f"{c[0]}-{c[3]}-{c[4][:20]}" for c in BAD_CSV])
+def test_bad_row_refuses_whole_file(items_home, tmp_path, entity, text, row, column, reason):
+    path = write(tmp_path / "bad.csv", text)
+    before = snapshot(items_home)
+    with pytest.raises(InputError) as info:
+        ingest(entity, path, items_home)
+    err = info.value
+    assert (err.file, err.row, err.column) == (str(path), row, column)
+    assert reason in err.reason
+    message = str(err)
+    assert str(path) in message and (row is None or f"row {row}" in message) and repr(column) in message
+    assert snapshot(items_home) == before
+
+
+STRUCTURAL = [
+    ("ragged.csv", "user_id,item_id,timestamp\nu1,1,100\nu1,2,100,extra\n", "line 3: ragged row"),
+    ("quote.csv", 'user_id,item_id,timestamp\nu1,1,100\nu1,"2,100\nu1,3,100\n', "line 3: unterminated quote"),
+    ("latin1.csv", b"user_id,item_id,timestamp\nu1,1,100\nu\xe9,2,100\n", "line 3: bytes that are not UTF-8"),
+    ("empty.csv", "", "file is empty"),
+    ("header.csv", "user_id,item_id,timestamp\n", "no data rows"),
+    ("events.json", '{"user_id": "u1"}', "unsupported file type '.json'"),
+    ("corrupt.parquet", b"PAR1 this is not parquet PAR1", "not a readable Parquet file"),
+    ("missing.csv", None, "no such file"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), STRUCTURAL, ids=[s[0] for s in STRUCTURAL])
+def test_malformed_file_is_one_clear_error(items_home, tmp_path, name, content, reason):
+    path = tmp_path / name
+    if content is not None:
+        write(path, content)
+    before = snapshot(items_home)
+    with pytest.raises(InputError, match=reason) as info:
+        ingest("interactions", path, items_home, skip_invalid=True)   # structure errors refuse even then
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
+    assert snapshot(items_home) == before
+
+
+def test_cli_refuses_bad_file_with_one_line_and_nonzero_exit(items_home, tmp_path):
+    path = write(tmp_path / "bad.csv", "user_id,item_id,timestamp\nu1,1,100\nu1,1,not-a-time\n")
+    before = snapshot(items_home)
+    proc = marquee("ingest", "interactions", str(path), home=items_home)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert lines == [f"error: {path}, row 2, column 'timestamp': 'not-a-time' is not a timestamp "
+                     "(epoch seconds or ISO 8601)"]
+    assert snapshot(items_home) == before
+    good = write(tmp_path / "good.csv", "user_id,item_id,timestamp\nu1,1,100\nu1,2,200\n")
+    proc = marquee("ingest", "interactions", str(good), home=items_home)
+    assert proc.returncode == 0 and "2 new" in proc.stdout
+
+
+def test_skip_invalid_loads_good_rows_and_keeps_rejects(items_home, tmp_path):
+    path = write(tmp_path / "mixed.csv", "user_id,item_id,timestamp,rating\n"
+                 "u1,1,100,4\nu1,2,bad-time,4\nu1,99,100,4\nu2,3,2020-01-01T00:00:00Z,12\nu3,3,300,5\nu3,3,300,5\n")
+    result = ingest("interactions", path, items_home, skip_invalid=True)
+    assert (result.rows, result.new, result.rejected) == (6, 2, 4)
+    with store.read(items_home) as con:
+        loaded = con.execute("SELECT user_id, item_id FROM interactions WHERE user_id <> 'u0' ORDER BY 1").fetchall()
+        rejects = con.execute('SELECT entity, file, "row", "column", reason, raw FROM rejected_rows ORDER BY "row"'
+                              ).fetchall()
+    assert loaded == [("u1", "1"), ("u3", "3")]
+    assert [(r[2], r[3]) for r in rejects] == [(2, "timestamp"), (3, "item_id"), (4, "rating"), (6, "timestamp")]
+    assert all(r[0] == "interactions" and r[1] == str(path) for r in rejects)
+    assert "duplicate event" in rejects[3][4] and json.loads(rejects[1][5])["item_id"] == "99"
+
+
+def test_same_rows_twice_are_not_duplicated(items_home, tmp_path):
+    events = write(tmp_path / "e.csv", "user_id,item_id,timestamp,rating\nu1,1,100,4\nu1,2,200,3\n")
+    first, second = ingest("interactions", events, items_home), ingest("interactions", events, items_home)
+    assert (first.new, second.new, second.unchanged) == (2, 0, 2)
+    assert count(items_home, "SELECT count(*) FROM interactions") == 3
+    items = write(tmp_path / "i.csv", "item_id,title\n1,Toy Story (1995)\n4,Casino\n")
+    result = ingest("items", items, items_home)
+    assert (result.new, result.updated) == (1, 1)
+    with store.read(items_home) as con:
+        assert con.execute("SELECT title, genres FROM items WHERE item_id = '1'").fetchall() == [
+            ("Toy Story (1995)", "Animation|Comedy")]   # columns the file lacks are kept
+        assert con.execute("SELECT count(*) FROM items").fetchall()[0][0] == 4
+    reviews = write(tmp_path / "r.csv", "review_id,text,user_id,item_id\nr1,Great fun,u1,1\n")
+    ingest("reviews", reviews, items_home)
+    ingest("reviews", reviews, items_home)
+    assert count(items_home, "SELECT count(*) FROM reviews") == 1
+
+
+def test_parquet_types_timestamps_users_and_features(items_home, tmp_path):
+    path = to_parquet(tmp_path / "e.parquet", """
+        SELECT * FROM (VALUES ('u7', 1, TIMESTAMPTZ '2021-03-04 05:00:00+02', 4.5, 'rating', 'ignored'),
+                              ('u8', 3, TIMESTAMPTZ '2021-03-05 00:00:00+00', NULL, 'click', 'ignored'))
+        t(user_id, item_id, timestamp, rating, event_type, extra)""")
+    result = ingest("interactions", path, items_home)
+    assert (result.new, result.users_registered) == (2, 2)
+    with store.read(items_home) as con:
+        rows = con.execute("SELECT user_id, item_id, CAST(ts AS VARCHAR), event_type FROM interactions "
+                           "WHERE user_id IN ('u7', 'u8') ORDER BY 1").fetchall()
+        users = {r[0] for r in con.execute("SELECT user_id FROM users").fetchall()}
+        engagement = con.execute("SELECT item_id, CAST(day AS VARCHAR), events FROM item_engagement_daily "
+                                 "WHERE day >= DATE '2021-01-01' ORDER BY 1").fetchall()
+    assert rows == [("u7", "1", "2021-03-04 03:00:00", "rating"), ("u8", "3", "2021-03-05 00:00:00", "click")]
+    assert {"u0", "u7", "u8"} <= users
+    assert engagement == [("1", "2021-03-04", 1), ("3", "2021-03-05", 1)]
+
+
+def test_epoch_and_iso_timestamps_and_default_event_type(items_home, tmp_path):
+    path = write(tmp_path / "e.csv", "USER_ID,Item_Id,TIMESTAMP,rating\n"
+                 "u1,1,881250949,4\nu1,2,2020-01-01T10:00:00+02:00,\nu1,3,2020-01-02,\n")
+    ingest("interactions", path, items_home)
+    with store.read(items_home) as con:
+        got = con.execute("SELECT item_id, CAST(ts AS VARCHAR), event_type FROM interactions WHERE user_id = 'u1' "
+                          "ORDER BY 1").fetchall()
+    assert got == [("1", "1997-12-04 15:55:49", "rating"), ("2", "2020-01-01 08:00:00", "view"),
+                   ("3", "2020-01-02 00:00:00", "view")]
+
+
+def test_reviews_register_users_and_keep_text(items_home, tmp_path):
+    text = 'A "quoted", multi-line\nreview with ünïcode'
+    path = write(tmp_path / "r.csv", 'review_id,text,user_id,item_id,timestamp\nr1,"A ""quoted"", multi-line\n'
+                 'review with ünïcode",reviewer9,2,2021-01-01\nr2,Short,,,\n')
+    result = ingest("reviews", path, items_home)
+    assert (result.new, result.users_registered) == (2, 1)
+    with store.read(items_home) as con:
+        assert con.execute("SELECT text, source FROM reviews WHERE review_id = 'r1'").fetchall() == [(text, "ingest")]
+        assert con.execute("SELECT count(*) FROM users WHERE user_id = 'reviewer9'").fetchall()[0][0] == 1
