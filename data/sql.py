@@ -25,6 +25,7 @@ LOCKDOWN = (
     "SET allow_community_extensions = false",
     "SET lock_configuration = true",
 )
+EXPLAIN_PREFIX = re.compile(r"^\s*explain\s+(analy[sz]e\s+)?", re.IGNORECASE)
 ALLOWED = "SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN"
 SCHEMA_OVERVIEW = """
 SELECT t.table_name, CASE t.table_type WHEN 'VIEW' THEN 'view' ELSE 'table' END AS kind,
@@ -49,7 +50,9 @@ def check_query(query: str) -> str:
         raise QueryRefused(f"exactly one statement is allowed, got {len(statements)}")
     kind = statements[0].type
     if kind == duckdb.StatementType.EXPLAIN:
-        inner = re.sub(r"^\s*explain\s+(analy[sz]e\s+)?", "", query, count=1, flags=re.IGNORECASE)
+        inner, found = EXPLAIN_PREFIX.subn("", query, count=1)
+        if not found:
+            raise QueryRefused("write EXPLAIN [ANALYZE] at the start of the query")
         check_query(inner)   # EXPLAIN ANALYZE runs its statement: it must be a query too
     elif kind != duckdb.StatementType.SELECT:
         raise QueryRefused(f"{kind.name} statements are not allowed: only {ALLOWED} queries (read-only)")

@@ -1,0 +1,164 @@
+"""`marquee sql` / data.sql: one read-only query, no file or extension access, a row cap;
+`marquee export`: catalog-checked names, CSV/Parquet round trip."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from data import store
+from data.errors import MarqueeError
+from data.export import export
+from data.ingest import ingest
+from data.sql import QueryRefused, run_readonly, schema_overview
+from tests.ingest_helpers import marquee, snapshot, write
+
+
+@pytest.fixture(scope="module")
+def sql_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home, files = tmp_path_factory.mktemp("sql") / "home", tmp_path_factory.mktemp("files")
+    store.init(home)
+    ingest("items", write(files / "items.csv", "item_id,title\n" + "".join(f"{i},T{i}\n" for i in range(50))), home)
+    ingest("interactions", write(files / "e.csv", "user_id,item_id,timestamp,rating\n"
+                                 + "".join(f"u{i % 7},{i % 50},{1000 + i},{i % 5 + 1}\n" for i in range(300))), home)
+    return home
+
+
+@pytest.fixture
+def sql_home(sql_template: Path, tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    shutil.copytree(sql_template, home)
+    return home
+
+
+REFUSED = [
+    "COPY items TO '/tmp/marquee-leak.csv'",
+    "ATTACH '/tmp/other.duckdb' AS other",
+    "DETACH memory",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "DROP TABLE items",
+    "DELETE FROM items",
+    "UPDATE items SET title = 'x'",
+    "INSERT INTO items VALUES ('x', 'y', NULL, NULL, NULL, NULL)",
+    "CREATE TABLE t AS SELECT 1",
+    "CREATE TEMP TABLE t AS SELECT 1",
+    "PRAGMA version",
+    "SET enable_external_access = true",
+    "RESET lock_configuration",
+    "CALL pragma_version()",
+    "EXPORT DATABASE '/tmp/marquee-export'",
+    "IMPORT DATABASE '/tmp/marquee-export'",
+    "CHECKPOINT",
+    "BEGIN TRANSACTION",
+    "USE memory",
+    "SELECT 1; DROP TABLE items",
+    "SELECT 1; SELECT 2",
+    "EXPLAIN ANALYZE CREATE TABLE t AS SELECT 1",
+    "EXPLAIN COPY items TO '/tmp/marquee-leak.csv'",
+    "/* sneaky */ EXPLAIN ANALYZE DROP TABLE items",
+]
+
+
+@pytest.mark.parametrize("query", REFUSED)
+def test_non_queries_are_refused(sql_home, query):
+    before = snapshot(sql_home)
+    with pytest.raises(QueryRefused):
+        run_readonly(query, sql_home)
+    assert snapshot(sql_home) == before
+
+
+FILE_ACCESS = [
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM read_csv_auto('/etc/passwd')",
+    "SELECT * FROM '/etc/passwd'",
+    "SELECT * FROM read_text('/etc/passwd')",
+    "SELECT * FROM read_blob('/etc/hostname')",
+    "SELECT * FROM read_json('/etc/passwd')",
+    "SELECT * FROM read_parquet('/tmp/*.parquet')",
+    "SELECT * FROM glob('/etc/*')",
+    "SELECT getenv('HOME')",
+    "SELECT * FROM query('COPY items TO ''/tmp/marquee-leak.csv''')",
+    "SELECT * FROM query('SET enable_external_access = true')",
+    "SELECT * FROM duckdb_secrets()",
+]
+
+
+@pytest.mark.parametrize("query", FILE_ACCESS)
+def test_queries_cannot_touch_files_or_loosen_settings(sql_home, query):
+    try:
+        frame = run_readonly(query, sql_home)
+    except MarqueeError:
+        return
+    assert frame.empty, f"{query} returned {frame}"   # duckdb_secrets(): allowed but there are none
+    assert not Path("/tmp/marquee-leak.csv").exists()
+
+
+def test_cli_refuses_with_exit_2_and_one_line(sql_home):
+    for query in ("DROP TABLE items", "select * from read_csv('/etc/passwd')"):
+        proc = marquee("sql", query, home=sql_home)
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("error: ")
+    assert "root:" not in proc.stderr
+
+
+@pytest.mark.parametrize("query", ["DESCRIBE items", "SHOW TABLES", "SUMMARIZE interactions",
+                                   "EXPLAIN SELECT * FROM items", "EXPLAIN ANALYZE SELECT count(*) FROM items",
+                                   "WITH x AS (SELECT 1 AS a) SELECT * FROM x", "FROM items LIMIT 2",
+                                   "SELECT * FROM recommendations_latest"])
+def test_read_only_queries_work(sql_home, query):
+    assert isinstance(run_readonly(query, sql_home), pd.DataFrame)
+
+
+def test_row_cap_and_truncation_flag(sql_home):
+    frame = run_readonly("SELECT * FROM interactions ORDER BY ts", sql_home, max_rows=100)
+    assert len(frame) == 100 and frame.attrs["truncated"] is True
+    frame = run_readonly("SELECT count(*) AS n FROM interactions", sql_home)
+    assert frame["n"].tolist() == [300] and frame.attrs["truncated"] is False
+    proc = marquee("sql", "SELECT item_id FROM items ORDER BY item_id", "--max-rows", "5", "--format", "csv",
+                   home=sql_home)
+    assert proc.returncode == 0 and proc.stdout.splitlines() == ["item_id", "0", "1", "10", "11", "12"]
+    assert "truncated" in proc.stderr
+    proc = marquee("sql", "SELECT item_id, title FROM items WHERE item_id = '3'", "--format", "json", home=sql_home)
+    assert json.loads(proc.stdout) == [{"item_id": "3", "title": "T3"}]
+
+
+def test_schema_overview_lists_tables_views_and_columns(sql_home):
+    frame = schema_overview(sql_home)
+    kinds = dict(zip(frame.table_name, frame.kind, strict=False))
+    assert kinds["interactions"] == "table" and kinds["recommendations_latest"] == "view"
+    assert {"user_id", "item_id", "ts", "rating", "event_type"} <= set(
+        frame[frame.table_name == "interactions"].column_name)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_export_round_trip(sql_home, tmp_path, suffix):
+    (tmp_path / "out").mkdir()
+    target = tmp_path / "out" / f"interactions{suffix}"
+    assert export("interactions", target, sql_home) == 300
+    back = duckdb.sql(f"SELECT user_id, item_id, ts, rating FROM '{target}'").fetchall()
+    with store.read(sql_home) as con:
+        original = con.execute("SELECT user_id, item_id, ts, rating FROM interactions").fetchall()
+    assert sorted(tuple(map(str, r)) for r in back) == sorted(tuple(map(str, r)) for r in original)
+    assert [p.name for p in target.parent.iterdir()] == [target.name]   # no temp file left behind
+
+
+def test_export_refuses_unknown_names_and_types(sql_home, tmp_path):
+    before = snapshot(sql_home)
+    for name in ("items; DROP TABLE items", 'items" ; DROP TABLE items; --', "nope"):
+        with pytest.raises(MarqueeError, match="unknown table or view"):
+            export(name, tmp_path / "x.csv", sql_home)
+    with pytest.raises(MarqueeError, match="unsupported export type"):
+        export("items", tmp_path / "x.xlsx", sql_home)
+    assert snapshot(sql_home) == before and not list(tmp_path.glob("x.*"))
+    proc = marquee("export", "recommendations_latest", str(tmp_path / "recs.parquet"), home=sql_home)
+    assert proc.returncode == 0 and (tmp_path / "recs.parquet").exists()
+
+
+def test_demo_store_counts_100k_through_the_cli(demo_home_ro):
+    proc = marquee("sql", "select count(*) from interactions", home=demo_home_ro)
+    assert proc.returncode == 0 and "100000" in proc.stdout
