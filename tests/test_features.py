@@ -1,0 +1,76 @@
+"""Point-in-time features never leak: events at or after the cutoff change nothing in as_of(cutoff).
+Also: the store refuses to open with a schema version it does not know."""
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from data import features, store
+from data.errors import MarqueeError
+from data.ingest import ingest
+from data.paths import store_path
+from tests.ingest_helpers import write
+
+CUTOFF = "2021-06-01 00:00:00"
+POINT_IN_TIME = ("interactions", "reviews", "item_engagement_daily")
+
+
+def _features(home, as_of) -> dict[str, pd.DataFrame]:
+    with store.read(home) as con:
+        return {name: features.as_of(con, name, as_of).sort_values(
+            list(features.as_of(con, name, as_of).columns[:3])).reset_index(drop=True) for name in POINT_IN_TIME}
+
+
+@pytest.fixture
+def history(home, tmp_path):
+    ingest("items", write(tmp_path / "i.csv", "item_id,title\n1,A\n2,B\n"), home)
+    ingest("interactions", write(tmp_path / "e.csv", "user_id,item_id,timestamp,rating\n"
+                                 "u1,1,2021-05-01T10:00:00Z,4\nu2,1,2021-05-31T23:59:59Z,2\nu1,2,2021-05-20,5\n"), home)
+    ingest("reviews", write(tmp_path / "r.csv", "review_id,text,user_id,item_id,timestamp\n"
+                            "r1,Good,u1,1,2021-05-02\n"), home)
+    return home
+
+
+def test_events_at_or_after_cutoff_change_nothing(history, tmp_path):
+    before = _features(history, CUTOFF)
+    assert len(before["interactions"]) == 3 and len(before["reviews"]) == 1
+    ingest("interactions", write(tmp_path / "late.csv", "user_id,item_id,timestamp,rating\n"
+                                 f"u3,1,{CUTOFF},1\nu3,2,2021-06-01T00:00:01Z,1\nu1,1,2030-01-01,5\n"
+                                 "u4,1,2021-06-01T01:00:00+02:00,3\n"), history)   # = 23:00 on May 31 UTC!
+    ingest("reviews", write(tmp_path / "late_r.csv", "review_id,text,item_id,timestamp\n"
+                            f"r2,Late,1,{CUTOFF}\nr3,Later,2,2022-01-01\n"), history)
+    after = _features(history, CUTOFF)
+    # the +02:00 event happened before the cutoff in UTC, so it is the one legitimate change
+    early = after["interactions"][after["interactions"].user_id == "u4"]
+    assert len(early) == 1
+    pd.testing.assert_frame_equal(after["reviews"], before["reviews"])
+    pd.testing.assert_frame_equal(after["interactions"][after["interactions"].user_id != "u4"]
+                                  .reset_index(drop=True), before["interactions"])
+    daily = after["item_engagement_daily"]
+    may31 = daily[(daily.item_id == "1") & (pd.to_datetime(daily.day) == pd.Timestamp("2021-05-31"))]
+    assert may31.events.tolist() == [2]   # u2 + the early u4 event
+    assert pd.to_datetime(daily.day).max() < pd.Timestamp(CUTOFF)
+    # with no cutoff everything is visible, and the cached table equals the uncut feature
+    with store.read(history) as con:
+        assert len(features.as_of(con, "interactions", None)) == 7
+        cached = con.sql("SELECT item_id, day, events, users FROM item_engagement_daily ORDER BY ALL").fetchall()
+        live = features.relation(con, "item_engagement_daily").order("ALL").fetchall()
+    assert cached == [row[:4] for row in live]
+
+
+def test_events_before_cutoff_do_show_up(history, tmp_path):
+    ingest("interactions", write(tmp_path / "more.csv", "user_id,item_id,timestamp\nu9,2,2021-05-31T23:59:59Z\n"),
+           history)
+    assert "u9" in set(_features(history, CUTOFF)["interactions"].user_id)
+
+
+def test_store_with_unknown_schema_version_refuses_to_open(home):
+    con = duckdb.connect(str(store_path(home)))
+    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    for opener in (store.read, store.write):
+        with pytest.raises(MarqueeError, match="schema version 99"), opener(home):
+            pass
+    with pytest.raises(MarqueeError, match="schema version 99"):
+        store.init(home)
