@@ -46,7 +46,7 @@ FROM interactions i LEFT JOIN items it USING (item_id)
 WHERE i.user_id = $user_id ORDER BY i.ts DESC LIMIT $limit"""
 USER_HISTORY_SIZE = "SELECT count(*) AS events FROM interactions WHERE user_id = $user_id"
 USER_RECS = """
-SELECT r.rank, r.item_id, it.title, it.genres, r.score, r.reason
+SELECT r.rank, r.item_id, it.title, it.genres, round(r.score, 3) AS score, r.reason
 FROM recommendations_latest r LEFT JOIN items it USING (item_id)
 WHERE r.user_id = $user_id ORDER BY r.rank LIMIT $limit"""
 TITLES = "SELECT item_id, title FROM items ORDER BY title, item_id"

@@ -120,13 +120,13 @@ def test_overview_shows_the_store_and_latest_runs(app_home):
 def test_recommendations_follow_the_selected_user(app_home):
     home, facts = app_home
     at = page("recommendations")
-    recs = at.dataframe[1].value
+    recs = at.table[0].value
     assert recs["title"].iloc[0] == facts["user_top"] and recs["reason"].str.startswith("because you watched").all()
     at.selectbox(key="user").set_value(facts["user2"]).run()
     assert not at.exception
     assert "History of user 2" in texts(at)
-    assert at.dataframe[1].value["title"].iloc[0] == facts["user2_top"]
-    side_by_side = at.dataframe[2].value
+    assert at.table[0].value["title"].iloc[0] == facts["user2_top"]
+    side_by_side = at.dataframe[1].value
     assert set(side_by_side["model"]) == {"bpr", "popularity"} and "ndcg@10" in side_by_side.columns
 
 

@@ -24,9 +24,7 @@ with right:
     if recs.empty:
         st.info("No recommendations yet: run `marquee train recsys && marquee score recsys`")
     else:
-        st.dataframe(recs[["rank", "title", "score", "reason"]], hide_index=True,
-                     column_config={"score": st.column_config.NumberColumn(format="%.3f"),
-                                    "reason": st.column_config.TextColumn("because you watched")})
+        st.table(recs[["rank", "title", "score", "reason"]].set_index("rank"))
 
 st.divider()
 st.subheader("New here? Pick a few titles")

@@ -1,0 +1,137 @@
+"""End to end: `marquee app` serves the real Streamlit app, headless Chromium visits every page.
+
+Uses Debian's chromium + chromedriver (`make chromium`; CI runs it through `make test`). The
+store is the demo store plus synthetic published outputs (see test_app.py). Screenshots of
+every page land in the test's temp folder.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from test_app import publish_synthetic_outputs
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+                       reason="Debian chromium + chromium-driver not installed (run `make chromium`)"),
+]
+
+# page url -> texts that must all be visible once it has rendered
+PAGES = {
+    "": ["Latest runs", "943", "Demo join", "ndcg@10", "Engagement over time"],
+    "recommendations": ["Top picks", "History of user 1", "because you watched", "Models side by side"],
+    "titles": ["Weekly engagement and forecast", "Similar titles", "Most positive", "p10-p90"],
+    "sentiment": ["By genre", "Over time", "Reviews scored", "Try your own review"],
+    "forecasts": ["Rising and falling titles", "Genre forecasts", "Backtest accuracy"],
+    "sql": ["SQL explorer", "Schema", "Max rows"],
+    "runs": ["Compare two runs", "Parameters", "Metrics"],
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served_app(demo_home_ro: Path, tmp_path: Path):
+    home = tmp_path / "home"
+    shutil.copytree(demo_home_ro, home)
+    facts = publish_synthetic_outputs(home)
+    port = _free_port()
+    log = open(tmp_path / "app.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "app", "--home", str(home), "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"app did not start:\n{(tmp_path / 'app.log').read_text()}")
+                time.sleep(0.3)
+        yield url, facts
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)   # the process group we started: marquee app + streamlit
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
+                "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=opts)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _wait_for_text(driver, *texts: str, timeout: float = 45) -> str:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def ready(d):
+        body = d.find_element(By.TAG_NAME, "body").text
+        running = d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')
+        return body if all(t in body for t in texts) and not running else False
+
+    from selenium.common.exceptions import TimeoutException
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(ready)
+    except TimeoutException:
+        body = driver.find_element(By.TAG_NAME, "body").text
+        missing = [t for t in texts if t not in body]
+        raise AssertionError(f"{driver.current_url}: never showed {missing}; page text:\n{body[-1500:]}") from None
+
+
+def test_every_page_renders_in_chromium(served_app, browser, tmp_path: Path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, facts = served_app
+    for path, markers in PAGES.items():
+        browser.get(f"{url}/{path}")
+        extra = [facts["user_top"]] if path == "recommendations" else []
+        body = _wait_for_text(browser, *markers, *extra)
+        assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]'), f"/{path}: exception"
+        assert "Traceback" not in body and "Error" not in body
+        browser.save_screenshot(str(tmp_path / f"page-{path or 'overview'}.png"))
+        if path == "recommendations":
+            assert facts["user_top"] in body          # user 1 is selected first
+            box = browser.find_element(By.CSS_SELECTOR, '[data-testid="stSelectbox"] input')
+            box.click()
+            box.send_keys(facts["user2"])
+            option = WebDriverWait(browser, 20).until(lambda d: next(
+                (o for o in d.find_elements(By.CSS_SELECTOR, '[role="option"]') if o.text.strip() == facts["user2"]),
+                False))
+            option.click()
+            _wait_for_text(browser, f"History of user {facts['user2']}", facts["user2_top"])
+            browser.save_screenshot(str(tmp_path / "page-recommendations-user2.png"))
+    assert len(list(tmp_path.glob("page-*.png"))) == len(PAGES) + 1
