@@ -180,12 +180,16 @@ def test_forecasts_page_rising_falling_and_backtest(app_home):
 
 
 def test_sql_page_runs_reads_and_refuses_writes(app_home):
-    pytest.importorskip("data.sql", reason="data.sql (marquee sql) has not landed")
     at = page("sql")
     at.text_area(key="sql_query").set_value("SELECT count(*) AS n FROM items").run()
     at.button(key="sql_run").click().run()
     assert not at.exception
     assert int(at.dataframe[-1].value["n"].iloc[0]) == app_home[1]["titles"]
+    assert "recommendations_latest" in at.selectbox(key="schema_table").options
+    at.text_area(key="sql_query").set_value("SELECT item_id FROM items").run()
+    at.number_input(key="sql_max_rows").set_value(5).run()
+    at.button(key="sql_run").click().run()
+    assert len(at.dataframe[-1].value) == 5 and any("truncated at 5" in c.value for c in at.caption)
     at.text_area(key="sql_query").set_value("DELETE FROM items").run()
     at.button(key="sql_run").click().run()
     assert not at.exception and at.error, "a write must be refused with an error"

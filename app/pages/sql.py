@@ -1,7 +1,6 @@
 """SQL: the read-only explorer, through the same safe path as `marquee sql`; schema browser and CSV download."""
 import importlib
 
-import pandas as pd
 import streamlit as st
 
 from app import queries as q
@@ -16,20 +15,16 @@ except ImportError:
     st.info("The SQL explorer needs `data.sql` (the `marquee sql` command), which this install does not have.")
     st.stop()
 
-with st.expander("Schema", expanded=False):
+with st.expander("Schema: tables and views", expanded=False):
     try:
         schema = sql.schema_overview(q.home())
     except MarqueeError as exc:
         st.error(str(exc))
     else:
-        if isinstance(schema, pd.DataFrame):
-            st.dataframe(schema, hide_index=True)
-        elif isinstance(schema, dict):
-            for name, cols in schema.items():
-                st.markdown(f"**{name}**")
-                st.dataframe(cols if isinstance(cols, pd.DataFrame) else pd.DataFrame(cols), hide_index=True)
-        else:
-            st.code(str(schema))
+        tables = schema[["table_name", "kind"]].drop_duplicates()
+        table = st.selectbox("Table", tables["table_name"].tolist(), key="schema_table",
+                             format_func=lambda t: f"{t} ({tables.set_index('table_name').at[t, 'kind']})")
+        st.dataframe(schema[schema["table_name"] == table][["column_name", "data_type"]], hide_index=True)
 
 query = st.text_area("Query", key="sql_query", height=140,
                      value="SELECT genres, count(*) AS titles FROM items GROUP BY 1 ORDER BY 2 DESC LIMIT 20")
@@ -40,7 +35,7 @@ if st.button("Run", key="sql_run", type="primary") and query.strip():
     except MarqueeError as exc:
         st.error(f"error: {exc}")
     else:
-        df, truncated = result if isinstance(result, tuple) else (result, False)
+        df, truncated = result, bool(result.attrs.get("truncated", False))
         st.caption(f"{len(df):,} rows" + (f" (truncated at {int(max_rows):,})" if truncated else ""))
         st.dataframe(df, hide_index=True)
         st.download_button("Download CSV", df.to_csv(index=False).encode(), file_name="marquee-query.csv",
