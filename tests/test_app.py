@@ -185,7 +185,7 @@ def test_sql_page_runs_reads_and_refuses_writes(app_home):
     at.button(key="sql_run").click().run()
     assert not at.exception
     assert int(at.dataframe[-1].value["n"].iloc[0]) == app_home[1]["titles"]
-    assert "recommendations_latest" in at.selectbox(key="schema_table").options
+    assert "recommendations_latest (view)" in at.selectbox(key="schema_table").options
     at.text_area(key="sql_query").set_value("SELECT item_id FROM items").run()
     at.number_input(key="sql_max_rows").set_value(5).run()
     at.button(key="sql_run").click().run()
