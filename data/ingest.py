@@ -30,6 +30,8 @@ INSERT_NEW_EVENTS = """INSERT INTO interactions (user_id, item_id, ts, rating, e
 SELECT g.user_id, g.item_id, g.ts, g.rating, g.event_type FROM memory.main.good g
 WHERE NOT EXISTS (SELECT 1 FROM interactions i WHERE i.user_id = g.user_id AND i.item_id = g.item_id
                   AND i.ts = g.ts AND i.event_type = g.event_type)"""
+INSERT_ALL_EVENTS = """INSERT INTO interactions (user_id, item_id, ts, rating, event_type)
+SELECT user_id, item_id, ts, rating, event_type FROM memory.main.good"""   # first load: nothing to skip
 SAVE_REJECTS = """INSERT INTO rejected_rows (entity, file, "row", "column", reason, raw)
 SELECT entity, file, "row", "column", reason, raw FROM memory.main.rejects"""
 
@@ -64,6 +66,7 @@ def _say(message: str) -> None:
 def _staging_connection(home: str | os.PathLike | None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()   # in-memory: validation never touches the store
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     con.execute("SET temp_directory = $dir", {"dir": str(staging_dir(home) / "duckdb_tmp")})
     return con
 
@@ -98,7 +101,8 @@ def _publish(con: duckdb.DuckDBPyConnection, entity: Entity, present: list[str],
     if entity.registers_users and "user_id" in present:
         registered = con.execute(REGISTER_USERS).fetchall()[0][0]
     if entity.name == "interactions":
-        new = con.execute(INSERT_NEW_EVENTS).fetchall()[0][0]
+        empty = not con.execute("SELECT count(*) FROM interactions").fetchall()[0][0]
+        new = con.execute(INSERT_ALL_EVENTS if empty else INSERT_NEW_EVENTS).fetchall()[0][0]
         features.refresh_item_engagement_daily(con)
         return new, 0, n_good - new, registered
     new, updated = _upsert(con, entity, present)

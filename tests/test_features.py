@@ -74,3 +74,18 @@ def test_store_with_unknown_schema_version_refuses_to_open(home):
             pass
     with pytest.raises(MarqueeError, match="schema version 99"):
         store.init(home)
+
+
+def test_engagement_feature_matches_its_plain_definition():
+    """The two-level aggregate in FEATURES equals count(*) / count(DISTINCT user) / avg(rating) per item-day."""
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE interactions AS SELECT 'u' || (i % 5) AS user_id, CAST(i % 11 AS VARCHAR) AS item_id,
+        TIMESTAMP '2020-01-01' + to_seconds(i * 997) AS ts,
+        CAST(CASE WHEN i % 3 = 0 THEN NULL ELSE i % 5 END AS DOUBLE) AS rating FROM range(20000) t(i)""")
+    got = features.relation(con, "item_engagement_daily", "2020-04-01").order("ALL").fetchall()
+    want = con.execute("""SELECT item_id, CAST(ts AS DATE), count(*), count(DISTINCT user_id), avg(rating)
+        FROM interactions WHERE ts < TIMESTAMP '2020-04-01' GROUP BY ALL ORDER BY ALL""").fetchall()
+    assert len(got) == len(want) > 100 and any(r[3] < r[2] for r in want)   # some users repeat within a day
+    assert [r[:4] for r in got] == [r[:4] for r in want]
+    assert all((a is None and b is None) or abs(a - b) < 1e-9 for a, b in zip([r[4] for r in got],
+                                                                               [r[4] for r in want], strict=True))
