@@ -152,6 +152,22 @@ def _cached(sql: str, params: tuple, home_dir: str, version: str) -> pd.DataFram
     return _read(sql, dict(params), home_dir)
 
 
+@st.cache_data(ttl=600, show_spinner=False, max_entries=300)
+def _cached_many(queries: tuple, home_dir: str, version: str) -> dict[str, pd.DataFrame]:
+    with store.read(home_dir) as con:   # one connection for all of them: opening one costs ~50 ms
+        return {name: con.execute(sql, dict(params)).df() for name, sql, params in queries}
+
+
+def _key(params: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
+
+
+def many(**queries: tuple[str, dict[str, Any]]) -> dict[str, pd.DataFrame]:
+    """Several read queries (name=(sql, params)) over one connection, cached together."""
+    h = home()
+    return _cached_many(tuple((name, sql, _key(params)) for name, (sql, params) in queries.items()), h, _version(h))
+
+
 def version() -> str:
     """The store's current version (raises MarqueeError if there is no store)."""
     return _version(home())
@@ -160,8 +176,7 @@ def version() -> str:
 def frame(sql: str, **params: Any) -> pd.DataFrame:
     """Run one read query (cached until the store's version changes). Returns a copy."""
     h = home()
-    key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
-    return _cached(sql, key, h, _version(h))
+    return _cached(sql, _key(params), h, _version(h))
 
 
 def flat_metrics(text: str | dict | None, prefix: str = "") -> dict[str, Any]:
@@ -191,17 +206,14 @@ def _age(ts: Any) -> str:
 
 
 # --- overview ---------------------------------------------------------------------------------------------
-def counts() -> dict[str, int]:
-    return {k: int(v) for k, v in frame(COUNTS).iloc[0].items()}
+def overview() -> tuple[dict[str, int], pd.DataFrame, pd.DataFrame]:
+    """(counts, weekly engagement, latest run per pipeline): the Overview's three reads in one go."""
+    got = many(counts=(COUNTS, {}), weekly=(ENGAGEMENT_WEEKLY, {}), latest=(LATEST_RUNS, {}))
+    return ({k: int(v) for k, v in got["counts"].iloc[0].items()}, got["weekly"], _latest_runs(got["latest"]))
 
 
-def engagement_weekly() -> pd.DataFrame:
-    return frame(ENGAGEMENT_WEEKLY)
-
-
-def latest_runs() -> pd.DataFrame:
-    """Latest succeeded run of each pipeline, with its age and its numeric metrics as columns."""
-    df = frame(LATEST_RUNS)
+def _latest_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """Latest succeeded run of each pipeline, with its age and its numeric metrics."""
     rows = []
     for r in df.itertuples(index=False):
         m = {k: v for k, v in flat_metrics(r.metrics).items() if isinstance(v, int | float) and not isinstance(v, bool)}
@@ -215,16 +227,18 @@ def users(limit: int = 5000) -> list[str]:
     return frame(USERS, limit=limit)["user_id"].tolist()
 
 
-def user_history(user_id: str, limit: int = 20) -> pd.DataFrame:
-    return frame(USER_HISTORY, user_id=user_id, limit=limit)
+def user_detail(user_id: str, history: int = 20, top_n: int = 10) -> tuple[pd.DataFrame, int, pd.DataFrame]:
+    """(recent history, total events, top-N recommendations) of one user."""
+    got = many(history=(USER_HISTORY, {"user_id": user_id, "limit": history}),
+               size=(USER_HISTORY_SIZE, {"user_id": user_id}),
+               recs=(USER_RECS, {"user_id": user_id, "limit": top_n}))
+    return got["history"], int(got["size"]["events"].iloc[0]), got["recs"]
 
 
-def user_history_size(user_id: str) -> int:
-    return int(frame(USER_HISTORY_SIZE, user_id=user_id)["events"].iloc[0])
 
 
-def user_recommendations(user_id: str, limit: int = 10) -> pd.DataFrame:
-    return frame(USER_RECS, user_id=user_id, limit=limit)
+
+
 
 
 def titles() -> pd.DataFrame:
@@ -237,7 +251,10 @@ def title_names(item_ids: list[str]) -> pd.DataFrame:
 
 def pipeline_runs(pipeline: str, limit: int = 10) -> pd.DataFrame:
     """Succeeded runs of one pipeline, newest first, metrics spread into columns (for side by side)."""
-    df = frame(PIPELINE_RUNS, pipeline=pipeline, limit=limit)
+    return _spread_metrics(frame(PIPELINE_RUNS, pipeline=pipeline, limit=limit))
+
+
+def _spread_metrics(df: pd.DataFrame) -> pd.DataFrame:
     metrics = pd.DataFrame([flat_metrics(m) for m in df["metrics"]], index=df.index)
     return pd.concat([df[["run_id", "model", "finished_at"]], metrics], axis=1)
 
@@ -250,56 +267,55 @@ def search_titles(text: str, limit: int = 50) -> pd.DataFrame:
     return frame(SEARCH_TITLES, text=text.strip(), limit=limit)
 
 
-def title(item_id: str) -> dict | None:
-    df = frame(TITLE, item_id=item_id)
-    return df.iloc[0].to_dict() if len(df) else None
 
 
-def title_weekly(item_id: str) -> pd.DataFrame:
-    return frame(TITLE_WEEKLY, item_id=item_id)
+def title_detail(item_id: str, similar: int = 10, reviews: int = 3) -> dict[str, Any]:
+    """Everything the Titles page shows about one title, read over one connection.
+
+    Keys: info (dict or None), weekly, forecast, sentiment, similar, positive, negative (DataFrames).
+    """
+    p = {"item_id": item_id}
+    got = many(info=(TITLE, p), weekly=(TITLE_WEEKLY, p),
+               forecast=(SERIES_FORECAST, {"series_id": f"item:{item_id}"}), sentiment=(TITLE_SENTIMENT, p),
+               similar=(SIMILAR, {**p, "limit": similar}), positive=(MOST_POSITIVE, {**p, "limit": reviews}),
+               negative=(MOST_NEGATIVE, {**p, "limit": reviews}))
+    got["info"] = got["info"].iloc[0].to_dict() if len(got["info"]) else None
+    return got
+
+
 
 
 def series_forecast(series_id: str) -> pd.DataFrame:
     return frame(SERIES_FORECAST, series_id=series_id)
 
 
-def title_sentiment(item_id: str) -> pd.DataFrame:
-    return frame(TITLE_SENTIMENT, item_id=item_id)
 
 
-def similar_titles(item_id: str, limit: int = 10) -> pd.DataFrame:
-    return frame(SIMILAR, item_id=item_id, limit=limit)
 
 
-def extreme_reviews(item_id: str, limit: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(most positive, most negative) scored reviews of a title."""
-    return frame(MOST_POSITIVE, item_id=item_id, limit=limit), frame(MOST_NEGATIVE, item_id=item_id, limit=limit)
 
 
 # --- sentiment --------------------------------------------------------------------------------------------
-def sentiment_summary() -> dict[str, float]:
-    return frame(SENTIMENT_SUMMARY).iloc[0].to_dict()
-
-
-def sentiment_by_genre() -> pd.DataFrame:
-    return frame(SENTIMENT_BY_GENRE)
-
-
-def sentiment_monthly() -> pd.DataFrame:
-    return frame(SENTIMENT_MONTHLY)
+def sentiment_overview() -> dict[str, Any]:
+    """summary (dict: reviews_scored, mean_p_positive, share_positive), by_genre, monthly, demo_reviews (int)."""
+    got = many(summary=(SENTIMENT_SUMMARY, {}), by_genre=(SENTIMENT_BY_GENRE, {}), monthly=(SENTIMENT_MONTHLY, {}),
+               counts=(COUNTS, {}))
+    return {"summary": got["summary"].iloc[0].to_dict(), "by_genre": got["by_genre"], "monthly": got["monthly"],
+            "demo_reviews": int(got["counts"]["demo_reviews"].iloc[0])}
 
 
 # --- forecasts --------------------------------------------------------------------------------------------
-def movers(limit: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(rising, falling) titles: forecast weekly engagement against the last 4 weeks."""
-    df = frame(MOVERS)
-    rising = df[df["change"] > 0].head(limit)
-    falling = df[df["change"] < 0].iloc[::-1].head(limit)
-    return rising.reset_index(drop=True), falling.reset_index(drop=True)
-
-
-def forecast_series(prefix: str) -> pd.DataFrame:
-    return frame(FORECAST_SERIES, prefix=prefix)
+def forecast_overview(limit: int = 10) -> dict[str, Any]:
+    """run (latest forecast run, metrics spread; may be empty), genres / items (series lists),
+    rising / falling (titles whose forecast weekly engagement is above / below their last 4 weeks)."""
+    got = many(run=(PIPELINE_RUNS, {"pipeline": "forecast", "limit": 1}),
+               genres=(FORECAST_SERIES, {"prefix": "genre:"}), items=(FORECAST_SERIES, {"prefix": "item:"}),
+               movers=(MOVERS, {}))
+    df = got.pop("movers")
+    got["rising"] = df[df["change"] > 0].head(limit).reset_index(drop=True)
+    got["falling"] = df[df["change"] < 0].iloc[::-1].head(limit).reset_index(drop=True)
+    got["run"] = _spread_metrics(got["run"])
+    return got
 
 
 def genre_weekly(genre: str) -> pd.DataFrame:

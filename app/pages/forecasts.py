@@ -6,13 +6,13 @@ from app import queries as q
 
 st.title("Forecasts")
 
-runs = q.pipeline_runs("forecast", limit=1)
-genres = q.forecast_series("genre:")
-if runs.empty or (genres.empty and q.forecast_series("item:").empty):
+data = q.forecast_overview()
+runs, genres = data["run"], data["genres"]
+if runs.empty or (genres.empty and data["items"].empty):
     st.info("No forecasts yet: run `marquee train forecast && marquee score forecast`")
     st.stop()
 
-rising, falling = q.movers()
+rising, falling = data["rising"], data["falling"]
 st.subheader("Rising and falling titles")
 st.caption("Mean weekly events forecast (p50) against the mean of the 4 weeks before the forecast starts.")
 cfg = {c: st.column_config.NumberColumn(format="%.1f") for c in ("recent_weekly", "forecast_weekly", "change")}

@@ -6,7 +6,7 @@ from app import queries as q
 from data.demo import DEMO_JOIN_NOTE
 
 st.title("Marquee")
-c = q.counts()
+c, weekly, latest = q.overview()
 cols = st.columns(4)
 for col, (label, key) in zip(cols, [("Users", "users"), ("Titles", "titles"), ("Events", "events"),
                                     ("Reviews", "reviews")], strict=True):
@@ -15,14 +15,12 @@ if c["demo_reviews"]:
     st.caption(DEMO_JOIN_NOTE)
 
 st.subheader("Engagement over time")
-weekly = q.engagement_weekly()
 if weekly.empty:
     st.info("No engagement yet: run `marquee load-demo` or `marquee ingest interactions FILE`.")
 else:
     st.altair_chart(charts.engagement(weekly), width="stretch")
 
 st.subheader("Latest runs")
-latest = q.latest_runs()
 hints = {"recsys": "marquee train recsys && marquee score recsys",
          "sentiment": "marquee train sentiment && marquee score sentiment",
          "forecast": "marquee train forecast && marquee score forecast"}

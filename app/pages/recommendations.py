@@ -12,15 +12,14 @@ if not users:
     st.stop()
 
 user_id = st.selectbox("User", users, key="user")
+history, n_events, recs = q.user_detail(user_id)
 left, right = st.columns([2, 3])
 with left:
     st.subheader(f"History of user {user_id}")
-    history = q.user_history(user_id)
-    st.caption(f"{q.user_history_size(user_id):,} events; the {len(history)} most recent:")
+    st.caption(f"{n_events:,} events; the {len(history)} most recent:")
     st.dataframe(history[["ts", "title", "rating"]], hide_index=True)
 with right:
     st.subheader("Top picks")
-    recs = q.user_recommendations(user_id)
     if recs.empty:
         st.info("No recommendations yet: run `marquee train recsys && marquee score recsys`")
     else:

@@ -7,7 +7,8 @@ from data.demo import DEMO_JOIN_NOTE
 
 st.title("Sentiment")
 
-summary = q.sentiment_summary()
+data = q.sentiment_overview()
+summary = data["summary"]
 if not summary["reviews_scored"]:
     st.info("No scored reviews yet: run `marquee train sentiment && marquee score sentiment`")
 else:
@@ -15,10 +16,10 @@ else:
     cols[0].metric("Reviews scored", f"{int(summary['reviews_scored']):,}")
     cols[1].metric("Mean P(positive)", f"{summary['mean_p_positive']:.3f}")
     cols[2].metric("Labelled positive", f"{summary['share_positive']:.1%}")
-    if q.counts()["demo_reviews"]:
+    if data["demo_reviews"]:
         st.caption(DEMO_JOIN_NOTE)
 
-    by_genre = q.sentiment_by_genre()
+    by_genre = data["by_genre"]
     left, right = st.columns(2)
     with left:
         st.subheader("By genre")
@@ -28,7 +29,7 @@ else:
             st.altair_chart(charts.ranked_bars(by_genre, "genre", "p_positive", "Mean P(positive)"), width="stretch")
     with right:
         st.subheader("Over time")
-        monthly = q.sentiment_monthly()
+        monthly = data["monthly"]
         if monthly.empty:
             st.info("No per-title sentiment yet: run `marquee score sentiment`")
         else:

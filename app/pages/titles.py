@@ -15,13 +15,13 @@ if found.empty:
     st.stop()
 labels = dict(found[["item_id", "title"]].itertuples(index=False))
 item_id = st.selectbox("Title", list(labels), format_func=lambda i: labels.get(i, i), key="title")
-info = q.title(item_id)
+detail = q.title_detail(item_id)
+info = detail["info"]
 st.header(info["title"])
 st.caption(f"id {item_id} · {(info['genres'] or '').replace('|', ', ')} · {info['release_year'] or ''}")
 
 st.subheader("Weekly engagement and forecast")
-weekly = q.title_weekly(item_id)
-forecast = q.series_forecast(f"item:{item_id}")
+weekly, forecast = detail["weekly"], detail["forecast"]
 if weekly.empty:
     st.info("No events for this title yet.")
 elif forecast.empty:
@@ -34,14 +34,14 @@ else:
 left, right = st.columns(2)
 with left:
     st.subheader("Sentiment over time")
-    sentiment = q.title_sentiment(item_id)
+    sentiment = detail["sentiment"]
     if sentiment.empty:
         st.info("No scored reviews for this title: run `marquee train sentiment && marquee score sentiment`")
     else:
         st.altair_chart(charts.sentiment_line(sentiment), width="stretch")
 with right:
     st.subheader("Similar titles")
-    similar = q.similar_titles(item_id)
+    similar = detail["similar"]
     if similar.empty:
         st.info("No similar titles yet: run `marquee train recsys && marquee score recsys`")
     else:
@@ -49,7 +49,7 @@ with right:
                      column_config={"score": st.column_config.NumberColumn(format="%.3f")})
 
 st.subheader("Reviews")
-positive, negative = q.extreme_reviews(item_id)
+positive, negative = detail["positive"], detail["negative"]
 if positive.empty:
     st.info("No scored reviews for this title: run `marquee score sentiment`")
 else:
