@@ -103,7 +103,8 @@ def _publish(con: duckdb.DuckDBPyConnection, entity: Entity, present: list[str],
     if entity.name == "interactions":
         empty = not con.execute("SELECT count(*) FROM interactions").fetchall()[0][0]
         new = con.execute(INSERT_ALL_EVENTS if empty else INSERT_NEW_EVENTS).fetchall()[0][0]
-        features.refresh_item_engagement_daily(con)
+        # a first load recomputes everything; later ones only the (item, day) pairs they touched
+        features.refresh_item_engagement_daily(con, None if empty else "memory.main.touched")
         return new, 0, n_good - new, registered
     new, updated = _upsert(con, entity, present)
     return new, updated, 0, registered
@@ -151,6 +152,8 @@ def ingest(entity: str, path: str | os.PathLike, home: str | os.PathLike | None 
                     if len(problems) else "CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.checked")
         present = [c.store_name for c in spec.columns if c.name in found or c.store_name in _implied(entity, found)]
         n_good = rows - len(problems)
+        if entity == "interactions":
+            con.execute("CREATE OR REPLACE TABLE touched AS SELECT DISTINCT item_id, CAST(ts AS DATE) AS day FROM good")
         _say(f"publishing {n_good:,} rows ...")
         with store.write_attached(con, home):
             new, updated, unchanged, registered = _publish(con, spec, present, n_good)
