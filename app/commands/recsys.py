@@ -1,0 +1,54 @@
+"""Recommender commands: `marquee train|score|evaluate recsys`."""
+from __future__ import annotations
+
+import argparse
+import json
+
+MODELS = ["auto", "ease", "rp3beta", "ials", "mf", "lightgcn", "blend"]
+
+
+def _train(args: argparse.Namespace) -> None:
+    from app.cli import resolve_profile
+    from recsys import api
+
+    run_id = api.train(args.home, resolve_profile(args), args.device, args.seed, model=args.model,
+                       as_of=args.as_of, weighting=args.weighting)
+    from data import runs
+
+    m = runs.get(run_id, args.home)["metrics"]
+    print(f"trained recsys run {run_id}: {m['selected']} (validation nDCG@10 {m['validation']['ndcg@10']:.4f}"
+          f", {m['train_seconds']:.1f} s)")
+
+
+def _score(args: argparse.Namespace) -> None:
+    from recsys import api
+
+    out = api.score(args.home, args.run, args.device, k=args.k, history_file=args.history,
+                    batch_size=args.batch_size)
+    print(f"run {out['run_id']}: top-{args.k} for {out['users']:,} users ({out['folded_in_users']:,} folded in, "
+          f"{out['popular_users']:,} with no history got popular titles); {out['recommendations']:,} "
+          f"recommendations, {out['similar_items']:,} similar_items rows")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from recsys import api
+
+    print(json.dumps(api.evaluate(args.home, args.run), indent=2))
+
+
+def register(cli) -> None:
+    p = cli.verb("train", "recsys", "train recommenders, pick the best on a validation split, refit it", _train)
+    p.add_argument("--model", choices=MODELS, default="auto",
+                   help="auto (default): try every candidate and a blend, keep the best on validation")
+    p.add_argument("--as-of", metavar="TIME", help="train only on interactions strictly before TIME")
+    p.add_argument("--weighting", choices=["binary", "rating"], help="interaction weights (default binary)")
+
+    s = cli.verb("score", "recsys", "write top-k recommendations for every user and similar_items", _score)
+    s.add_argument("--run", help="run id (default: the latest succeeded recsys run)")
+    s.add_argument("--k", type=int, default=10, help="recommendations per user (default 10)")
+    s.add_argument("--history", metavar="FILE",
+                   help="CSV/Parquet user_id,item_id: new users or new events, folded in without retraining")
+    s.add_argument("--batch-size", type=int, default=1024, help="users scored per batch")
+
+    e = cli.verb("evaluate", "recsys", "the validation metrics of a run (recorded in the run)", _evaluate)
+    e.add_argument("--run", help="run id (default: the latest succeeded recsys run)")

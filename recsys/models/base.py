@@ -1,0 +1,110 @@
+"""The one `Recommender` protocol every model implements, and what they share.
+
+Shapes: U users, I titles, B a batch. A model is fitted on a (U, I) CSR matrix of implicit
+weights and keeps it (for masking and for scoring known users). Scores are raw model scores
+(higher = better); callers mask seen titles. Files: `config.json` (kind, params, shapes) +
+`model.safetensors` (the learned tensors and the training matrix), reloaded to identical scores.
+"""
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from safetensors.torch import load_file, save_file
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+
+
+def rows_dense(matrix: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(B, I) float32 dense rows of a CSR matrix on `device` (only a batch is ever dense)."""
+    return torch.as_tensor(matrix[rows].toarray(), dtype=torch.float32, device=device)
+
+
+class Recommender(ABC):
+    """fit / score / score_history / similar_items / save / load; batch-first, on `self.device`."""
+    kind: ClassVar[str]
+
+    def __init__(self, device: str | torch.device = "cpu", seed: int = 42, **params: Any):
+        self.device = torch.device(device)
+        self.seed = seed
+        self.params = dict(params)
+        self.train: sp.csr_matrix | None = None
+
+    # ---- training
+    def fit(self, matrix: sp.csr_matrix, validation: sp.csr_matrix | None = None) -> Recommender:
+        """Learn from `matrix` (U, I). `validation` (U, I), if given, is used for early stopping only."""
+        self.train = sp.csr_matrix(matrix, dtype=np.float32)
+        torch.manual_seed(self.seed)
+        self._fit(self.train, validation)
+        return self
+
+    @abstractmethod
+    def _fit(self, X: sp.csr_matrix, validation: sp.csr_matrix | None) -> None: ...
+
+    # ---- scoring
+    @property
+    def n_items(self) -> int:
+        return self.train.shape[1]
+
+    def history(self, users: torch.Tensor) -> torch.Tensor:
+        """(B, I) training rows of known users."""
+        return rows_dense(self.train, users.cpu().numpy(), self.device)
+
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        """(B,) row numbers of known users -> (B, I) scores."""
+        return self.score_history(self.history(users))
+
+    @abstractmethod
+    def score_history(self, history: torch.Tensor) -> torch.Tensor:
+        """(B, I) histories (known or new users; fold-in, no retraining) -> (B, I) scores."""
+
+    def item_similarity(self, items: torch.Tensor) -> torch.Tensor:
+        """(B,) titles -> (B, I): how much having watched title j supports recommending items[b].
+        Default: cosine of co-occurrence columns of the training matrix."""
+        X = self.train
+        cols = X[:, items.cpu().numpy()].T.tocsr()                      # (B, U)
+        co = torch.as_tensor((cols @ X).toarray(), device=self.device)   # (B, I)
+        norms = torch.as_tensor(np.sqrt(np.asarray(X.multiply(X).sum(0)).ravel()), device=self.device)
+        return co / (norms[items][:, None] * norms[None, :]).clamp(min=1e-9)
+
+    def similar_items(self, items: torch.Tensor, k: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B,) titles -> (scores, indices), each (B, k): the most similar other titles."""
+        sim = self.item_similarity(items).float()
+        sim[torch.arange(len(items), device=sim.device), items.to(sim.device)] = float("-inf")
+        return sim.topk(min(k, self.n_items - 1), dim=1)
+
+    # ---- persistence
+    def state(self) -> dict[str, torch.Tensor]:
+        """The learned tensors (besides the training matrix)."""
+        return {}
+
+    def set_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        return None
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        X = self.train
+        tensors = {k: v.detach().float().cpu().contiguous() for k, v in self.state().items()}
+        tensors |= {"train.indptr": torch.as_tensor(X.indptr, dtype=torch.int64),
+                    "train.indices": torch.as_tensor(X.indices, dtype=torch.int64),
+                    "train.data": torch.as_tensor(X.data, dtype=torch.float32)}
+        save_file(tensors, str(folder / WEIGHTS))
+        (folder / CONFIG).write_text(json.dumps({"kind": self.kind, "seed": self.seed, "params": self.params,
+                                                 "shape": list(X.shape)}, indent=2))
+        return folder
+
+    @classmethod
+    def from_files(cls, folder: Path, config: dict, device: str | torch.device) -> Recommender:
+        model = cls(device=device, seed=config.get("seed", 42), **config["params"])
+        t = load_file(str(folder / WEIGHTS), device="cpu")
+        model.train = sp.csr_matrix((t.pop("train.data").numpy(), t.pop("train.indices").numpy(),
+                                     t.pop("train.indptr").numpy()), shape=tuple(config["shape"]))
+        model.set_state({k: v.to(model.device) for k, v in t.items()})
+        return model

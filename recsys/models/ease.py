@@ -1,0 +1,48 @@
+"""EASE (Steck 2019): a closed-form item-item linear autoencoder with a zero diagonal.
+
+B = argmin ||X - X B||^2 + l2 ||B||^2, diag(B) = 0  =>  P = (X^T X + l2 I)^-1, B = -P / diag(P).
+One I x I inverse, on the device, in float32 (bf16 is too coarse for an inverse).
+"""
+from __future__ import annotations
+
+import scipy.sparse as sp
+import torch
+
+from recsys.models.base import Recommender
+
+
+class EASE(Recommender):
+    kind = "ease"
+
+    def __init__(self, device="cpu", seed=42, l2: float = 500.0, **params):
+        super().__init__(device, seed, l2=l2, **params)
+        self.B: torch.Tensor | None = None   # (I, I)
+
+    def _fit(self, X: sp.csr_matrix, validation) -> None:
+        G = torch.as_tensor((X.T @ X).toarray(), dtype=torch.float32, device=self.device)
+        G += self.params["l2"] * torch.eye(G.shape[0], device=self.device)
+        P = torch.linalg.inv(G)
+        B = -P / torch.diagonal(P)[None, :]
+        B.fill_diagonal_(0.0)
+        self.B = B
+
+    def score_history(self, history: torch.Tensor) -> torch.Tensor:
+        return history @ self.B
+
+    def item_similarity(self, items: torch.Tensor) -> torch.Tensor:
+        # score_j = sum_i h_i B[i, j]: title i's share of the score of j is B[i, j]
+        return self.B[:, items.to(self.device)].T
+
+    def state(self):
+        return {"B": self.B}
+
+    def set_state(self, tensors):
+        self.B = tensors["B"]
+
+
+def scaled_l2(params: dict, fit_rows: int, all_rows: int) -> dict:
+    """X^T X grows with the data, so the penalty found on the fit part is scaled for the refit."""
+    return {**params, "l2": float(params["l2"] * all_rows / max(1, fit_rows))}
+
+
+
