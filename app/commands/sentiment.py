@@ -1,0 +1,63 @@
+"""Sentiment commands: `marquee train|score|evaluate sentiment`."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def _train(args: argparse.Namespace) -> None:
+    from app.cli import resolve_profile
+    from nlp import api
+
+    overrides = {"max_train": args.max_train, "max_len": args.max_len, "epochs": args.epochs,
+                 "time_budget_s": args.time_budget}
+    if args.no_blend:
+        overrides["blend"] = False
+    run_id = api.train(args.home, resolve_profile(args), args.device, args.seed, model=args.model,
+                       labeled=args.labeled, **overrides)
+    print(f"trained sentiment run {run_id}")
+
+
+def _score(args: argparse.Namespace) -> None:
+    from nlp import api
+
+    out = api.score(args.home, args.run, args.device, input=args.input, output=args.output,
+                    rescore_all=args.all, model_dir=args.model_dir, components=args.components)
+    if args.input:
+        print(f"scored {out['scored']:,} reviews into {out['output']}"
+              + (f" ({out['refused_empty']} empty texts not scored)" if out["refused_empty"] else ""))
+    else:
+        print(f"run {out['run_id']}: scored {out['scored']:,} new reviews ({out['already_scored']:,} already scored"
+              f", {out['refused_empty']} empty refused); item_sentiment_daily: {out['item_sentiment_daily_rows']:,} rows")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from nlp import api
+
+    print(json.dumps(api.evaluate(args.home, args.run, labeled=args.labeled, device=args.device), indent=2))
+
+
+def register(cli) -> None:
+    p = cli.verb("train", "sentiment", "fine-tune MiniLM (or a TF-IDF/NB-LR baseline) on labelled reviews", _train)
+    p.add_argument("--model", choices=["minilm", "tfidf", "nblr"], default="minilm",
+                   help="minilm: fine-tuned transformer (default); tfidf: TF-IDF + LR baseline; nblr: NB-weighted LR")
+    p.add_argument("--labeled", metavar="FILE",
+                   help="CSV/Parquet with text,label (default: the sentiment protocol's train part)")
+    p.add_argument("--max-train", type=int, help="cap on training reviews (profile default)")
+    p.add_argument("--max-len", type=int, help="tokens per sequence (profile default)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--time-budget", type=float, help="stop fine-tuning after this many seconds")
+    p.add_argument("--no-blend", action="store_true", help="never blend the transformer with NB-weighted LR")
+
+    s = cli.verb("score", "sentiment", "score the store's unscored reviews, or --input FILE --output FILE", _score)
+    s.add_argument("--run", help="run id (default: the latest succeeded sentiment run)")
+    s.add_argument("--all", action="store_true", help="re-score every review, not only new ones")
+    s.add_argument("--input", metavar="FILE", help="CSV/Parquet with review_id,text to score (store untouched)")
+    s.add_argument("--output", metavar="FILE", help="where --input's scores go (CSV or .parquet)")
+    s.add_argument("--model-dir", help="score with a saved model folder instead of a run")
+    s.add_argument("--components", action="store_true",
+                   help="with --output: also write each blended part's calibrated probability")
+
+    e = cli.verb("evaluate", "sentiment", "a run's validation metrics (and on --labeled FILE)", _evaluate)
+    e.add_argument("--run")
+    e.add_argument("--labeled", metavar="FILE", help="also evaluate on this CSV/Parquet of text,label")

