@@ -52,11 +52,9 @@ def build_matrix(events: pd.DataFrame, weighting: str = "binary") -> Interaction
         vals = (r.fillna(r.max()) / r.max()).to_numpy(np.float32)
     else:
         vals = np.ones(len(events), np.float32)
-    coo = sp.coo_matrix((vals, (rows, cols)), shape=(len(users), len(items)))
-    mat = coo.tocsr()
-    mat.sum_duplicates()
-    # duplicates were summed; keep the largest single weight instead, bounded by 1
-    mat.data = np.minimum(mat.data, 1.0).astype(np.float32)
+    pairs = pd.DataFrame({"r": rows, "c": cols, "v": vals}).groupby(["r", "c"], sort=False)["v"].max()
+    r, c = pairs.index.get_level_values(0), pairs.index.get_level_values(1)
+    mat = sp.csr_matrix((pairs.to_numpy(np.float32), (r, c)), shape=(len(users), len(items)))
     return Interactions(mat, users, items)
 
 

@@ -42,6 +42,9 @@ class Recommender(ABC):
         self.train = sp.csr_matrix(matrix, dtype=np.float32)
         torch.manual_seed(self.seed)
         self._fit(self.train, validation)
+        # the layout files will have: a reloaded model then runs the very same kernels (same scores)
+        if self.state():
+            self.set_state({k: v.contiguous() for k, v in self.state().items()})
         return self
 
     @abstractmethod

@@ -23,7 +23,7 @@ def normalized_adjacency(X: sp.csr_matrix, device) -> torch.Tensor:
     vals = A.data / np.sqrt(deg[A.row] * deg[A.col])
     idx = torch.as_tensor(np.vstack([A.row, A.col]), dtype=torch.int64)
     return torch.sparse_coo_tensor(idx, torch.as_tensor(vals, dtype=torch.float32), (n_users + n_items, n_users + n_items),
-                                   device=device).coalesce()
+                                   device=device, check_invariants=False).coalesce()
 
 
 class LightGCN(Recommender):

@@ -1,0 +1,105 @@
+"""One contract, run over every model class (and over CUDA when there is one; else those skip)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from recsys import scoring
+from recsys.models import MODELS, load, make_recommender
+from tests.recsys_fixtures import CLUSTER, clustered_matrix
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
+
+
+class RecommenderContract:
+    kind: str
+    params: dict
+
+    def make(self, device="cpu", seed=3):
+        return make_recommender(self.kind, device, seed, **self.params)
+
+    @pytest.fixture(scope="class")
+    def fitted(self):
+        return self.make().fit(clustered_matrix())
+
+    def test_scores_have_one_row_per_user_and_are_finite(self, fitted):
+        s = fitted.score(torch.tensor([0, 5, 7]))
+        assert s.shape == (3, 30) and torch.isfinite(s).all()
+
+    def test_saved_model_reloads_to_identical_scores(self, fitted, tmp_path):
+        fitted.save(tmp_path / "m")
+        again = load(tmp_path / "m", "cpu")
+        users = torch.arange(20)
+        assert torch.equal(again.score(users), fitted.score(users))
+        h = torch.zeros(2, 30)
+        h[0, :4] = 1
+        h[1, 12:15] = 1
+        assert torch.equal(again.score_history(h), fitted.score_history(h))
+
+    def test_same_seed_same_scores(self, fitted):
+        again = self.make().fit(clustered_matrix())
+        assert torch.equal(again.score(torch.arange(30)), fitted.score(torch.arange(30)))
+
+    def test_fold_in_new_user_gets_the_rest_of_their_cluster(self, fitted):
+        h = torch.zeros(1, 30)
+        h[0, CLUSTER:CLUSTER + 5] = 1            # five titles of cluster B, a user the model never saw
+        top = scoring.recommend(fitted, _csr(h), np.array([-1]), k=5)
+        picks = top.items[0]
+        assert not set(picks) & set(range(CLUSTER, CLUSTER + 5))      # nothing already watched
+        assert sum(CLUSTER <= p < 2 * CLUSTER for p in picks) >= 4    # the rest of cluster B
+        assert all(CLUSTER <= r < CLUSTER + 5 for r in top.reasons[0])  # explained by their own titles
+
+    def test_known_users_never_get_a_seen_title(self, fitted):
+        X = fitted.train
+        top = scoring.recommend(fitted, X, np.arange(X.shape[0]), k=8)
+        for u in range(X.shape[0]):
+            assert not set(top.items[u]) & set(X[u].indices)
+
+    def test_similar_items_excludes_itself_and_stays_in_cluster(self, fitted):
+        sc, nb = fitted.similar_items(torch.tensor([22]), k=5)
+        assert 22 not in nb[0].tolist()
+        assert sum(20 <= j < 30 for j in nb[0].tolist()) >= 4
+
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_runs_on_device(self, device):
+        m = self.make(device).fit(clustered_matrix())
+        s = m.score(torch.arange(4, device=m.device))
+        assert s.device.type == device and torch.isfinite(s).all()
+
+
+def _csr(h: torch.Tensor):
+    import scipy.sparse as sp
+
+    return sp.csr_matrix(h.numpy())
+
+
+class TestEASE(RecommenderContract):
+    kind, params = "ease", {"l2": 5.0}
+
+
+class TestRP3beta(RecommenderContract):
+    kind, params = "rp3beta", {"alpha": 0.8, "beta": 0.3}
+
+
+class TestIALS(RecommenderContract):
+    kind, params = "ials", {"factors": 8, "l2": 1.0, "alpha": 10.0, "iterations": 6}
+
+
+class TestBPRMF(RecommenderContract):
+    kind, params = "mf", {"dim": 16, "epochs": 40, "lr": 0.05, "batch_size": 128}
+
+
+class TestLightGCN(RecommenderContract):
+    kind, params = "lightgcn", {"dim": 16, "layers": 2, "epochs": 40, "lr": 0.05, "batch_size": 128}
+
+
+class TestBlend(RecommenderContract):
+    kind = "blend"
+    params = {"components": [{"kind": "ease", "params": {"l2": 5.0}, "weight": 0.6},
+                             {"kind": "ials", "params": {"factors": 8, "l2": 1.0, "iterations": 4}, "weight": 0.4}]}
+
+
+def test_every_model_kind_has_a_contract_test():
+    tested = {c.kind for c in RecommenderContract.__subclasses__()}
+    assert tested == set(MODELS)
