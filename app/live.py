@@ -43,6 +43,8 @@ def recommend_for_history(item_ids: list[str], k: int = 10) -> tuple[pd.DataFram
         return None, "The recommender package is not available in this install."
     except MarqueeError as exc:
         return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - a live panel explains a broken model instead of failing the page
+        return None, f"The recommender could not answer ({type(exc).__name__}: {exc})."
     names = q.title_names(recs["item_id"].astype(str).tolist()) if len(recs) else None
     if names is not None:
         recs = recs.assign(item_id=recs["item_id"].astype(str)).merge(names, on="item_id", how="left")
@@ -61,3 +63,5 @@ def predict_texts(texts: list[str]) -> tuple[list[float] | None, str | None]:
         return None, "The sentiment package is not available in this install."
     except MarqueeError as exc:
         return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - as above
+        return None, f"The sentiment model could not answer ({type(exc).__name__}: {exc})."
