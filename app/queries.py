@@ -132,6 +132,9 @@ RUN_OUTPUTS = """
 SELECT table_name, "rows", published_at FROM run_outputs WHERE run_id = $run_id ORDER BY table_name"""
 
 
+HEADLINE = ("ndcg", "wape", "accuracy", "auc", "mase", "coverage", "brier", "precision", "recall", "map")
+
+
 def home() -> str:
     """The store the app serves: `$MARQUEE_HOME` (set by `marquee app`), else ./.marquee."""
     return str(paths.home())
@@ -212,11 +215,28 @@ def overview() -> tuple[dict[str, int], pd.DataFrame, pd.DataFrame]:
     return ({k: int(v) for k, v in got["counts"].iloc[0].items()}, got["weekly"], _latest_runs(got["latest"]))
 
 
+def headline_metrics(metrics: str | dict | None, n: int = 4) -> dict[str, float]:
+    """The few numbers worth showing first: quality metrics (nDCG, WAPE, accuracy, ...) at the
+    shallowest nesting, before per-candidate details and parameters; numeric only."""
+    numeric = {k: v for k, v in flat_metrics(metrics).items()
+               if isinstance(v, int | float) and not isinstance(v, bool) and v == v
+               and not k.startswith(("params.", "candidates.", "linear.")) and "/" not in k}
+
+    def rank(key: str) -> tuple[int, int]:
+        leaf = key.rsplit(".", 1)[-1].lower()
+        hit = next((i for i, word in enumerate(HEADLINE) if word in leaf), len(HEADLINE))
+        return hit, key.count(".")
+
+    ranked = sorted(numeric.items(), key=lambda kv: rank(kv[0]))
+    known = [kv for kv in ranked if rank(kv[0])[0] < len(HEADLINE)]
+    return dict((known or ranked)[:n])
+
+
 def _latest_runs(df: pd.DataFrame) -> pd.DataFrame:
-    """Latest succeeded run of each pipeline, with its age and its numeric metrics."""
+    """Latest succeeded run of each pipeline, with its age and its headline metrics."""
     rows = []
     for r in df.itertuples(index=False):
-        m = {k: v for k, v in flat_metrics(r.metrics).items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        m = headline_metrics(r.metrics)
         rows.append({"pipeline": r.pipeline, "run_id": r.run_id, "model": r.model, "age": _age(r.finished_at),
                      "metrics": m})
     return pd.DataFrame(rows, columns=["pipeline", "run_id", "model", "age", "metrics"])
@@ -235,12 +255,6 @@ def user_detail(user_id: str, history: int = 20, top_n: int = 10) -> tuple[pd.Da
     return got["history"], int(got["size"]["events"].iloc[0]), got["recs"]
 
 
-
-
-
-
-
-
 def titles() -> pd.DataFrame:
     return frame(TITLES)
 
@@ -255,7 +269,9 @@ def pipeline_runs(pipeline: str, limit: int = 10) -> pd.DataFrame:
 
 
 def _spread_metrics(df: pd.DataFrame) -> pd.DataFrame:
-    metrics = pd.DataFrame([flat_metrics(m) for m in df["metrics"]], index=df.index)
+    """Runs with their metrics as columns (per-candidate details left out: see the Runs page)."""
+    metrics = pd.DataFrame([{k: v for k, v in flat_metrics(m).items() if not k.startswith("candidates.")}
+                            for m in df["metrics"]], index=df.index)
     return pd.concat([df[["run_id", "model", "finished_at"]], metrics], axis=1)
 
 
@@ -265,8 +281,6 @@ def search_titles(text: str, limit: int = 50) -> pd.DataFrame:
     if not text.strip():
         return frame(POPULAR_TITLES, limit=limit)
     return frame(SEARCH_TITLES, text=text.strip(), limit=limit)
-
-
 
 
 def title_detail(item_id: str, similar: int = 10, reviews: int = 3) -> dict[str, Any]:
@@ -283,16 +297,8 @@ def title_detail(item_id: str, similar: int = 10, reviews: int = 3) -> dict[str,
     return got
 
 
-
-
 def series_forecast(series_id: str) -> pd.DataFrame:
     return frame(SERIES_FORECAST, series_id=series_id)
-
-
-
-
-
-
 
 
 # --- sentiment --------------------------------------------------------------------------------------------

@@ -34,5 +34,5 @@ for col, pipeline in zip(cols, hints, strict=True):
             continue
         r = row.iloc[0]
         st.caption(f"{r['model']} · `{r['run_id']}` · {r['age']} ago")
-        for name, value in list(r["metrics"].items())[:6]:
+        for name, value in r["metrics"].items():
             st.metric(name, f"{value:.4g}")
