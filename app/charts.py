@@ -34,6 +34,7 @@ def sentiment_line(df: pd.DataFrame, x: str = "month") -> alt.Chart:
 
 def ranked_bars(df: pd.DataFrame, label: str, value: str, title: str, fmt: str = ".2f") -> alt.Chart:
     return alt.Chart(df).mark_bar().encode(
-        y=alt.Y(f"{label}:N", sort="-x", title=None), x=alt.X(f"{value}:Q", title=title),
+        y=alt.Y(f"{label}:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=260)),
+        x=alt.X(f"{value}:Q", title=title),
         tooltip=[alt.Tooltip(f"{label}:N"), alt.Tooltip(f"{value}:Q", format=fmt)],
     ).properties(height=max(120, 22 * len(df)))

@@ -15,7 +15,8 @@ if runs.empty or (genres.empty and data["items"].empty):
 rising, falling = data["rising"], data["falling"]
 st.subheader("Rising and falling titles")
 st.caption("Mean weekly events forecast (p50) against the mean of the 4 weeks before the forecast starts.")
-cfg = {c: st.column_config.NumberColumn(format="%.1f") for c in ("recent_weekly", "forecast_weekly", "change")}
+cfg = {c: st.column_config.NumberColumn(label, format="%.1f") for c, label in
+       (("recent_weekly", "last 4 weeks, per week"), ("forecast_weekly", "forecast, per week"), ("change", "change"))}
 left, right = st.columns(2)
 with left:
     st.markdown("**Rising**")
