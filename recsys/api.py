@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import torch
 
 from data import runs
 from data.device import pick_device, seed_everything
@@ -29,15 +31,28 @@ SET_MODEL = "UPDATE runs SET model = $model WHERE run_id = $run_id"
 MODEL_CHOICES = ("auto", *MODELS)
 
 
+@contextmanager
+def cpu_threads(device: torch.device, n: int):
+    """Run with `n` torch CPU threads (0 or a GPU device: leave as is), restored afterwards."""
+    before = torch.get_num_threads()
+    if n and device.type == "cpu":
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train(home: str | os.PathLike | None = None, profile: str = "quick", device: str = "auto", seed: int = 42,
-          model: str = "auto", as_of: str | None = None, weighting: str | None = None) -> str:
+          model: str = "auto", as_of: str | None = None, weighting: str | None = None,
+          threads: int | None = None) -> str:
     """Select a model on a validation split of the interactions before `as_of`, refit it on all of
     them, save it under the run; returns the run id. Metrics: every candidate's validation scores."""
     if model not in MODEL_CHOICES:
         raise MarqueeError(f"unknown recsys model {model!r} (one of {', '.join(MODEL_CHOICES)})")
     seed_everything(seed)
     dev = pick_device(device)
-    cfg = preset(profile, weighting=weighting)
+    cfg = preset(profile, weighting=weighting, cpu_threads=threads)
     data = dataset.load(home, as_of, cfg.weighting)
     snapshot = {"as_of": as_of, "users": int(data.shape[0]), "items": int(data.shape[1]),
                 "interactions": int(data.matrix.nnz)}
@@ -48,7 +63,8 @@ def train(home: str | os.PathLike | None = None, profile: str = "quick", device:
         from recsys.train import train as fit_and_select
 
         t0 = time.perf_counter()
-        final, sel = fit_and_select(data.matrix, cfg, model, dev, seed)
+        with cpu_threads(dev, cfg.cpu_threads):
+            final, sel = fit_and_select(data.matrix, cfg, model, dev, seed)
         final.save(run.artifacts / MODEL_DIR)
         (run.artifacts / IDS_FILE).write_text(json.dumps({"users": data.user_ids.tolist(),
                                                           "items": data.item_ids.tolist()}))
@@ -104,10 +120,17 @@ def _fold_in(model: Recommender, user_ids: np.ndarray, item_ids: np.ndarray, ext
 
 
 def score(home: str | os.PathLike | None = None, run_id: str | None = None, device: str = "auto", k: int = 10,
-          history_file: str | None = None, similar_k: int = 20, batch_size: int = 1024) -> dict:
+          history_file: str | None = None, similar_k: int = 20, batch_size: int = 1024, threads: int = 1) -> dict:
     """Publish top-k recommendations for every user (model users, store users, users in
-    `history_file`) and the top `similar_k` similar titles of every title, under the run."""
+    `history_file`) and the top `similar_k` similar titles of every title, under the run.
+    threads: torch CPU threads while scoring (0: torch's default; see RecsysConfig.cpu_threads)."""
     run, model, user_ids, item_ids = load_run(home, run_id, device)
+    with cpu_threads(model.device, threads):
+        return _score(home, run, model, user_ids, item_ids, k, history_file, similar_k, batch_size)
+
+
+def _score(home, run: dict, model: Recommender, user_ids: np.ndarray, item_ids: np.ndarray, k: int,
+           history_file: str | None, similar_k: int, batch_size: int) -> dict:
     extra = history.read(history_file, {t: i for i, t in enumerate(item_ids)}) if history_file else \
         pd.DataFrame({"user_id": [], "item_id": []}, dtype=str)
     hist, all_users, known = _fold_in(model, user_ids, item_ids, extra)
@@ -120,7 +143,7 @@ def score(home: str | os.PathLike | None = None, run_id: str | None = None, devi
     sims = scoring.similar_items(model, item_ids, similar_k)
     counts = runs.publish(run["run_id"], {"recommendations": recs, "similar_items": sims}, home=home)
     return {"run_id": run["run_id"], "users": int(recs["user_id"].nunique()),
-            "folded_in_users": int((known < 0).sum() - (np.diff(hist.indptr) == 0).sum()),
+            "folded_in_users": int((known < 0).sum()),
             "popular_users": len(cold), **counts}
 
 

@@ -9,6 +9,16 @@ from recsys import scoring
 from recsys.models import MODELS, load, make_recommender
 from tests.recsys_fixtures import CLUSTER, clustered_matrix
 
+
+@pytest.fixture(autouse=True, scope="module")
+def one_cpu_thread():
+    """Tiny batched solves: one thread avoids spin-waiting on a shared CPU (see RecsysConfig.cpu_threads)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
 
 

@@ -12,7 +12,7 @@ def _train(args: argparse.Namespace) -> None:
     from recsys import api
 
     run_id = api.train(args.home, resolve_profile(args), args.device, args.seed, model=args.model,
-                       as_of=args.as_of, weighting=args.weighting)
+                       as_of=args.as_of, weighting=args.weighting, threads=args.threads)
     from data import runs
 
     m = runs.get(run_id, args.home)["metrics"]
@@ -24,7 +24,7 @@ def _score(args: argparse.Namespace) -> None:
     from recsys import api
 
     out = api.score(args.home, args.run, args.device, k=args.k, history_file=args.history,
-                    batch_size=args.batch_size)
+                    batch_size=args.batch_size, threads=1 if args.threads is None else args.threads)
     print(f"run {out['run_id']}: top-{args.k} for {out['users']:,} users ({out['folded_in_users']:,} folded in, "
           f"{out['popular_users']:,} with no history got popular titles); {out['recommendations']:,} "
           f"recommendations, {out['similar_items']:,} similar_items rows")
@@ -42,6 +42,7 @@ def register(cli) -> None:
                    help="auto (default): try every candidate and a blend, keep the best on validation")
     p.add_argument("--as-of", metavar="TIME", help="train only on interactions strictly before TIME")
     p.add_argument("--weighting", choices=["binary", "rating"], help="interaction weights (default binary)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (0: torch default; profile default: quick 1)")
 
     s = cli.verb("score", "recsys", "write top-k recommendations for every user and similar_items", _score)
     s.add_argument("--run", help="run id (default: the latest succeeded recsys run)")
@@ -49,6 +50,7 @@ def register(cli) -> None:
     s.add_argument("--history", metavar="FILE",
                    help="CSV/Parquet user_id,item_id: new users or new events, folded in without retraining")
     s.add_argument("--batch-size", type=int, default=1024, help="users scored per batch")
+    s.add_argument("--threads", type=int, help="torch CPU threads (default 1; 0: torch default)")
 
     e = cli.verb("evaluate", "recsys", "the validation metrics of a run (recorded in the run)", _evaluate)
     e.add_argument("--run", help="run id (default: the latest succeeded recsys run)")

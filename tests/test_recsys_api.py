@@ -1,0 +1,158 @@
+"""The recommender through the store and the CLI: train, score, fold-in, cold start, errors."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from app.cli import main
+from data import ingest, runs, store
+from data.errors import InputError, MarqueeError
+from recsys import api
+from tests.recsys_fixtures import N_ITEMS, clustered_events
+
+RECS = "SELECT user_id, item_id, rank, score, reason FROM recommendations WHERE run_id = $r ORDER BY user_id, rank"
+
+
+def _fill(home: Path, tmp_path: Path) -> Path:
+    items = pd.DataFrame({"item_id": [f"t{i}" for i in range(N_ITEMS)], "title": [f"Title {i}" for i in range(N_ITEMS)]})
+    items.to_csv(tmp_path / "items.csv", index=False)
+    clustered_events().to_csv(tmp_path / "events.csv", index=False)
+    pd.DataFrame({"user_id": ["lonely"]}).to_csv(tmp_path / "users.csv", index=False)
+    for entity, file in (("items", "items.csv"), ("interactions", "events.csv"), ("users", "users.csv")):
+        ingest.ingest(entity, tmp_path / file, home)
+    return home
+
+
+@pytest.fixture
+def store_home(home: Path, tmp_path: Path) -> Path:
+    """The clustered viewing data ingested through `marquee ingest`, plus one user with no events."""
+    return _fill(home, tmp_path)
+
+
+def _recs(home, run_id) -> pd.DataFrame:
+    with store.read(home) as con:
+        return con.execute(RECS, {"r": run_id}).df()
+
+
+@pytest.fixture(scope="module")
+def scored_ro(tmp_path_factory):
+    """Trained (EASE) and scored once per module; read it, or copy it (`scored`) to write."""
+    folder = tmp_path_factory.mktemp("recsys")
+    home = folder / "home"
+    store.init(home)
+    _fill(home, folder)
+    run_id = api.train(home, "quick", "cpu", seed=5, model="ease")
+    api.score(home, run_id, "cpu", k=5)
+    return home, run_id, _recs(home, run_id)
+
+
+@pytest.fixture
+def scored(scored_ro, tmp_path, monkeypatch):
+    home, run_id, recs = scored_ro
+    copy = tmp_path / "scored"
+    shutil.copytree(home, copy)
+    monkeypatch.setenv("MARQUEE_HOME", str(copy))
+    return copy, run_id, recs
+
+
+def test_every_user_gets_k_unseen_titles_with_a_reason(scored):
+    home, run_id, recs = scored
+    events = clustered_events()
+    assert set(recs["user_id"]) == set(events["user_id"]) | {"lonely"}
+    assert (recs.groupby("user_id").size() == 5).all()
+    seen = set(zip(events["user_id"], events["item_id"], strict=True))
+    assert not [p for p in zip(recs["user_id"], recs["item_id"], strict=True) if p in seen]
+    watched = events.groupby("user_id")["item_id"].apply(set)
+    for row in recs[recs["user_id"] != "lonely"].itertuples():
+        title = row.reason.removeprefix("because you watched ")
+        assert f"t{title.removeprefix('Title ')}" in watched[row.user_id]   # explained by their own history
+
+
+def test_user_without_history_gets_popular_titles_flagged_popular(scored):
+    home, run_id, recs = scored
+    lonely = recs[recs["user_id"] == "lonely"]
+    assert (lonely["reason"] == "popular").all()
+    top = clustered_events()["item_id"].value_counts().index[:5]
+    assert lonely["item_id"].iloc[0] == top[0] == "t0"
+    assert set(lonely["item_id"]) <= set(clustered_events()["item_id"].value_counts().index[:8])
+
+
+def test_similar_items_and_recorded_validation_metrics(scored):
+    home, run_id, _ = scored
+    with store.read(home) as con:
+        sims = con.execute("SELECT item_id, count(*) AS n FROM similar_items_latest GROUP BY ALL").df()
+    assert len(sims) == N_ITEMS and (sims["n"] == 20).all()
+    m = runs.get(run_id, home)["metrics"]
+    assert m["selected"] == "ease" and 0 < m["validation"]["ndcg@10"] <= 1
+    ev = api.evaluate(home, run_id)
+    assert ev["validation"] == m["validation"] and ev["recommended_seen_items"] == 0
+    assert runs.get(run_id, home)["metrics"]["evaluation"]["catalog_coverage@10"] > 0
+
+
+def test_fold_in_new_user_from_history_file_without_retraining(scored, tmp_path):
+    home, run_id, before = scored
+    hist = tmp_path / "new.csv"
+    pd.DataFrame({"user_id": ["newbie"] * 5, "item_id": [f"t{i}" for i in range(20, 25)]}).to_csv(hist, index=False)
+    assert main(["score", "recsys", "--home", str(home), "--k", "5", "--history", str(hist), "--device", "cpu"]) == 0
+    recs = _recs(home, run_id)
+    new = recs[recs["user_id"] == "newbie"]
+    # the rest of cluster C (t0, watched by half of everyone, may slip in)
+    assert len(new) == 5 and sum(25 <= int(i[1:]) < 30 for i in new["item_id"]) >= 4
+    assert set(new["item_id"]) <= {"t0", "t25", "t26", "t27", "t28", "t29"}
+    assert len(runs.list_runs(home=home)) == 1                                        # no retraining
+    old = before[before["user_id"] == "u0"].reset_index(drop=True)
+    assert recs[recs["user_id"] == "u0"].reset_index(drop=True).equals(old)          # others unchanged
+
+
+def test_unknown_item_in_history_names_file_row_and_column(scored, tmp_path, capsys):
+    home, run_id, before = scored
+    hist = tmp_path / "bad.csv"
+    pd.DataFrame({"user_id": ["a", "a"], "item_id": ["t1", "nope"]}).to_csv(hist, index=False)
+    assert main(["score", "recsys", "--home", str(home), "--history", str(hist), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "row 2" in err and "'item_id'" in err and "nope" in err
+    assert _recs(home, run_id).equals(before)                                        # nothing half-written
+    with pytest.raises(InputError, match="missing column 'item_id'"):
+        pd.DataFrame({"user_id": ["a"]}).to_csv(hist, index=False)
+        api.score(home, run_id, "cpu", history_file=str(hist))
+
+
+def test_recommend_for_history_cold_start_panel(scored):
+    home, run_id, _ = scored
+    out = api.recommend_for_history(["t10", "t11", "t12"], k=4, home=home)
+    assert list(out.columns) == ["item_id", "score", "reason"] and len(out) == 4
+    assert sum(13 <= int(i[1:]) < 20 for i in out["item_id"]) >= 3 and set(out["item_id"]) <= \
+        {"t0", *(f"t{i}" for i in range(13, 20))}
+    assert out["reason"].str.startswith("because you watched Title 1").all()
+    assert (api.recommend_for_history([], k=3, home=home)["reason"] == "popular").all()
+    with pytest.raises(MarqueeError, match="'zzz'"):
+        api.recommend_for_history(["t1", "zzz"], home=home)
+
+
+def test_same_seed_same_recommendations_with_auto(store_home):
+    a = api.train(store_home, "quick", "cpu", seed=9)
+    b = api.train(store_home, "quick", "cpu", seed=9)
+    for r in (a, b):
+        api.score(store_home, r, "cpu", k=5)
+    m = runs.get(a, store_home)["metrics"]
+    assert {"ease", "rp3beta", "ials"} <= set(m["candidates"]) and m["selected"] in m["candidates"]
+    assert all(f"val_ndcg@10/{k}" in m for k in m["candidates"])
+    ra, rb = _recs(store_home, a), _recs(store_home, b)
+    assert ra[["user_id", "item_id", "rank"]].equals(rb[["user_id", "item_id", "rank"]])
+
+
+def test_as_of_trains_only_on_earlier_events(store_home):
+    events = clustered_events()
+    cutoff = events["ts"].iloc[len(events) // 2]
+    run_id = api.train(store_home, "quick", "cpu", model="rp3beta", as_of=str(cutoff))
+    assert runs.get(run_id, store_home)["data_snapshot"]["interactions"] == int((events["ts"] < cutoff).sum())
+
+
+def test_train_without_data_is_a_clear_error(home):
+    with pytest.raises(MarqueeError, match="no interactions"):
+        api.train(home, "quick", "cpu")
+    with pytest.raises(MarqueeError, match="no trained recsys model"):
+        api.score(home)
