@@ -74,7 +74,8 @@ REFRESH_TOUCHED = """
 def refresh_item_engagement_daily(con: duckdb.DuckDBPyConnection, touched: str | None = None) -> None:
     """Recompute the cached engagement table (inside the caller's write transaction).
 
-    touched: optionally the name of a relation of (item_id, day) pairs whose events changed; only
+    touched: optionally a relation (name or parenthesised subquery) of the (item_id, day) pairs whose
+    events changed; only
     those rows are recomputed (ingesting 1k events into a 10M-event store stays cheap). None: all.
     The caller passes a trusted relation name, never user input.
     """

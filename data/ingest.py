@@ -32,6 +32,7 @@ WHERE NOT EXISTS (SELECT 1 FROM interactions i WHERE i.user_id = g.user_id AND i
                   AND i.ts = g.ts AND i.event_type = g.event_type)"""
 INSERT_ALL_EVENTS = """INSERT INTO interactions (user_id, item_id, ts, rating, event_type)
 SELECT user_id, item_id, ts, rating, event_type FROM memory.main.good"""   # first load: nothing to skip
+TOUCHED = "(SELECT DISTINCT item_id, CAST(ts AS DATE) AS day FROM memory.main.good)"
 SAVE_REJECTS = """INSERT INTO rejected_rows (entity, file, "row", "column", reason, raw)
 SELECT entity, file, "row", "column", reason, raw FROM memory.main.rejects"""
 
@@ -104,7 +105,7 @@ def _publish(con: duckdb.DuckDBPyConnection, entity: Entity, present: list[str],
         empty = not con.execute("SELECT count(*) FROM interactions").fetchall()[0][0]
         new = con.execute(INSERT_ALL_EVENTS if empty else INSERT_NEW_EVENTS).fetchall()[0][0]
         # a first load recomputes everything; later ones only the (item, day) pairs they touched
-        features.refresh_item_engagement_daily(con, None if empty else "memory.main.touched")
+        features.refresh_item_engagement_daily(con, None if empty else TOUCHED)
         return new, 0, n_good - new, registered
     new, updated = _upsert(con, entity, present)
     return new, updated, 0, registered
@@ -152,8 +153,6 @@ def ingest(entity: str, path: str | os.PathLike, home: str | os.PathLike | None 
                     if len(problems) else "CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.checked")
         present = [c.store_name for c in spec.columns if c.name in found or c.store_name in _implied(entity, found)]
         n_good = rows - len(problems)
-        if entity == "interactions":
-            con.execute("CREATE OR REPLACE TABLE touched AS SELECT DISTINCT item_id, CAST(ts AS DATE) AS day FROM good")
         _say(f"publishing {n_good:,} rows ...")
         with store.write_attached(con, home):
             new, updated, unchanged, registered = _publish(con, spec, present, n_good)

@@ -81,7 +81,9 @@ def _checks(col: Column, typed: str, raw: str, is_text: bool, rating_range: tupl
     shown = f"'''' || left(CAST({raw} AS VARCHAR), 60) || ''''"
     out: list[tuple[str, str]] = []
     present = f"({raw} IS NOT NULL AND trim({raw}) <> '')" if is_text else f"({raw} IS NOT NULL)"
-    if col.required or col.nonempty:
+    if col.kind == "id" and col.required:
+        out.append((f"{typed} IS NULL", lit(f"empty {col.name}")))   # typed id: NULLIF(trim(raw), '')
+    elif col.required or col.nonempty:
         out.append((f"NOT {present}", lit(f"empty {col.name}")))
     if col.kind in KIND_WORDS:
         out.append((f"{present} AND {typed} IS NULL", f"{shown} || {lit(' is not ' + KIND_WORDS[col.kind])}"))
