@@ -79,6 +79,8 @@ def score(home=None, run_id: str | None = None, device: str = "auto", *, input=N
 
     if (input is None) != (output is None):
         raise MarqueeError("--input and --output go together")
+    if model_dir is not None and input is None:
+        raise MarqueeError("--model-dir scores files only (--input/--output); the store is scored by a run")
     model = load_model(home, run_id, device, model_dir)
     if input is not None:
         return scoring.score_file(model, input, output, progress, with_parts=components)

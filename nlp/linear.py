@@ -16,7 +16,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
 NGRAMS = (1, 2)
-C_GRID = (0.25, 1.0, 4.0, 16.0)
+C_GRID = {"tfidf": (1.0, 4.0, 16.0), "nblr": (0.25, 1.0, 4.0)}   # picked on validation
 
 
 def _vectorizer(vocabulary=None, min_df: int = 2) -> CountVectorizer:
@@ -72,7 +72,7 @@ class LinearTextModel:
             q = np.asarray(b[y == 0].sum(axis=0)).ravel() + 1.0
             weights = np.log((p / p.sum()) / (q / q.sum()))
         x = cls._features(kind, counts, weights)
-        grid = C_GRID if val_texts is not None else (C_GRID[1],)
+        grid = C_GRID[kind] if val_texts is not None else (C_GRID[kind][1],)
         best, info = None, {}
         for c in grid:
             lr = LogisticRegression(C=c, max_iter=2000, solver="liblinear", random_state=seed).fit(x, y)

@@ -40,16 +40,16 @@ def test_a_few_finetuning_steps_lower_the_loss(backbone):
     from nlp.transformer import SentimentTask
 
     tok, net = backbone
-    df = toy_reviews(32)
-    enc = encode(tok, df["text"].tolist(), max_len=24)
+    df = toy_reviews(16)
+    enc = encode(tok, df["text"].tolist(), max_len=16)
     batch = collate(enc.ids)
-    batch["labels"] = torch.as_tensor(df["label"].to_numpy())
-    task = SentimentTask(net, lr=1e-4, weight_decay=0.0, total_steps=8, warmup_fraction=0.0)
+    batch["labels"] = torch.tensor(df["label"].tolist())
+    task = SentimentTask(net, lr=1e-4, weight_decay=0.0, total_steps=6, warmup_fraction=0.0)
     opt, sched = task.configure_optimizers()
     with torch.no_grad():
         before = task._step(dict(batch), "val")[0].item()
     task.train()
-    for _ in range(8):
+    for _ in range(6):
         loss, _ = task._step(dict(batch), "train")
         opt.zero_grad()
         loss.backward()
@@ -66,9 +66,9 @@ def trained(tmp_path_factory):
     from data.device import pick_device
     from nlp.train import train_model
 
-    cfg = make_config("quick", max_train=None, max_val=24, val_fraction=0.25, max_len=24, batch_size=8,
-                      eval_batch_size=32, epochs=2, evals_per_epoch=1, time_budget_s=None)
-    model, metrics = train_model(toy_reviews(96), cfg, pick_device("cpu"), seed=1, progress=False)
+    cfg = make_config("quick", max_train=None, max_val=16, val_fraction=0.25, max_len=16, batch_size=8,
+                      eval_batch_size=32, epochs=1, evals_per_epoch=1, time_budget_s=None)
+    model, metrics = train_model(toy_reviews(64), cfg, pick_device("cpu"), seed=1, progress=False)
     folder = tmp_path_factory.mktemp("sentiment-model")
     model.save(folder)
     return model, metrics, folder
