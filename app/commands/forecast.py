@@ -1,0 +1,49 @@
+"""Forecast commands: `marquee train|score|evaluate forecast`."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def _train(args: argparse.Namespace) -> None:
+    from app.cli import resolve_profile
+    from forecasting import api
+
+    run_id = api.train(args.home, profile=resolve_profile(args), device=args.device, seed=args.seed,
+                       horizon=args.horizon, freq=args.freq, cutoff=args.cutoff, model=args.model)
+    from data import runs
+
+    metrics = runs.get(run_id, args.home)["metrics"]
+    print(f"trained {run_id}: recipe {metrics['selected']} "
+          f"(inner backtest WAPE {json.dumps({k: round(v, 3) for k, v in metrics['inner_backtest_wape'].items()})}, "
+          f"{metrics['train_seconds']:.0f}s)")
+
+
+def _score(args: argparse.Namespace) -> None:
+    from forecasting import api
+
+    out = api.score(args.home, run_id=args.run, device=args.device)
+    print(f"published {out['rows']:,} forecast rows for {out['series']:,} series "
+          f"({out['genre_fallback_titles']:,} titles from their genres) from {out['run_id']}")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from forecasting import api
+
+    out = api.evaluate(args.home, run_id=args.run, device=args.device, origins=args.origins)
+    print(json.dumps(out["backtest"]["mean"], indent=2))
+
+
+def register(cli) -> None:
+    p = cli.verb("train", "forecast", "train the engagement forecaster (weekly title and genre counts)", _train)
+    p.add_argument("--horizon", type=int, default=None, help="periods to forecast (default 4)")
+    p.add_argument("--freq", choices=["W", "D"], default=None, help="W: Monday-start weeks (default); D: days")
+    p.add_argument("--cutoff", default=None,
+                   help="YYYY-MM-DD: train on events before it (default: just after the last full period)")
+    p.add_argument("--model", choices=["auto", "nhits", "tft", "mean4", "naive", "snaive"], default=None,
+                   help="auto (default): the best on a rolling backtest inside the history")
+    p = cli.verb("score", "forecast", "publish forecasts(series_id, ds, p10, p50, p90, method) of a run", _score)
+    p.add_argument("--run", default=None, help="run id (default: the latest trained forecast run)")
+    p = cli.verb("evaluate", "forecast", "rolling-origin backtest of a run; metrics go into the run", _evaluate)
+    p.add_argument("--run", default=None, help="run id (default: the latest trained forecast run)")
+    p.add_argument("--origins", type=int, default=3, help="backtest origins inside the history")

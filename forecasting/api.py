@@ -1,0 +1,188 @@
+"""The forecaster's verbs: train (choose + fit a recipe), score (publish forecasts), evaluate (backtest).
+
+A run's *recipe* is what the inner backtest chose: a base (nhits, tft, mean4, naive, snaive), the
+weight of the base's p50 in a blend with mean4, and conformal interval scales. It lives in
+`recipe.json` beside the network's safetensors + JSON config, under the run's artifact folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data import runs, store
+from data.device import pick_device, seed_everything
+from data.errors import MarqueeError
+from forecasting import backtest, fallback, nets
+from forecasting.config import ForecastConfig, make_config
+from forecasting.series import History, check_cutoff, default_cutoff, load_history, select_series, wide
+
+Home = str | os.PathLike | None
+
+
+def _history(home: Home, cutoff, freq: str) -> History:
+    with store.read(home) as con:
+        cut = check_cutoff(cutoff, freq) if cutoff else default_cutoff(con, freq)
+        return load_history(con, cut, freq)
+
+
+def _allowed(cfg: ForecastConfig) -> tuple[list[str], list[str]]:
+    """(networks to train, recipes the selection may pick) for `cfg.model`."""
+    if cfg.model == "auto":
+        allowed = list(cfg.candidates) + (["snaive"] if cfg.freq == "D" else [])
+    else:
+        allowed = [cfg.model]
+    return [a for a in allowed if a in backtest.ARCHS], allowed
+
+
+def train(home: Home = None, profile: str = "quick", device: str = "auto", seed: int = 42, *,
+          horizon: int | None = None, freq: str | None = None, cutoff: str | None = None,
+          model: str | None = None, progress: bool = True, **options) -> str:
+    """Choose a recipe on backtests inside the history, fit it on everything before the cutoff; returns run_id."""
+    cfg = make_config(profile, horizon=horizon, freq=freq, model=model, **options)
+    dev = pick_device(device)
+    seed_everything(seed)
+    hist = _history(home, cutoff, cfg.freq)
+    m = wide(hist)
+    modeled, small = select_series(m, cfg.min_events)
+    snapshot = {"cutoff": str(hist.cutoff.date()), "freq": cfg.freq, "first_period": str(hist.start.date()),
+                "events": int(hist.counts["y"].sum()), "modeled_series": len(modeled), "fallback_titles": len(small)}
+    run = runs.start("forecast", cfg.model, {**cfg.to_dict(), "profile": profile, "seed": seed, "device": str(dev)},
+                     snapshot, home)
+    try:
+        t0 = time.perf_counter()
+        archs, allowed = _allowed(cfg)
+        origins = backtest.inner_origins(hist, cfg, cfg.inner_origins)
+        windows = [backtest.window(hist, o, cfg, archs, dev, seed, progress) for o in origins]
+        if windows:
+            name, (base, weight), scores = backtest.select(windows, cfg, allowed)
+            scales = backtest.calibrate(windows, base, weight)
+        else:   # too little history to backtest: take what was asked for, uncalibrated
+            base = cfg.model if cfg.model != "auto" else "mean4"
+            name, weight, scores, scales = base, 1.0, {}, {"item": [1.0, 1.0], "genre": [1.0, 1.0]}
+        t_select = time.perf_counter() - t0
+        recipe = {"cutoff": str(hist.cutoff.date()), "freq": cfg.freq, "horizon": cfg.horizon,
+                  "min_events": cfg.min_events, "share_window": cfg.share_window,
+                  "name": name, "base": base, "weight": weight, "scales": scales,
+                  "inner_origins": [str(o.date()) for o in origins]}
+        if base in backtest.ARCHS:
+            genres = backtest.genres_in(modeled)
+            enc = backtest.encoder_length(m.shape[1], cfg)
+            if enc < 2:
+                raise MarqueeError(f"{base} needs at least {cfg.horizon + 4} periods of history before the cutoff")
+            net, _ = nets.fit(base, nets.model_frame(hist, m.loc[modeled], genres), genres, enc, cfg, dev, seed, progress)
+            nets.save(net, run.artifacts, {"arch": base, "hparams": nets.hparams(base, cfg), "encoder_length": enc,
+                                           "normalizer": cfg.normalizer, "genres": genres, "series": modeled})
+        (run.artifacts / "recipe.json").write_text(json.dumps(recipe, indent=2))
+        metrics = {"selected": name, "inner_backtest_wape": scores, "calibration": scales,
+                   "select_seconds": round(t_select, 2), "train_seconds": round(time.perf_counter() - t0, 2)}
+        runs.publish(run.run_id, metrics=metrics, home=home)
+    except BaseException as exc:
+        runs.fail(run.run_id, f"{type(exc).__name__}: {exc}", home)
+        raise
+    return run.run_id
+
+
+def _recipe(run: dict) -> dict:
+    path = Path(run["artifact_uri"]) / "recipe.json"
+    if not path.exists():
+        raise MarqueeError(f"run {run['run_id']} has no recipe.json in {path.parent}: was it trained?")
+    return json.loads(path.read_text())
+
+
+def _config(recipe: dict, run: dict) -> ForecastConfig:
+    params = {k: v for k, v in run["params"].items() if k in ForecastConfig.__dataclass_fields__}
+    params["candidates"] = tuple(params.get("candidates", ()))
+    params["blend_weights"] = tuple(params.get("blend_weights", ()))
+    return ForecastConfig(**params)
+
+
+def _forecast(hist: History, recipe: dict, artifacts: Path, device) -> tuple[backtest.Window, np.ndarray]:
+    """The run's recipe applied at its cutoff: (window, calibrated (n, h, 3))."""
+    h = recipe["horizon"]
+    m = wide(hist)
+    modeled, _ = select_series(m, recipe["min_events"])
+    x = m.loc[modeled]
+    w = backtest.Window(hist.cutoff, modeled, x.to_numpy(), None)
+    from forecasting import baselines
+
+    for name in ("naive", "mean4", "snaive"):
+        p = baselines.forecast(name, w.history, h)
+        w.forecasts[name] = np.stack([p, p, p], axis=-1)
+    if recipe["base"] in backtest.ARCHS:
+        config = json.loads((artifacts / "model.json").read_text())
+        if config["series"] != modeled:
+            raise MarqueeError("the store's history before the run's cutoff changed since training; retrain")
+        genres = config["genres"]
+        frame = nets.model_frame(hist, x, genres)
+        ds = nets.make_dataset(frame, genres, config["encoder_length"], h, config["normalizer"])
+        net, _ = nets.load(artifacts, ds, device)
+        q = nets.predict(net, ds, nets.model_frame(hist, x, genres, h), device)
+        w.forecasts[recipe["base"]] = np.stack([q[s] for s in modeled])
+    return w, backtest.apply(w, recipe["base"], recipe["weight"], recipe["scales"])
+
+
+def forecasts_frame(hist: History, recipe: dict, w: backtest.Window, q: np.ndarray, all_items: list[str]) -> pd.DataFrame:
+    """Rows series_id, ds, p10, p50, p90, method for the modeled series and every other title (fallback)."""
+    h = recipe["horizon"]
+    ds = pd.date_range(hist.cutoff, periods=h, freq=hist.step)
+    method = "model" if recipe["base"] in backtest.ARCHS else recipe["base"]
+    fc = dict(zip(w.series, q, strict=True))
+    genre_fc = {s: v for s, v in fc.items() if s.startswith("genre:")}
+    genres_of = {f"item:{i}": g for i, g in zip(hist.items["item_id"], hist.items["genres"], strict=True)}
+    m = wide(hist)
+    small = sorted({f"item:{i}" for i in all_items} - set(w.series))
+    fb = fallback.forecast(small, genres_of, genre_fc, m, recipe["share_window"])
+    rows = [(s, v, method) for s, v in fc.items()] + [(s, v, "genre_fallback") for s, v in fb.items()]
+    ids = np.repeat([r[0] for r in rows], h)
+    vals = np.concatenate([r[1] for r in rows]) if rows else np.zeros((0, 3))
+    return pd.DataFrame({"series_id": ids, "ds": np.tile(ds.date, len(rows)),
+                         "p10": vals[:, 0], "p50": vals[:, 1], "p90": vals[:, 2],
+                         "method": np.repeat([r[2] for r in rows], h)})
+
+
+def score(home: Home = None, run_id: str | None = None, device: str = "auto", **options) -> dict:
+    """Publish the run's forecasts for `horizon` periods from its cutoff: every series, flagged fallbacks."""
+    run = runs.resolve("forecast", run_id, home)
+    recipe = _recipe(run)
+    dev = pick_device(device)
+    hist = _history(home, recipe["cutoff"], recipe["freq"])
+    w, q = _forecast(hist, recipe, Path(run["artifact_uri"]), dev)
+    df = forecasts_frame(hist, recipe, w, q, list(hist.items["item_id"]))
+    counts = runs.publish(run["run_id"], {"forecasts": df}, home=home)
+    return {"run_id": run["run_id"], "rows": counts["forecasts"], "series": int(df["series_id"].nunique()),
+            "genre_fallback_titles": int(df.loc[df["method"] == "genre_fallback", "series_id"].nunique())}
+
+
+def evaluate(home: Home = None, run_id: str | None = None, device: str = "auto", origins: int = 3,
+             progress: bool = True, **options) -> dict:
+    """Rolling-origin backtest of the run's recipe inside its history (refit at each origin), against naive
+    and mean4; metrics are recorded in the run."""
+    run = runs.resolve("forecast", run_id, home)
+    recipe = _recipe(run)
+    cfg = _config(recipe, run)
+    dev = pick_device(device)
+    hist = _history(home, recipe["cutoff"], recipe["freq"])
+    base, weight = recipe["base"], recipe["weight"]
+    archs = [base] if base in backtest.ARCHS else []
+    per_origin = {}
+    for origin in backtest.inner_origins(hist, cfg, origins):
+        w = backtest.window(hist, origin, cfg, archs, dev, int(run["params"].get("seed", 42)), progress)
+        if base not in w.forecasts:
+            continue
+        per_origin[str(origin.date())] = {
+            "recipe": backtest.metrics(w, backtest.apply(w, base, weight, recipe["scales"])),
+            "naive": backtest.metrics(w, w.forecasts["naive"]),
+            "mean4": backtest.metrics(w, w.forecasts["mean4"]),
+        }
+    if not per_origin:
+        raise MarqueeError("not enough history before the run's cutoff for a rolling-origin backtest")
+    mean = {k: {m: float(np.mean([o[k][m] for o in per_origin.values()])) for m in ("wape", "mase", "coverage80")}
+            for k in ("recipe", "naive", "mean4")}
+    result = {"backtest": {"recipe": recipe["name"], "horizon": recipe["horizon"], "origins": per_origin, "mean": mean}}
+    runs.record_metrics(run["run_id"], result, home)
+    return result

@@ -1,0 +1,170 @@
+"""Rolling-origin backtests inside the history: model choice, interval calibration, evaluation.
+
+An origin `o` forecasts periods [o, o + horizon) from the periods before `o`, exactly as a run
+forecasts from its cutoff. Selection and calibration use origins before the cutoff only, so the
+weeks a run is later judged on never shape it. Every candidate is scored by WAPE, the protocol's
+headline: sum |y - p50| / sum y, pooled over series and origins.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecasting import baselines, nets
+from forecasting.config import ForecastConfig
+from forecasting.series import History, select_series, wide
+
+ARCHS = ("nhits", "tft")
+
+
+@dataclass
+class Window:
+    """One origin: the modeled series, their history and truth, and every candidate's (n, h, 3) forecast."""
+    origin: pd.Timestamp
+    series: list[str]
+    history: np.ndarray                  # (n, T) counts before the origin
+    truth: np.ndarray | None             # (n, h) counts, None when the future is unknown
+    forecasts: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def is_genre(self) -> np.ndarray:
+        return np.array([s.startswith("genre:") for s in self.series])
+
+
+def encoder_length(periods: int, cfg: ForecastConfig) -> int:
+    """The look-back, capped so that at least three training windows fit in the history."""
+    return max(0, min(cfg.encoder_length, periods - cfg.horizon - 2))
+
+
+def genres_in(series: list[str]) -> list[str]:
+    return sorted(s.removeprefix("genre:") for s in series if s.startswith("genre:"))
+
+
+def inner_origins(hist: History, cfg: ForecastConfig, count: int) -> list[pd.Timestamp]:
+    """Up to `count` origins, `horizon` periods apart, ending at the cutoff, each with enough history."""
+    out = []
+    for k in range(1, count + 1):
+        origin = hist.cutoff - k * cfg.horizon * hist.step
+        if (origin - hist.start) / hist.step >= cfg.horizon + 4:
+            out.append(origin)
+    return sorted(out)
+
+
+def window(hist: History, origin: pd.Timestamp, cfg: ForecastConfig, archs: list[str], device, seed: int,
+           progress: bool = False) -> Window:
+    """Forecast [origin, origin + horizon) with the baselines and each of `archs` trained before `origin`."""
+    m = wide(hist, origin)
+    modeled, _ = select_series(m, cfg.min_events)
+    m = m.loc[modeled]
+    x = m.to_numpy()
+    truth = None
+    end = origin + cfg.horizon * hist.step
+    if end <= hist.cutoff:
+        full = wide(hist, end).reindex(index=modeled, fill_value=0)
+        truth = full.iloc[:, -cfg.horizon:].to_numpy()
+    w = Window(origin, modeled, x, truth)
+    for name in ("naive", "mean4") + (("snaive",) if hist.freq == "D" else ()):
+        p = baselines.forecast(name, x, cfg.horizon)
+        w.forecasts[name] = np.stack([p, p, p], axis=-1)
+    enc = encoder_length(x.shape[1], cfg)
+    for arch in archs:
+        if enc < 2:
+            continue
+        genres = genres_in(modeled)
+        model, ds = nets.fit(arch, nets.model_frame(hist, m, genres), genres, enc, cfg, device, seed, progress)
+        q = nets.predict(model, ds, nets.model_frame(hist, m, genres, cfg.horizon), device)
+        w.forecasts[arch] = np.stack([q[s] for s in modeled])
+    return w
+
+
+# ---------------------------------------------------------------- recipes: a base + a blend + calibration
+
+def point(w: Window, base: str, weight: float) -> np.ndarray:
+    """p50 (n, h): `weight` x the base's p50 + (1 - weight) x mean4 (weight 1: the base alone)."""
+    p = w.forecasts[base][..., 1]
+    return p if weight >= 1 else weight * p + (1 - weight) * w.forecasts["mean4"][..., 1]
+
+
+def widths(w: Window, base: str) -> tuple[np.ndarray, np.ndarray]:
+    """Log-space half-widths below/above p50 from the base's own quantiles; 1 for point baselines."""
+    q = np.log1p(w.forecasts[base])
+    if base in ARCHS:
+        return np.maximum(q[..., 1] - q[..., 0], 0.05), np.maximum(q[..., 2] - q[..., 1], 0.05)
+    return np.ones(q.shape[:2]), np.ones(q.shape[:2])
+
+
+def wape(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.abs(y - p).sum() / max(y.sum(), 1e-9))
+
+
+def candidates(windows: list[Window], cfg: ForecastConfig, allowed: list[str]) -> dict[str, tuple[str, float]]:
+    """name -> (base, weight) for every recipe available in all windows."""
+    have = set.intersection(*(set(w.forecasts) for w in windows))
+    out = {b: (b, 1.0) for b in allowed if b in have}
+    for arch in ARCHS:
+        if arch in out and "mean4" in have and cfg.model == "auto":
+            for wt in cfg.blend_weights:
+                if 0 < wt < 1:
+                    out[f"{arch}*{wt:g}+mean4"] = (arch, wt)
+    return out
+
+
+def select(windows: list[Window], cfg: ForecastConfig, allowed: list[str]) -> tuple[str, tuple[str, float], dict]:
+    """The recipe with the lowest pooled WAPE over the windows; returns (name, (base, weight), all scores)."""
+    scores = {}
+    for name, (base, wt) in candidates(windows, cfg, allowed).items():
+        y = np.concatenate([w.truth.ravel() for w in windows])
+        p = np.concatenate([point(w, base, wt).ravel() for w in windows])
+        scores[name] = wape(y, p)
+    if not scores:
+        return "mean4", ("mean4", 1.0), {}
+    best = min(scores, key=lambda k: (round(scores[k], 6), k.count("*")))
+    return best, candidates(windows, cfg, allowed)[best], scores
+
+
+def calibrate(windows: list[Window], base: str, weight: float, target: float = 0.8) -> dict[str, list[float]]:
+    """Conformal scale factors per kind: the 90% quantile of how far truth fell below/above p50, in units of
+    the recipe's log-space widths, so that p10/p90 bracket ~80% of the backtest's outcomes."""
+    tail = 1 - (1 - target) / 2
+    out = {}
+    for kind in ("item", "genre"):
+        lo_s, hi_s = [], []
+        for w in windows:
+            mask = w.is_genre if kind == "genre" else ~w.is_genre
+            c, y = np.log1p(point(w, base, weight)[mask]), np.log1p(w.truth[mask])
+            lo, hi = widths(w, base)
+            lo_s.append(((c - y) / lo[mask]).ravel())
+            hi_s.append(((y - c) / hi[mask]).ravel())
+        lo_all, hi_all = np.concatenate(lo_s), np.concatenate(hi_s)
+        out[kind] = [max(0.0, float(np.quantile(lo_all, tail))) if len(lo_all) else 1.0,
+                     max(0.0, float(np.quantile(hi_all, tail))) if len(hi_all) else 1.0]
+    return out
+
+
+def apply(w: Window, base: str, weight: float, scales: dict[str, list[float]]) -> np.ndarray:
+    """The recipe's calibrated (n, h, 3) forecast: p10 <= p50 <= p90, all >= 0."""
+    p50 = np.clip(point(w, base, weight), 0, None)
+    c = np.log1p(p50)
+    lo, hi = widths(w, base)
+    kind = np.where(w.is_genre, "genre", "item")[:, None]
+    s_lo = np.where(kind == "genre", scales["genre"][0], scales["item"][0])
+    s_hi = np.where(kind == "genre", scales["genre"][1], scales["item"][1])
+    p10 = np.minimum(np.expm1(c - s_lo * lo), p50)
+    p90 = np.maximum(np.expm1(c + s_hi * hi), p50)
+    return np.clip(np.stack([p10, p50, p90], axis=-1), 0, None)
+
+
+# ---------------------------------------------------------------- metrics
+
+def metrics(w: Window, q: np.ndarray) -> dict:
+    """WAPE, MASE (scale: mean absolute week-on-week change of the history) and 80% coverage."""
+    y = w.truth
+    err = np.abs(y - q[..., 1])
+    scale = np.abs(np.diff(w.history, axis=1)).mean(axis=1) if w.history.shape[1] > 1 else np.zeros(len(y))
+    ok = scale > 0
+    return {"wape": wape(y, q[..., 1]),
+            "mase": float((err.mean(axis=1)[ok] / scale[ok]).mean()) if ok.any() else float("nan"),
+            "coverage80": float(((y >= q[..., 0]) & (y <= q[..., 2])).mean()),
+            "series": len(y)}
