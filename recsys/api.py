@@ -152,7 +152,8 @@ def evaluate(home: str | os.PathLike | None = None, run_id: str | None = None, *
     training data) and its top-10 catalog coverage; recorded in the run."""
     run, model, user_ids, item_ids = load_run(home, run_id)
     m = run["metrics"]
-    top = scoring.recommend(model, model.train, np.arange(len(user_ids)), 10)
+    with cpu_threads(model.device, 1):
+        top = scoring.recommend(model, model.train, np.arange(len(user_ids)), 10)
     ok = top.items >= 0
     rows = np.repeat(np.arange(len(user_ids)), top.items.shape[1]).reshape(top.items.shape)
     seen = int((np.asarray(model.train[rows[ok], top.items[ok]]).ravel() > 0).sum())
