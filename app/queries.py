@@ -320,8 +320,40 @@ def forecast_overview(limit: int = 10) -> dict[str, Any]:
     df = got.pop("movers")
     got["rising"] = df[df["change"] > 0].head(limit).reset_index(drop=True)
     got["falling"] = df[df["change"] < 0].iloc[::-1].head(limit).reset_index(drop=True)
+    got["backtest"], got["backtest_source"] = backtest_table(got["run"]["metrics"].iloc[0] if len(got["run"]) else None)
     got["run"] = _spread_metrics(got["run"])
     return got
+
+
+def backtest_table(metrics: str | dict | None) -> tuple[pd.DataFrame, str]:
+    """Backtest accuracy per method (the chosen recipe and the naive / mean4 baselines), and its source.
+
+    Prefers the rolling-origin backtest `marquee evaluate forecast` records (`backtest.mean`), else the
+    model-selection backtests of training (`inner_backtest_wape`), else any `*wape*` metric.
+    Columns: method, wape (+ mase, coverage80 when recorded), chosen (bool); sorted by wape.
+    """
+    m = json.loads(metrics) if isinstance(metrics, str) else (metrics or {})
+    chosen = {"recipe", str(m.get("selected"))}
+    mean = (m.get("backtest") or {}).get("mean") if isinstance(m.get("backtest"), dict) else None
+    if isinstance(mean, dict) and mean:
+        rows = [{"method": k, **{n: float(x) for n, x in v.items() if _is_number(x)}}
+                for k, v in mean.items() if isinstance(v, dict)]
+        source = "rolling-origin backtest (`marquee evaluate forecast`), mean over origins"
+    elif isinstance(m.get("inner_backtest_wape"), dict) and m["inner_backtest_wape"]:
+        rows = [{"method": k, "wape": float(v)} for k, v in m["inner_backtest_wape"].items() if _is_number(v)]
+        source = "backtests inside the training history (model selection)"
+    else:
+        rows = [{"method": k, "wape": float(v)} for k, v in flat_metrics(m).items() if "wape" in k.lower() and _is_number(v)]
+        source = "run metrics"
+    df = pd.DataFrame(rows)
+    if df.empty or "wape" not in df.columns:
+        return pd.DataFrame(columns=["method", "wape", "chosen"]), source
+    df["chosen"] = df["method"].isin(chosen)
+    return df.sort_values("wape", kind="stable").reset_index(drop=True), source
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and v == v
 
 
 def genre_weekly(genre: str) -> pd.DataFrame:
@@ -329,13 +361,6 @@ def genre_weekly(genre: str) -> pd.DataFrame:
 
 
 # --- runs -------------------------------------------------------------------------------------------------
-def metric_table(metrics: dict[str, Any]) -> pd.DataFrame:
-    """Numeric metrics as rows (metric, value), in their recorded order."""
-    rows = [(k, float(v)) for k, v in metrics.items()
-            if isinstance(v, int | float) and not isinstance(v, bool) and v == v]
-    return pd.DataFrame(rows, columns=["metric", "value"])
-
-
 def runs(limit: int = 200) -> pd.DataFrame:
     df = frame(ALL_RUNS, limit=limit)
     df["age"] = [_age(t) for t in df["finished_at"]]

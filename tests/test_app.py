@@ -70,8 +70,8 @@ def publish_synthetic_outputs(home: Path) -> dict:
     fc["ds"] = pd.to_datetime(fc["ds"]).dt.date
     fore = runs.start("forecast", "nhits", {"horizon": 4}, home=home)
     runs.publish(fore.run_id, {"forecasts": fc}, home=home,
-                 metrics={"wape": 0.48, "mase": 0.9, "coverage_80": 0.78,
-                          "baselines": {"naive": {"wape": 0.619}, "mean4": {"wape": 0.531}}})
+                 metrics={"selected": "nhits", "inner_backtest_wape": {"nhits": 0.48, "mean4": 0.531, "naive": 0.619},
+                          "train_seconds": 12.5})
     user = "1"
     return {"user": user, "user_top": titles[recs[recs["user_id"] == user].iloc[0]["item_id"]],
             "user2": "2", "user2_top": titles[recs[recs["user_id"] == "2"].iloc[0]["item_id"]],
@@ -173,8 +173,9 @@ def test_forecasts_page_rising_falling_and_backtest(app_home):
     assert len(rising) == 10 and len(falling) == 10
     assert (rising["change"] > 0).all() and (falling["change"] < 0).all()
     backtest = at.dataframe[2].value
-    got = dict(zip(backtest["metric"], backtest["value"], strict=True))
-    assert got["wape"] == pytest.approx(0.48) and got["baselines.naive.wape"] == pytest.approx(0.619)
+    assert backtest["method"].tolist() == ["nhits", "mean4", "naive"]          # sorted by WAPE
+    assert backtest["wape"].tolist() == pytest.approx([0.48, 0.531, 0.619])
+    assert backtest["chosen"].tolist() == [True, False, False]
     at.selectbox(key="genre").set_value("genre:Drama").run()
     assert not at.exception
 
@@ -221,3 +222,16 @@ def test_missing_store_is_a_clear_error(tmp_path, monkeypatch):
     at = AppTest.from_file(MAIN, default_timeout=30).run()
     assert not at.exception
     assert "marquee init" in at.error[0].value
+
+
+def test_backtest_table_prefers_the_rolling_origin_evaluation():
+    from app.queries import backtest_table
+
+    evaluated = {"selected": "nhits", "inner_backtest_wape": {"nhits": 0.5},
+                 "backtest": {"mean": {"recipe": {"wape": 0.45, "mase": 0.8, "coverage80": 0.79},
+                                       "naive": {"wape": 0.62, "mase": 1.1, "coverage80": 0.5},
+                                       "mean4": {"wape": 0.53, "mase": 0.9, "coverage80": 0.6}}}}
+    df, source = backtest_table(evaluated)
+    assert df["method"].tolist() == ["recipe", "mean4", "naive"] and "evaluate" in source
+    assert df.loc[0, "coverage80"] == pytest.approx(0.79) and df.loc[0, "chosen"]
+    assert backtest_table(None)[0].empty and backtest_table({"other": 1})[0].empty

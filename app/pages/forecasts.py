@@ -37,13 +37,12 @@ else:
 
 st.subheader("Backtest accuracy")
 run = runs.iloc[0]
-metrics = {k: v for k, v in run.items() if k not in ("run_id", "model", "finished_at") and v == v}
-st.caption(f"Run `{run['run_id']}` ({run['model']}); lower WAPE is better.")
-if not metrics:
+backtest = data["backtest"]
+st.caption(f"Run `{run['run_id']}` ({run['model']}); WAPE = sum |actual - p50| / sum actual, lower is better; "
+           f"naive (last week) and mean4 (mean of the last 4 weeks) are the baselines. Source: {data['backtest_source']}.")
+if backtest.empty:
     st.info("No backtest metrics on this run: run `marquee evaluate forecast`")
 else:
-    table = q.metric_table(metrics)
-    st.dataframe(table, hide_index=True)
-    wape = table[table["metric"].str.contains("wape", case=False)]
-    if not wape.empty:
-        st.altair_chart(charts.ranked_bars(wape, "metric", "value", "WAPE", ".3f"), width="stretch")
+    st.dataframe(backtest, hide_index=True,
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("wape", "mase", "coverage80")})
+    st.altair_chart(charts.ranked_bars(backtest, "method", "wape", "WAPE (lower is better)", ".3f"), width="stretch")
