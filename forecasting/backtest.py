@@ -43,11 +43,12 @@ def genres_in(series: list[str]) -> list[str]:
 
 
 def inner_origins(hist: History, cfg: ForecastConfig, count: int) -> list[pd.Timestamp]:
-    """Up to `count` origins, `horizon` periods apart, ending at the cutoff, each with enough history."""
+    """Up to `count` origins, `horizon` periods apart, ending at the cutoff, each with enough history for
+    the full look-back and three training windows (a network fit on less extrapolates wildly)."""
     out = []
     for k in range(1, count + 1):
         origin = hist.cutoff - k * cfg.horizon * hist.step
-        if (origin - hist.start) / hist.step >= cfg.horizon + 4:
+        if (origin - hist.start) / hist.step >= cfg.encoder_length + cfg.horizon + 2:
             out.append(origin)
     return sorted(out)
 

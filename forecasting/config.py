@@ -18,7 +18,7 @@ class ForecastConfig:
     inner_origins: int = 2           # backtest origins inside the history, for model selection
     share_window: int = 8            # periods over which a small title's share of its genres is measured
     # network
-    normalizer: str = "identity"     # of log1p(y): identity, group (per-series standard) or encoder (robust)
+    normalizer: str = "encoder"      # of log1p(y): encoder (robust, per window; best here), identity or group
     hidden_size: int = 32
     attention_heads: int = 2         # TFT only
     dropout: float = 0.1

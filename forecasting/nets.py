@@ -72,10 +72,25 @@ def model_frame(hist: History, matrix: pd.DataFrame, genres: list[str], horizon:
     return df
 
 
+def floored_encoder_normalizer(min_scale: float = 0.25):
+    """pytorch-forecasting's robust EncoderNormalizer with a floor under the scale: a title whose
+    look-back window is mostly zeros (it just launched) has an inter-quartile range near 0, and
+    dividing by it blows its forecast up by orders of magnitude."""
+    from pytorch_forecasting.data import EncoderNormalizer
+
+    class FlooredEncoderNormalizer(EncoderNormalizer):
+        def _set_parameters(self, y_center, y_scale):
+            super()._set_parameters(y_center, y_scale)
+            self.scale_ = self.scale_.clamp(min=min_scale) if hasattr(self.scale_, "clamp") else \
+                np.maximum(self.scale_, min_scale)
+
+    return FlooredEncoderNormalizer(method="robust")
+
+
 def make_dataset(frame: pd.DataFrame, genres: list[str], encoder_length: int, horizon: int,
                  normalizer: str = "identity"):
     from pytorch_forecasting import TimeSeriesDataSet
-    from pytorch_forecasting.data import EncoderNormalizer, GroupNormalizer, NaNLabelEncoder, TorchNormalizer
+    from pytorch_forecasting.data import GroupNormalizer, NaNLabelEncoder, TorchNormalizer
 
     unknown = ["log_y"] + [c for c in SENTIMENT if c in frame.columns]
     return TimeSeriesDataSet(
@@ -90,7 +105,7 @@ def make_dataset(frame: pd.DataFrame, genres: list[str], encoder_length: int, ho
                               "series_id": NaNLabelEncoder(add_nan=True)},
         target_normalizer={"identity": TorchNormalizer(method="identity"),
                            "group": GroupNormalizer(groups=["series_id"]),
-                           "encoder": EncoderNormalizer(method="robust")}[normalizer],
+                           "encoder": floored_encoder_normalizer()}[normalizer],
         add_target_scales=False,
     )
 
@@ -188,8 +203,12 @@ def predict(model, dataset, frame: pd.DataFrame, device, batch_size: int = 512) 
     loader = pred_ds.to_dataloader(train=False, batch_size=batch_size, num_workers=0)
     out = model.predict(loader, mode="quantiles", return_index=True,
                         trainer_kwargs=_trainer_kwargs(device, progress=False))
-    q = np.expm1(np.sort(out.output.float().cpu().numpy(), axis=-1)).clip(min=0)
-    return dict(zip(out.index["series_id"].astype(str), q, strict=True))
+    # a guard against a runaway network: no quantile above e x the series' largest count so far
+    cap = np.log1p(frame.groupby("series_id")["y"].max()) + 1.0
+    ids = out.index["series_id"].astype(str).to_numpy()
+    q = np.sort(out.output.float().cpu().numpy(), axis=-1)
+    q = np.expm1(np.minimum(q, cap.reindex(ids).to_numpy()[:, None, None])).clip(min=0)
+    return dict(zip(ids, q, strict=True))
 
 
 def save(model, path: Path, config: dict) -> None:
