@@ -87,9 +87,9 @@ def timed(cmd: list[str], env: dict | None = None) -> dict:
 
 
 def phases(timeline: list[tuple[float, str]], wall: float) -> dict[str, float]:
-    """Seconds between the ingest's progress lines (reading / validating / publishing / done)."""
-    marks = [(t, line.split()[0]) for t, line in timeline if line.split()[:1] in (["reading"], ["validating"],
-                                                                                  ["publishing"])]
+    """Seconds between the ingest's progress lines (reading / validating / publishing / refreshing / done)."""
+    marks = [(t, line.split()[0]) for t, line in timeline
+             if line.split()[:1] in (["reading"], ["validating"], ["publishing"], ["refreshing"])]
     out, ends = {}, [t for t, _ in marks[1:]] + [wall]
     for (t, name), end in zip(marks, ends, strict=True):
         out[name + "_s"] = round(end - t, 3)
@@ -163,6 +163,9 @@ def main() -> None:
                       "peak_rss_mb": max(r["peak_rss_mb"] for r in bare_runs),
                       "runs": [{"wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"]} for r in bare_runs]},
         "ratio_bare_over_validated": round(ratio, 3),
+        # the bare copy computes no features: the same ratio with the validated run's feature refresh left out
+        "ratio_excluding_feature_refresh": round(b_wall / statistics.median(
+            r["wall_s"] - phases(r["stderr_timeline"], r["wall_s"]).get("refreshing_s", 0) for r in validated_runs), 3),
         "ratio_per_run": [round(b["wall_s"] / v["wall_s"], 3) for v, b in zip(validated_runs, bare_runs, strict=True)],
         "target_ratio": 0.5, "meets_target": ratio >= 0.5,
         "note": "both timings are whole subprocesses (Python start-up included) on the same file, same run, "
@@ -171,7 +174,8 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"ingest-{stamp}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("validated", "bare_copy", "ratio_bare_over_validated")}, indent=2))
+    print(json.dumps({k: result[k] for k in ("validated", "bare_copy", "ratio_bare_over_validated",
+                                             "ratio_excluding_feature_refresh")}, indent=2))
     print(f"wrote {out}", file=sys.stderr)
     shutil.rmtree(work)
 

@@ -105,6 +105,7 @@ def _publish(con: duckdb.DuckDBPyConnection, entity: Entity, present: list[str],
         empty = not con.execute("SELECT count(*) FROM interactions").fetchall()[0][0]
         new = con.execute(INSERT_ALL_EVENTS if empty else INSERT_NEW_EVENTS).fetchall()[0][0]
         # a first load recomputes everything; later ones only the (item, day) pairs they touched
+        _say("refreshing item_engagement_daily ...")
         features.refresh_item_engagement_daily(con, None if empty else TOUCHED)
         return new, 0, n_good - new, registered
     new, updated = _upsert(con, entity, present)
