@@ -127,7 +127,13 @@ def run_origin(origin: str, args, log: list) -> dict:
     phases = {}
     marquee = [BIN / "marquee"]
     _, phases["init"], _ = sh([*marquee, "init", "--home", home], log)
-    _, phases["ingest_items"], _ = sh([*marquee, "ingest", "items", split / "items.csv", "--home", home], log)
+    # evalkit's items.csv carries MovieLens' literal 'unkonwn' release years, which ingest rightly rejects;
+    # ingest the same rows with those years left empty (genres untouched)
+    items_csv = base / "items_clean.csv"
+    items = pd.read_csv(split / "items.csv", dtype=str)
+    items["release_year"] = pd.to_numeric(items["release_year"], errors="coerce").astype("Int32")
+    items.to_csv(items_csv, index=False)
+    _, phases["ingest_items"], _ = sh([*marquee, "ingest", "items", items_csv, "--home", home], log)
     _, phases["ingest_interactions"], _ = sh([*marquee, "ingest", "interactions", split / "train.csv", "--home", home], log)
     _, phases["train"], peak_train = sh([*marquee, "train", "forecast", "--cutoff", origin, "--horizon", HORIZON,
                                          "--model", args.model, "--profile", args.profile, "--home", home], log)

@@ -1,0 +1,175 @@
+"""The engagement forecaster: series building, leakage, baselines, fallback, and a tiny N-HiTS run.
+
+Every test builds its own small store: a handful of titles with known weekly event counts.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.cli import main as marquee
+from data import runs, store
+from data.errors import MarqueeError
+from forecasting import api, baselines, fallback, nets, series
+from forecasting.config import make_config
+
+START = pd.Timestamp("2024-01-01")          # a Monday
+ITEMS = pd.DataFrame({
+    "item_id": ["1", "2", "3", "4", "5", "6"],
+    "title": ["Big Drama", "Comedy Hit", "Romcom", "Small Drama", "New Drama", "Old Comedy"],
+    "genres": ["Drama", "Comedy", "Comedy|Romance", "Drama", "Drama", "Comedy"],
+    "release_year": [2020, 2021, 2019, 2023, 2024, 1990],
+})
+
+
+def _load(home, events: pd.DataFrame, items: pd.DataFrame = ITEMS) -> None:
+    """events: item_id, ts (+ user_id); written straight into a fresh store."""
+    ev = events.assign(user_id=events.get("user_id", "u"), rating=4.0, event_type="rating")
+    with store.write(home) as con:
+        con.register("i", items)
+        con.execute("INSERT INTO items BY NAME SELECT * FROM i")
+        con.register("e", ev[["user_id", "item_id", "ts", "rating", "event_type"]])
+        con.execute("INSERT INTO interactions BY NAME SELECT * FROM e")
+
+
+def _weekly_events(counts: dict[str, list[int]], seed: int = 0) -> pd.DataFrame:
+    """counts[item] = events per week from START; each at a random moment inside its week."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for item, per_week in counts.items():
+        for week, n in enumerate(per_week):
+            offsets = rng.integers(0, 7 * 24 * 3600, size=n)
+            rows += [(item, START + pd.Timedelta(weeks=week) + pd.Timedelta(seconds=int(s))) for s in offsets]
+    return pd.DataFrame(rows, columns=["item_id", "ts"])
+
+
+def _history(home, cutoff: str, freq: str = "W") -> series.History:
+    with store.read(home) as con:
+        return series.load_history(con, pd.Timestamp(cutoff), freq)
+
+
+def test_series_match_a_hand_count(home):
+    ts = pd.to_datetime([
+        "2023-12-30 10:00",                       # partial first week (store starts on a Saturday): dropped
+        "2024-01-01 00:00", "2024-01-07 23:59",   # week of Jan 1 (Monday 00:00 .. Sunday 23:59)
+        "2024-01-08 00:00",                       # week of Jan 8
+        "2024-01-22 12:00",                       # week of Jan 22 (Jan 15 is an empty week)
+    ])
+    events = pd.DataFrame({"item_id": ["1", "1", "3", "3", "1"], "ts": ts})
+    events = pd.concat([events, pd.DataFrame({"item_id": ["2"], "ts": [pd.Timestamp("2024-01-16 09:00")]})])
+    _load(home, events)
+    hist = _history(home, "2024-01-29")
+    assert hist.start == pd.Timestamp("2024-01-01")
+    got = series.build_series(hist).set_index(["series_id", "ds"])["y"].to_dict()
+    w = [pd.Timestamp(d) for d in ("2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22")]
+    want = {
+        ("item:1", w[0]): 1, ("item:1", w[1]): 0, ("item:1", w[2]): 0, ("item:1", w[3]): 1,
+        ("item:3", w[0]): 1, ("item:3", w[1]): 1, ("item:3", w[2]): 0, ("item:3", w[3]): 0,
+        ("item:2", w[2]): 1, ("item:2", w[3]): 0,                  # zeros only from its first event
+        ("genre:Drama", w[0]): 1, ("genre:Drama", w[1]): 0, ("genre:Drama", w[2]): 0, ("genre:Drama", w[3]): 1,
+        ("genre:Comedy", w[0]): 1, ("genre:Comedy", w[1]): 1, ("genre:Comedy", w[2]): 1, ("genre:Comedy", w[3]): 0,
+        ("genre:Romance", w[0]): 1, ("genre:Romance", w[1]): 1, ("genre:Romance", w[2]): 0, ("genre:Romance", w[3]): 0,
+    }
+    assert got == want
+    modeled, small = series.select_series(series.wide(hist), min_events=2)
+    assert modeled == ["genre:Comedy", "genre:Drama", "genre:Romance", "item:1", "item:3"] and small == ["item:2"]
+    with store.read(home) as con:
+        assert series.default_cutoff(con, "W") == pd.Timestamp("2024-01-22")   # the last week is partial
+        daily = series.load_history(con, pd.Timestamp("2024-01-09"), "D")
+    assert daily.start == pd.Timestamp("2023-12-31")
+    assert series.wide(daily).loc["item:3"].sum() == 2
+
+
+def test_an_event_after_the_cutoff_changes_nothing(home):
+    counts = {"1": [5, 6, 7, 8, 9, 10], "2": [3, 3, 3, 3, 3, 3], "3": [0, 2, 2, 2, 2, 2]}
+    _load(home, _weekly_events(counts))
+    cutoff = START + pd.Timedelta(weeks=5)
+    before = _history(home, str(cutoff.date()))
+    late = pd.DataFrame({"item_id": ["1", "6", "2"], "user_id": "late",
+                         "ts": [cutoff, cutoff + pd.Timedelta(days=2), cutoff + pd.Timedelta(weeks=3)]})
+    with store.write(home) as con:
+        con.register("late", late.assign(rating=5.0, event_type="rating"))
+        con.execute("INSERT INTO interactions BY NAME SELECT * FROM late")
+    after = _history(home, str(cutoff.date()))
+    pd.testing.assert_frame_equal(series.build_series(before), series.build_series(after))
+    genres = ["Comedy", "Drama", "Romance"]
+    m_before, m_after = series.wide(before), series.wide(after)
+    pd.testing.assert_frame_equal(m_before, m_after)
+    pd.testing.assert_frame_equal(nets.model_frame(before, m_before, genres, 4), nets.model_frame(after, m_after, genres, 4))
+    assert "item:6" not in m_after.index     # its only event is after the cutoff
+    # a week later, that week's events (regular ones + the two late ones inside it) do count
+    week5 = sum(c[5] for c in counts.values())
+    assert _history(home, str((cutoff + pd.Timedelta(weeks=1)).date())).counts["y"].sum() == \
+        before.counts["y"].sum() + week5 + 2
+
+
+def test_baselines_on_a_hand_example():
+    x = np.array([[1.0, 2, 3, 4, 5, 6, 7, 8], [0, 0, 0, 0, 4, 0, 0, 0]])
+    np.testing.assert_array_equal(baselines.naive(x, 3), [[8, 8, 8], [0, 0, 0]])
+    np.testing.assert_array_equal(baselines.mean_last(x, 2, 4), [[6.5, 6.5], [1, 1]])
+    np.testing.assert_array_equal(baselines.seasonal_naive(x, 9, 7), [[2, 3, 4, 5, 6, 7, 8, 2, 3], [0, 0, 0, 4, 0, 0, 0, 0, 0]])
+
+
+def test_genre_fallback_uses_the_titles_share_and_a_new_title_prior():
+    weeks = pd.date_range("2024-01-01", periods=4, freq="7D")
+    m = pd.DataFrame([[10, 10, 10, 10], [1, 1, 1, 1], [0, 0, 2, 2], [0, 0, 0, 0]],
+                     index=["genre:Drama", "item:4", "item:5", "item:7"], columns=weeks, dtype=float)
+    genres_of = {"item:4": ["Drama"], "item:5": ["Drama"], "item:7": ["Drama"]}
+    genre_fc = {"genre:Drama": np.array([[10.0, 20.0, 30.0]] * 2)}
+    out = fallback.forecast(["item:4", "item:5", "item:7"], genres_of, genre_fc, m, window=2)
+    assert out["item:4"][:, 1] == pytest.approx([2.0, 2.0])     # 2 of the genre's 20 recent events
+    assert out["item:5"][:, 1] == pytest.approx([4.0, 4.0])     # 4 of 20
+    assert out["item:7"][:, 1] == pytest.approx([4.0, 4.0])     # no events: the share of a title launched lately
+    for q in out.values():
+        assert (q[:, 0] <= q[:, 1]).all() and (q[:, 1] <= q[:, 2]).all() and (q >= 0).all()
+
+
+def test_cli_baseline_run_scores_and_evaluates(home, capsys):
+    counts = {"1": [20 + w for w in range(20)], "2": [10] * 20, "3": [5] * 20, "4": [0] * 16 + [1, 1, 1, 1]}
+    _load(home, _weekly_events(counts))
+    assert marquee(["train", "forecast", "--home", str(home), "--model", "mean4", "--cutoff", "2024-05-13"]) == 0
+    assert marquee(["score", "forecast", "--home", str(home)]) == 0
+    with store.read(home) as con:
+        fc = con.sql("SELECT * FROM forecasts_latest").df()
+    x4 = fc[fc.series_id == "item:2"]
+    assert list(x4["p50"]) == [10.0] * 4 and list(x4["method"]) == ["mean4"] * 4
+    assert marquee(["evaluate", "forecast", "--home", str(home), "--origins", "2"]) == 0
+    metrics = runs.latest("forecast", home)["metrics"]
+    assert set(metrics["backtest"]["mean"]) == {"recipe", "naive", "mean4"}
+    assert metrics["backtest"]["mean"]["recipe"]["wape"] == pytest.approx(metrics["backtest"]["mean"]["mean4"]["wape"])
+    assert marquee(["train", "forecast", "--home", str(home), "--cutoff", "2024-05-14"]) == 2   # a Tuesday
+    assert "must start a period" in capsys.readouterr().err
+
+
+def test_tiny_nhits_run_writes_well_formed_forecasts(home):
+    rng = np.random.default_rng(1)
+    counts = {"1": list(rng.poisson(30, 16)), "2": list(rng.poisson(15, 16)), "3": list(rng.poisson(8, 16)),
+              "6": list(rng.poisson(4, 16)), "4": [0] * 12 + [2, 1, 2, 1]}       # 4: too small -> fallback
+    _load(home, _weekly_events(counts))                                          # 5: no events at all
+    run_id = api.train(home, model="nhits", cutoff="2024-04-22", horizon=3, max_epochs=1, hidden_size=8,
+                       encoder_length=6, inner_origins=1, batch_size=32, progress=False)
+    run = runs.get(run_id, home)
+    assert run["status"] == "succeeded" and run["metrics"]["selected"] == "nhits"
+    artifacts = run["artifact_uri"]
+    assert json.loads(open(f"{artifacts}/model.json").read())["arch"] == "nhits"
+    out = api.score(home, run_id)
+    with store.read(home) as con:
+        fc = con.sql("SELECT * FROM forecasts_latest").df()
+    weeks = set(pd.date_range("2024-04-22", periods=3, freq="7D").date)
+    expected = {f"item:{i}" for i in ITEMS["item_id"]} | {"genre:Drama", "genre:Comedy", "genre:Romance"}
+    assert set(fc["series_id"]) == expected and out["series"] == len(expected)
+    assert fc.groupby("series_id")["ds"].apply(lambda d: set(pd.to_datetime(d).dt.date) == weeks).all()
+    assert len(fc) == 3 * len(expected)
+    assert (fc["p10"] <= fc["p50"]).all() and (fc["p50"] <= fc["p90"]).all() and (fc["p10"] >= 0).all()
+    method = fc.groupby("series_id")["method"].first()
+    assert method["item:5"] == "genre_fallback" and method["item:4"] == "genre_fallback"
+    assert method["item:1"] == "model" and method["genre:Drama"] == "model"
+    # the new title's forecast comes from Drama's: the share of a recently launched Drama title (item 4)
+    drama = fc[fc.series_id == "genre:Drama"].sort_values("ds")["p50"].to_numpy()
+    new = fc[fc.series_id == "item:5"].sort_values("ds")["p50"].to_numpy()
+    assert (new > 0).all() and np.allclose(new / drama, (new / drama)[0])
+    with pytest.raises(MarqueeError):
+        make_config("quick", freq="M")
