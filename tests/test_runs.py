@@ -1,6 +1,7 @@
 """The run registry and atomic publishing."""
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -31,7 +32,7 @@ def test_latest_view_serves_newest_succeeded_run(home):
 def test_failed_publish_leaves_nothing(home):
     run = runs.start("recsys", "ease", {}, home=home)
     bad = _recs("u1", 3).assign(rank=["a", "b", "c"])   # not an integer: the insert fails
-    with pytest.raises(Exception):
+    with pytest.raises(duckdb.ConversionException):
         runs.publish(run.run_id, {"recommendations": _recs("u9", 2), "similar_items": bad}, home=home)
     with store.read(home) as con:
         assert con.sql("SELECT count(*) FROM recommendations").fetchall()[0][0] == 0
