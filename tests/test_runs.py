@@ -31,7 +31,7 @@ def test_latest_view_serves_newest_succeeded_run(home):
 
 def test_failed_publish_leaves_nothing(home):
     run = runs.start("recsys", "ease", {}, home=home)
-    bad = _recs("u1", 3).assign(rank=["a", "b", "c"])   # not an integer: the insert fails
+    bad = pd.DataFrame({"item_id": ["1"], "similar_item_id": ["2"], "rank": ["first"], "score": [1.0]})  # rank: not an int
     with pytest.raises(duckdb.ConversionException):
         runs.publish(run.run_id, {"recommendations": _recs("u9", 2), "similar_items": bad}, home=home)
     with store.read(home) as con:
