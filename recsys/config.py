@@ -39,7 +39,8 @@ class RecsysConfig:
     val_frac: float = 0.2          # per user, of the training interactions
     max_val_users: int = 5000      # cap on users scored during selection (big stores)
     k: int = 10                    # selection metric: nDCG@k
-    weighting: str = "binary"      # binary | rating (rating / max rating)
+    weighting: str = "rating"      # matrix values: rating / max rating (missing: 1) | binary; models
+                                   # choose: EASE and RP3beta use 0/1, iALS the weights as confidence
     batch_size: int = 1024         # users per scoring batch
     patience: int = 5              # early-stopping checks without improvement (mf, lightgcn)
     # torch CPU threads (0: torch's default). Many small batched solves spend more time syncing

@@ -47,9 +47,10 @@ def build_matrix(events: pd.DataFrame, weighting: str = "binary") -> Interaction
     items = np.array(sorted(events["item_id"].astype(str).unique()), dtype=object)
     rows = pd.Index(users).get_indexer(events["user_id"].astype(str))
     cols = pd.Index(items).get_indexer(events["item_id"].astype(str))
-    if weighting == "rating" and "rating" in events and events["rating"].notna().any():
-        r = events["rating"].astype("float64")
-        vals = (r.fillna(r.max()) / r.max()).to_numpy(np.float32)
+    r = events["rating"].astype("float64") if "rating" in events else pd.Series(np.nan, index=events.index)
+    if weighting == "rating" and r.max() > 0:
+        # rating / max rating, floored at 0.1 so every watched title stays a (weak) positive
+        vals = (r.fillna(r.max()) / r.max()).clip(0.1, 1.0).to_numpy(np.float32)
     else:
         vals = np.ones(len(events), np.float32)
     pairs = pd.DataFrame({"r": rows, "c": cols, "v": vals}).groupby(["r", "c"], sort=False)["v"].max()

@@ -41,7 +41,7 @@ def register(cli) -> None:
     p.add_argument("--model", choices=MODELS, default="auto",
                    help="auto (default): try every candidate and a blend, keep the best on validation")
     p.add_argument("--as-of", metavar="TIME", help="train only on interactions strictly before TIME")
-    p.add_argument("--weighting", choices=["binary", "rating"], help="interaction weights (default binary)")
+    p.add_argument("--weighting", choices=["binary", "rating"], help="matrix values: rating (default; iALS uses them as confidence) or binary")
     p.add_argument("--threads", type=int, help="torch CPU threads (0: torch default; profile default: quick 1)")
 
     s = cli.verb("score", "recsys", "write top-k recommendations for every user and similar_items", _score)

@@ -5,6 +5,7 @@ One I x I inverse, on the device, in float32 (bf16 is too coarse for an inverse)
 """
 from __future__ import annotations
 
+import numpy as np
 import scipy.sparse as sp
 import torch
 
@@ -14,11 +15,14 @@ from recsys.models.base import Recommender
 class EASE(Recommender):
     kind = "ease"
 
-    def __init__(self, device="cpu", seed=42, l2: float = 500.0, **params):
-        super().__init__(device, seed, l2=l2, **params)
+    def __init__(self, device="cpu", seed=42, l2: float = 500.0, binary: bool = True, **params):
+        """binary: fit and score on 0/1 (ratings as weights did worse on validation)."""
+        super().__init__(device, seed, l2=l2, binary=binary, **params)
         self.B: torch.Tensor | None = None   # (I, I)
 
     def _fit(self, X: sp.csr_matrix, validation) -> None:
+        if self.params["binary"]:
+            X = (X > 0).astype(np.float32)
         G = torch.as_tensor((X.T @ X).toarray(), dtype=torch.float32, device=self.device)
         G += self.params["l2"] * torch.eye(G.shape[0], device=self.device)
         P = torch.linalg.inv(G)
@@ -27,7 +31,7 @@ class EASE(Recommender):
         self.B = B
 
     def score_history(self, history: torch.Tensor) -> torch.Tensor:
-        return history @ self.B
+        return ((history > 0).float() if self.params["binary"] else history) @ self.B
 
     def item_similarity(self, items: torch.Tensor) -> torch.Tensor:
         # score_j = sum_i h_i B[i, j]: title i's share of the score of j is B[i, j]

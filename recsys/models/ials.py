@@ -1,6 +1,7 @@
 """Implicit ALS (Hu, Koren, Volinsky 2008): confidence 1 + alpha*w on observed titles, 1 elsewhere.
 
 Each half-step solves, for every row r, (Y^T Y + Y_r^T diag(alpha w_r) Y_r + l2 I) x_r = Y_r^T (1 + alpha w_r):
+w = rating / max rating by default (binary=True: w = 1); on validation, rating weights beat 0/1.
 Y^T Y is shared, the rest only touches the row's observed entries (gathered and padded per chunk,
 so cost scales with the nonzeros, never with U x I). The same solve folds in new users.
 """
@@ -49,13 +50,16 @@ class IALS(Recommender):
     kind = "ials"
 
     def __init__(self, device="cpu", seed=42, factors: int = 64, l2: float = 50.0, alpha: float = 10.0,
-                 iterations: int = 10, **params):
-        super().__init__(device, seed, factors=factors, l2=l2, alpha=alpha, iterations=iterations, **params)
+                 iterations: int = 10, binary: bool = False, **params):
+        super().__init__(device, seed, factors=factors, l2=l2, alpha=alpha, iterations=iterations, binary=binary,
+                         **params)
         self.user_factors: torch.Tensor | None = None   # (U, k)
         self.item_factors: torch.Tensor | None = None   # (I, k)
 
     def _fit(self, X: sp.csr_matrix, validation) -> None:
         p = self.params
+        if p["binary"]:
+            X = (X > 0).astype(np.float32)
         g = torch.Generator().manual_seed(self.seed)
         U = (torch.randn(X.shape[0], p["factors"], generator=g) * 0.01).to(self.device)
         V = (torch.randn(X.shape[1], p["factors"], generator=g) * 0.01).to(self.device)
@@ -69,7 +73,8 @@ class IALS(Recommender):
         return self.user_factors[users.to(self.device)] @ self.item_factors.T
 
     def score_history(self, history: torch.Tensor) -> torch.Tensor:
-        u = solve_rows(sp.csr_matrix(history.cpu().numpy()), self.item_factors, self.params["l2"],
+        h = (history > 0).float() if self.params["binary"] else history
+        u = solve_rows(sp.csr_matrix(h.cpu().numpy()), self.item_factors, self.params["l2"],
                        self.params["alpha"])
         return u @ self.item_factors.T
 
