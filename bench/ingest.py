@@ -87,9 +87,10 @@ def timed(cmd: list[str], env: dict | None = None) -> dict:
 
 
 def phases(timeline: list[tuple[float, str]], wall: float) -> dict[str, float]:
-    """Seconds between the ingest's progress lines (reading / validating / publishing / refreshing / done)."""
+    """Seconds between the ingest's progress lines (reading / validating / publishing / refreshing /
+    committing / done)."""
     marks = [(t, line.split()[0]) for t, line in timeline
-             if line.split()[:1] in (["reading"], ["validating"], ["publishing"], ["refreshing"])]
+             if line.split()[:1] in (["reading"], ["validating"], ["publishing"], ["refreshing"], ["committing"])]
     out, ends = {}, [t for t, _ in marks[1:]] + [wall]
     for (t, name), end in zip(marks, ends, strict=True):
         out[name + "_s"] = round(end - t, 3)

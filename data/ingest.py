@@ -159,6 +159,7 @@ def ingest(entity: str, path: str | os.PathLike, home: str | os.PathLike | None 
             new, updated, unchanged, registered = _publish(con, spec, present, n_good)
             if len(problems):
                 con.execute(SAVE_REJECTS)
+            _say("committing ...")
     finally:
         con.close()
     return IngestResult(entity, str(file), rows, new, updated, unchanged, len(problems), registered)
