@@ -56,7 +56,7 @@ def preset(profile: str, **overrides: Any) -> RecsysConfig:
         cfg = RecsysConfig()
     elif profile == "full":
         cfg = RecsysConfig(profile="full", candidates=("ease", "rp3beta", "ials", "mf", "lightgcn"),
-                           grid=FULL_GRID, blend_step=0.05, cpu_threads=0)
+                           grid=FULL_GRID, cpu_threads=0)
     else:
         raise ValueError(f"unknown profile {profile!r}")
     return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})

@@ -67,14 +67,10 @@ class Recommender(ABC):
     def score_history(self, history: torch.Tensor) -> torch.Tensor:
         """(B, I) histories (known or new users; fold-in, no retraining) -> (B, I) scores."""
 
+    @abstractmethod
     def item_similarity(self, items: torch.Tensor) -> torch.Tensor:
-        """(B,) titles -> (B, I): how much having watched title j supports recommending items[b].
-        Default: cosine of co-occurrence columns of the training matrix."""
-        X = self.train
-        cols = X[:, items.cpu().numpy()].T.tocsr()                      # (B, U)
-        co = torch.as_tensor((cols @ X).toarray(), device=self.device)   # (B, I)
-        norms = torch.as_tensor(np.sqrt(np.asarray(X.multiply(X).sum(0)).ravel()), device=self.device)
-        return co / (norms[items][:, None] * norms[None, :]).clamp(min=1e-9)
+        """(B,) titles -> (B, I): how much having watched title j supports recommending items[b]
+        (explains picks: "because you watched j"; ranks similar_items)."""
 
     def similar_items(self, items: torch.Tensor, k: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
         """(B,) titles -> (scores, indices), each (B, k): the most similar other titles."""
