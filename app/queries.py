@@ -106,7 +106,8 @@ MOVERS = """
 WITH f AS (
     SELECT series_id, substr(series_id, 6) AS item_id, min(ds) AS start, avg(p50) AS forecast_weekly,
            any_value(method) AS method
-    FROM forecasts_latest WHERE series_id LIKE 'item:%' GROUP BY 1, 2),
+    FROM forecasts_latest  -- titles with too little history get a genre-share fallback: not a trend
+    WHERE series_id LIKE 'item:%' AND coalesce(method, '') <> 'genre_fallback' GROUP BY 1, 2),
 recent AS (
     SELECT f.series_id, sum(e.events) / 4.0 AS recent_weekly
     FROM f JOIN item_engagement_daily e
@@ -216,20 +217,23 @@ def overview() -> tuple[dict[str, int], pd.DataFrame, pd.DataFrame]:
 
 
 def headline_metrics(metrics: str | dict | None, n: int = 4) -> dict[str, float]:
-    """The few numbers worth showing first: quality metrics (nDCG, WAPE, accuracy, ...) at the
-    shallowest nesting, before per-candidate details and parameters; numeric only."""
+    """The few numbers worth showing first: quality metrics (nDCG, WAPE, accuracy, ...), those of the
+    best-ranked metric's group first (e.g. all of `validation.*`), before per-candidate details and
+    parameters; numeric only."""
     numeric = {k: v for k, v in flat_metrics(metrics).items()
-               if isinstance(v, int | float) and not isinstance(v, bool) and v == v
-               and not k.startswith(("params.", "candidates.", "linear.")) and "/" not in k}
+               if _is_number(v) and not k.startswith(("params.", "candidates.", "linear.")) and "/" not in k}
 
-    def rank(key: str) -> tuple[int, int]:
-        leaf = key.rsplit(".", 1)[-1].lower()
-        hit = next((i for i, word in enumerate(HEADLINE) if word in leaf), len(HEADLINE))
-        return hit, key.count(".")
+    def rank(key: str) -> tuple[int, int, int]:
+        hit = next((i for i, word in enumerate(HEADLINE) if word in key.lower()), len(HEADLINE))
+        return hit, key.count("."), len(key)
 
-    ranked = sorted(numeric.items(), key=lambda kv: rank(kv[0]))
-    known = [kv for kv in ranked if rank(kv[0])[0] < len(HEADLINE)]
-    return dict((known or ranked)[:n])
+    ranked = sorted(numeric, key=rank)
+    known = [k for k in ranked if rank(k)[0] < len(HEADLINE)]
+    if known:
+        group = known[0].rpartition(".")[0]
+        ranked = [k for k in known if k.rpartition(".")[0] == group] + \
+                 [k for k in known if k.rpartition(".")[0] != group]
+    return {k: numeric[k] for k in ranked[:n]}
 
 
 def _latest_runs(df: pd.DataFrame) -> pd.DataFrame:

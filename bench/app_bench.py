@@ -260,6 +260,7 @@ def main() -> None:
     ap.add_argument("--outputs", choices=["auto", "demo", "synthetic"], default="auto")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--interactions", type=int, default=10_000_000)
+    ap.add_argument("--store", type=Path, help="measure this existing ML-100k store instead of building one")
     ap.add_argument("--skip-10m", action="store_true")
     ap.add_argument("--no-browser", action="store_true")
     args = ap.parse_args()
@@ -270,8 +271,13 @@ def main() -> None:
                     "versions": versions(), "targets": {"page_s": 1.0, "overview_10m_s": 2.0}}
     pages = list(PAGES)
 
-    home = WORK / "app-ml100k"
-    result["ml100k"] = {"store": build_ml100k(home, args.outputs)}
+    if args.store:   # a store `marquee demo --no-app --home PATH` already built: measure it as it is
+        home = args.store.resolve()
+        result["ml100k"] = {"store": {"mode": "given", "path": str(home),
+                                      "note": "built beforehand by `marquee demo --no-app --home PATH`"}}
+    else:
+        home = WORK / "app-ml100k"
+        result["ml100k"] = {"store": build_ml100k(home, args.outputs)}
     print("ml100k store:", result["ml100k"]["store"], flush=True)
     result["ml100k"]["apptest"] = apptest_times(home, pages, args.repeats)
     print("ml100k apptest:", {p: round(v["cold_s"], 3) for p, v in result["ml100k"]["apptest"].items()}, flush=True)
