@@ -56,6 +56,7 @@ BAD_CSV = [
     ("reviews", "review_id,text,item_id\nr1,Loved it,1\nr2,Hated it,42\n", 2, "item_id", "unknown item_id '42'"),
     ("reviews", f"review_id,text\nr1,ok\nr2,{'x' * 100_001}\n", 2, "text", "more than the 100,000 allowed"),
     ("reviews", "review_id,text,timestamp\nr1,ok,2020-13-45\n", 1, "timestamp", "not a timestamp"),
+    ("reviews", "review_id,text\nr1,ok\nr2,fine\nr1,again\n", 3, "review_id", "duplicate review_id (same as row 1)"),
 ]
 
 
@@ -183,3 +184,11 @@ def test_reviews_register_users_and_keep_text(items_home, tmp_path):
     with store.read(items_home) as con:
         assert con.execute("SELECT text, source FROM reviews WHERE review_id = 'r1'").fetchall() == [(text, "ingest")]
         assert con.execute("SELECT count(*) FROM users WHERE user_id = 'reviewer9'").fetchall()[0][0] == 1
+
+
+def test_tsv_crlf_and_byte_order_mark(items_home, tmp_path):
+    tsv = write(tmp_path / "e.tsv", "\ufeffuser_id\titem_id\ttimestamp\r\nu1\t1\t100\r\nu2\t2\t200\r\n".encode())
+    assert ingest("interactions", tsv, items_home).new == 2
+    bad = write(tmp_path / "bad.tsv", "user_id\titem_id\ttimestamp\r\nu1\t1\t100\r\nu2\t2\tsoon\r\n")
+    with pytest.raises(InputError, match="row 2, column 'timestamp'"):
+        ingest("interactions", bad, items_home)
