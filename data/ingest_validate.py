@@ -129,13 +129,7 @@ def find_problems(con: duckdb.DuckDBPyConnection, entity: Entity, first_only: bo
     key = ", ".join(ident(k) for k in entity.key)
     file_key = ", ".join("timestamp" if k == "ts" else k for k in entity.key)
     what = f"duplicate {file_key} (same as row " if len(entity.key) == 1 else f"duplicate event (same {file_key} as row "
-    # cheap exact screen: equal keys hash equal, so distinct hashes == rows proves there are no duplicates
-    rows, hashes = con.execute(f"SELECT count(*), count(DISTINCT hash({key})) FROM checked WHERE __err IS NULL"
-                               ).fetchall()[0]
-    if rows == hashes:
-        con.execute("CREATE OR REPLACE TABLE dup_rows (__row BIGINT, first_row BIGINT)")
-    else:
-        con.execute(f"""CREATE OR REPLACE TABLE dup_rows AS
+    con.execute(f"""CREATE OR REPLACE TABLE dup_rows AS
         WITH d AS (SELECT {key}, min(__row) AS first_row FROM checked WHERE __err IS NULL
                    GROUP BY ALL HAVING count(*) > 1)
         SELECT c.__row, d.first_row FROM checked c JOIN d USING ({key})
