@@ -118,6 +118,40 @@ def _implied(entity: str, found: dict) -> set[str]:
             "items": {"release_year"} if "release_date" in found else set()}.get(entity, set())
 
 
+def _validate(con: duckdb.DuckDBPyConnection, spec: Entity, file: Path, home: str | os.PathLike | None,
+              skip_invalid: bool, rating_range: tuple[float, float]) -> tuple[int, int, dict]:
+    """Stage and check `file`; leaves view `good` (rows to load) and table `rejects`.
+
+    Raises InputError on the first problem unless `skip_invalid`. -> (rows, rejected, columns found).
+    """
+    _say(f"reading {file} ...")
+    found = resolve_columns(spec, stage(con, file), file)
+    if spec.references_items and "item_id" in found:
+        _load_known_items(con, home)
+    _say("validating ...")
+    try:
+        build_checked(con, spec, found, rating_range)
+    except duckdb.Error as exc:
+        raise InputError(file, "could not read the file: " + str(exc).splitlines()[0]) from None
+    problems = find_problems(con, spec, first_only=not skip_invalid)
+    if len(problems) and not skip_invalid:
+        bad = problems.iloc[0]
+        raise InputError(file, bad["reason"], row=int(bad["row"]), column=bad["column"])
+    rows = con.execute("SELECT count(*) FROM checked").fetchall()[0][0]
+    if not len(problems):
+        con.execute("CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.checked")
+        return rows, 0, found
+    con.register("_problems", problems)
+    con.execute("""CREATE OR REPLACE TABLE rejects AS
+        SELECT $entity AS entity, $file AS file, p."row", p."column", p.reason, to_json(s) AS raw
+        FROM _problems p JOIN src s ON s.__row = p."row" ORDER BY p."row" """,
+                {"entity": spec.name, "file": str(file)})
+    con.unregister("_problems")
+    con.execute("""CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.checked c
+        WHERE NOT EXISTS (SELECT 1 FROM memory.main.rejects r WHERE r."row" = c.__row)""")
+    return rows, len(problems), found
+
+
 def ingest(entity: str, path: str | os.PathLike, home: str | os.PathLike | None = None,
            skip_invalid: bool = False, rating_range: tuple[float, float] = RATING_RANGE) -> IngestResult:
     """Validate `path` as `entity` rows and publish them; InputError (store unchanged) on a bad row."""
@@ -128,38 +162,14 @@ def ingest(entity: str, path: str | os.PathLike, home: str | os.PathLike | None 
         raise MarqueeError(f"no store at {store_path(home)}: run `marquee init` first")
     con = _staging_connection(home)
     try:
-        _say(f"reading {file} ...")
-        found = resolve_columns(spec, stage(con, file), file)
-        if spec.references_items and "item_id" in found:
-            _load_known_items(con, home)
-        _say("validating ...")
-        try:
-            build_checked(con, spec, found, rating_range)
-        except duckdb.Error as exc:
-            raise InputError(file, "could not read the file: " + str(exc).splitlines()[0]) from None
-        problems = find_problems(con, spec, first_only=not skip_invalid)
-        if len(problems) and not skip_invalid:
-            bad = problems.iloc[0]
-            raise InputError(file, bad["reason"], row=int(bad["row"]), column=bad["column"])
-        rows = con.execute("SELECT count(*) FROM checked").fetchall()[0][0]
-        con.register("_problems", problems)
-        con.execute("""CREATE OR REPLACE TABLE rejects AS
-            SELECT $entity AS entity, $file AS file, p."row", p."column", p.reason, to_json(s) AS raw
-            FROM _problems p JOIN src s ON s.__row = p."row" ORDER BY p."row" """,
-                    {"entity": entity, "file": str(file)})
-        con.execute('CREATE OR REPLACE TABLE bad_rows AS SELECT "row" FROM _problems')
-        con.unregister("_problems")
-        con.execute("""CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.checked c
-            WHERE NOT EXISTS (SELECT 1 FROM memory.main.bad_rows b WHERE b."row" = c.__row)"""
-                    if len(problems) else "CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.checked")
+        rows, rejected, found = _validate(con, spec, file, home, skip_invalid, rating_range)
         present = [c.store_name for c in spec.columns if c.name in found or c.store_name in _implied(entity, found)]
-        n_good = rows - len(problems)
-        _say(f"publishing {n_good:,} rows ...")
+        _say(f"publishing {rows - rejected:,} rows ...")
         with store.write_attached(con, home):
-            new, updated, unchanged, registered = _publish(con, spec, present, n_good)
-            if len(problems):
+            new, updated, unchanged, registered = _publish(con, spec, present, rows - rejected)
+            if rejected:
                 con.execute(SAVE_REJECTS)
             _say("committing ...")
     finally:
         con.close()
-    return IngestResult(entity, str(file), rows, new, updated, unchanged, len(problems), registered)
+    return IngestResult(entity, str(file), rows, new, updated, unchanged, rejected, registered)
