@@ -170,7 +170,7 @@ def evaluate(home: Home = None, run_id: str | None = None, device: str = "auto",
     base, weight = recipe["base"], recipe["weight"]
     archs = [base] if base in backtest.ARCHS else []
     per_origin = {}
-    for origin in backtest.inner_origins(hist, cfg, origins):
+    for origin in backtest.inner_origins(hist, cfg, origins, stride=cfg.horizon):
         w = backtest.window(hist, origin, cfg, archs, dev, int(run["params"].get("seed", 42)), progress)
         if base not in w.forecasts:
             continue

@@ -15,9 +15,10 @@ class ForecastConfig:
     model: str = "auto"              # auto: chosen by the inner rolling backtest
     min_events: int = 20             # titles with fewer events before the cutoff get the genre fallback
     encoder_length: int = 8          # periods the network looks back (capped by the history)
-    inner_origins: int = 2           # backtest origins inside the history, for model selection
+    inner_origins: int = 3           # backtest origins inside the history (half a horizon apart), for selection
     share_window: int = 8            # periods over which a small title's share of its genres is measured
     # network
+    weighted: bool = False           # weight the loss by sqrt(series level), closer to WAPE
     normalizer: str = "encoder"      # of log1p(y): encoder (robust, per window; best here), identity or group
     hidden_size: int = 32
     attention_heads: int = 2         # TFT only
@@ -36,7 +37,7 @@ class ForecastConfig:
 
 PRESETS = {
     "quick": ForecastConfig(),
-    "full": ForecastConfig(hidden_size=128, max_epochs=40, encoder_length=12, inner_origins=3,
+    "full": ForecastConfig(hidden_size=128, max_epochs=40, encoder_length=12, inner_origins=4,
                            candidates=("nhits", "tft", "mean4", "naive")),
 }
 

@@ -37,6 +37,9 @@ def model_frame(hist: History, matrix: pd.DataFrame, genres: list[str], horizon:
         "y": values.ravel(),
     })
     df["log_y"] = np.log1p(df["y"]).astype("float32")
+    # loss weight: sqrt of the series' mean count, so that big series (whose errors dominate WAPE) count more
+    level = np.sqrt(matrix.to_numpy().mean(axis=1) + 1.0)
+    df["weight"] = np.repeat(level / level.mean(), t).astype("float32")
     # calendar: position in the month (weeks) or the week (days). Not the season of the year: a
     # history of months would only ever see part of it and extrapolate into the rest.
     if hist.freq == "D":
@@ -88,13 +91,13 @@ def floored_encoder_normalizer(min_scale: float = 0.25):
 
 
 def make_dataset(frame: pd.DataFrame, genres: list[str], encoder_length: int, horizon: int,
-                 normalizer: str = "identity"):
+                 normalizer: str = "encoder", weighted: bool = False):
     from pytorch_forecasting import TimeSeriesDataSet
     from pytorch_forecasting.data import GroupNormalizer, NaNLabelEncoder, TorchNormalizer
 
     unknown = ["log_y"] + [c for c in SENTIMENT if c in frame.columns]
     return TimeSeriesDataSet(
-        frame, time_idx="time_idx", target="log_y", group_ids=["series_id"],
+        frame, time_idx="time_idx", target="log_y", group_ids=["series_id"], weight="weight" if weighted else None,
         max_encoder_length=encoder_length, min_encoder_length=encoder_length,
         max_prediction_length=horizon, min_prediction_length=horizon,
         static_categoricals=["kind", "genre_main"],
@@ -183,7 +186,7 @@ def fit(arch: str, frame: pd.DataFrame, genres: list[str], encoder_length: int, 
     _quiet()
     cpu_threads(device, cfg.cpu_threads)
     pl.seed_everything(seed, workers=True, verbose=False)
-    ds = make_dataset(frame, genres, encoder_length, cfg.horizon, cfg.normalizer)
+    ds = make_dataset(frame, genres, encoder_length, cfg.horizon, cfg.normalizer, cfg.weighted)
     model = build_model(arch, ds, hparams(arch, cfg))
     loader = cached_loader(ds, cfg.batch_size)
     trainer = pl.Trainer(max_epochs=cfg.max_epochs, gradient_clip_val=0.1, **_trainer_kwargs(device, progress))
