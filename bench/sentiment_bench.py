@@ -52,7 +52,8 @@ def machine() -> dict:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "python": platform.python_version(),
             "note": "2-core machine shared with other jobs (other helpers' tests and benches ran at the same time)",
-            "load_average_at_start": os.getloadavg()}
+            "load_average_at_start": os.getloadavg(),
+            "env": {k: os.environ[k] for k in ("MARQUEE_TORCH_THREADS", "OMP_NUM_THREADS") if k in os.environ}}
 
 
 def versions() -> dict:
@@ -75,8 +76,9 @@ def evalkit_metrics(preds: Path, labels: Path, log: list) -> dict:
 
 
 def run_model(name: str, train_args: list[str], home: Path, split: Path, test: Path, log: list,
-              components: bool = False) -> dict:
+              components: bool = False, labels: Path | None = None) -> dict:
     """train -> score --input/--output -> evalkit, all through the CLI."""
+    labels = labels or split / "test_labels.csv"
     out, train_s = sh([BIN / "marquee", "train", "sentiment", "--home", home, *train_args], log)
     run_id = out.strip().split()[-1]
     preds = split.parent / f"preds-{name}.csv"
@@ -86,7 +88,7 @@ def run_model(name: str, train_args: list[str], home: Path, split: Path, test: P
     n = len(pd.read_csv(test))
     res = {"run_id": run_id, "train_seconds": round(train_s, 1), "score_seconds": round(score_s, 1),
            "score_reviews_per_s": round(n / score_s, 1),
-           "metrics": evalkit_metrics(preds, split / "test_labels.csv", log)}
+           "metrics": evalkit_metrics(preds, labels, log)}
     from data import runs
 
     run = runs.get(run_id, home)
@@ -100,7 +102,7 @@ def run_model(name: str, train_args: list[str], home: Path, split: Path, test: P
         for part in [c for c in p.columns if c.startswith("p_") and c != "p_positive"]:
             path = split.parent / f"preds-{name}-{part}.csv"
             p[["review_id", part]].rename(columns={part: "p_positive"}).to_csv(path, index=False)
-            res[f"metrics_{part}_only"] = evalkit_metrics(path, split / "test_labels.csv", log)
+            res[f"metrics_{part}_only"] = evalkit_metrics(path, labels, log)
     return res
 
 
@@ -141,20 +143,27 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--throughput-reviews", type=int, default=1000)
     ap.add_argument("--skip", nargs="*", default=[], choices=["tfidf", "minilm", "throughput"])
+    ap.add_argument("--test-sample", type=int, help="score only this many test reviews (seeded sample)")
+    ap.add_argument("--tag", default="", help="names this variant's work folder and JSON")
+    ap.add_argument("--train-args", default="", help="extra `marquee train sentiment` options for MiniLM, e.g. '--no-blend'")
     a = ap.parse_args()
     t_start = time.perf_counter()
-    work = ROOT / "bench" / "work" / f"sentiment-{a.profile}{'-smoke' if a.smoke else ''}"
+    tag = f"-{a.tag}" if a.tag else ""
+    work = ROOT / "bench" / "work" / f"sentiment-{a.profile}{tag}{'-smoke' if a.smoke else ''}"
     split, home = work / "split", work / "home"
     log: list = []
     result = {"bench": "sentiment", "command": " ".join([Path(sys.executable).name, *sys.argv]),
               "started": datetime.now(UTC).isoformat(timespec="seconds"), "git_commit": git_commit(),
               "profile": a.profile, "smoke": a.smoke, "machine": machine(), "versions": versions()}
     sh([sys.executable, EVALKIT, "sentiment-split", split], log)
-    test = split / "test.csv"
-    if a.smoke:
-        small = pd.read_csv(test).sample(200, random_state=0)
-        test = work / "test-small.csv"
+    test, labels = split / "test.csv", split / "test_labels.csv"
+    if a.smoke or a.test_sample:
+        small = pd.read_csv(test).sample(200 if a.smoke else a.test_sample, random_state=0)
+        test, labels = work / "test-sample.csv", work / "test_labels-sample.csv"
         small.to_csv(test, index=False)
+        lab = pd.read_csv(split / "test_labels.csv")
+        lab[lab["review_id"].isin(small["review_id"])].to_csv(labels, index=False)
+        result["test_sample"] = len(small)
     if home.exists():
         import shutil
 
@@ -170,7 +179,7 @@ def main() -> None:
         mine["review_id"].tolist() == theirs["review_id"].tolist() and mine["text"].tolist() == theirs["text"].tolist()
         and mine["label"].tolist() == theirs["label"].tolist())
 
-    name = f"sentiment{'-smoke' if a.smoke else ''}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    name = f"sentiment{tag}{'-smoke' if a.smoke else ''}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out = (work if a.smoke else ROOT / "bench" / "results") / name
 
     def save() -> None:   # after every phase, so a late failure keeps what was measured
@@ -186,11 +195,12 @@ def main() -> None:
     tiny = ["--max-train", "64", "--time-budget", "20", "--max-len", "64"] if a.smoke else []
     if "tfidf" not in a.skip:
         models["tfidf"] = run_model("tfidf", ["--model", "tfidf", "--labeled", split / "train.csv"], home, split,
-                                    test, log)
+                                    test, log, labels=labels)
         save()
     if "minilm" not in a.skip:
-        models[f"minilm_{a.profile}"] = run_model(f"minilm-{a.profile}", ["--profile", a.profile, *tiny], home,
-                                                  split, test, log, components=True)
+        models[f"minilm_{a.profile}"] = run_model(f"minilm-{a.profile}", ["--profile", a.profile, *tiny, *a.train_args.split()], home,
+                                                  split, test, log, components=True,
+                                                  labels=labels)
         save()
     if "throughput" not in a.skip and "minilm" not in a.skip:
         from data import runs

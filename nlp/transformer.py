@@ -39,6 +39,8 @@ def load_backbone(path: str | Path):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     _quiet_transformers()
+    if os.environ.get("MARQUEE_TORCH_THREADS"):   # e.g. 1 on a CPU shared with other jobs: no spinning threads
+        torch.set_num_threads(int(os.environ["MARQUEE_TORCH_THREADS"]))
     tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     net = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=2, local_files_only=True)
     return tok, net
