@@ -37,4 +37,4 @@ def ranked_bars(df: pd.DataFrame, label: str, value: str, title: str, fmt: str =
         y=alt.Y(f"{label}:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=260)),
         x=alt.X(f"{value}:Q", title=title),
         tooltip=[alt.Tooltip(f"{label}:N"), alt.Tooltip(f"{value}:Q", format=fmt)],
-    ).properties(height=max(120, 22 * len(df)))
+    ).properties(height=alt.Step(22))
