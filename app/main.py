@@ -6,7 +6,7 @@ the pipelines' live-prediction APIs; nothing here writes to the store.
 import streamlit as st
 
 from app import queries as q
-from data.errors import MarqueeError
+from data.errors import MarqueeError, StoreBusyError
 
 st.set_page_config(page_title="Marquee", layout="wide")
 
@@ -32,4 +32,7 @@ except MarqueeError as exc:
     st.error(f"{exc}")
     st.info("Load the demo with `marquee demo --no-app`, or your own data with `marquee ingest`.")
     st.stop()
-nav.run()
+try:
+    nav.run()
+except StoreBusyError as exc:   # a job held the write lock past the retry budget: say so, keep the app up
+    st.warning(f"{exc}. A job is publishing results; reload this page in a moment.")

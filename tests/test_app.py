@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from data import runs, store
@@ -235,3 +236,27 @@ def test_backtest_table_prefers_the_rolling_origin_evaluation():
     assert df["method"].tolist() == ["recipe", "mean4", "naive"] and "evaluate" in source
     assert df.loc[0, "coverage80"] == pytest.approx(0.79) and df.loc[0, "chosen"]
     assert backtest_table(None)[0].empty and backtest_table({"other": 1})[0].empty
+
+
+def test_pages_wait_out_a_job_that_is_writing(app_home):
+    """Another process holds the write lock for ~2 s (as a publishing job does): the page waits, then renders."""
+    import subprocess
+    import sys
+    import time
+
+    home, facts = app_home
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom data import store\nwith store.write(sys.argv[1]):\n"
+         "    print('locked', flush=True)\n    time.sleep(2)\n", str(home)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        st.cache_data.clear()   # make the page read the store now, not earlier tests' cached frames
+        t0 = time.perf_counter()
+        at = AppTest.from_file(MAIN, default_timeout=60).run()
+        waited = time.perf_counter() - t0
+    finally:
+        holder.wait(timeout=30)
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["Titles"] == f"{facts['titles']:,}"
+    assert waited > 0.5   # it really met the lock (and retried) rather than reading a stale cache
