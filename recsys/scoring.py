@@ -65,10 +65,11 @@ def recommend(model: Recommender, history: sp.csr_matrix, known: np.ndarray, k: 
         h = rows_dense(history, r, model.device)
         sc = torch.empty_like(h)
         kn = known[r] >= 0
+        mask = torch.as_tensor(kn, device=h.device)
         if kn.any():
-            sc[torch.as_tensor(kn, device=h.device)] = model.score(torch.as_tensor(known[r][kn])).float()
+            sc[mask] = model.score(torch.as_tensor(known[r][kn], device=h.device)).float()
         if (~kn).any():
-            sc[torch.as_tensor(~kn, device=h.device)] = model.score_history(h[torch.as_tensor(~kn)]).float()
+            sc[~mask] = model.score_history(h[~mask]).float()
         top = sc.masked_fill(h > 0, float("-inf")).topk(k, dim=1)
         picks = torch.where(torch.isfinite(top.values), top.indices, -1)
         items[r] = picks.cpu().numpy()
