@@ -45,7 +45,8 @@ def _csv_header(path: Path, delim: str) -> list[str]:
     try:
         line = first.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InputError(path, "header line is not UTF-8 text (save the file as UTF-8)", row=0) from None
+        raise InputError(path, "line 1 (the header) has bytes that are not UTF-8 text (save the file as UTF-8)"
+                         ) from None
     names = next(csv.reader([line], delimiter=delim))
     for i, name in enumerate(names, 1):
         if not name.strip():

@@ -79,6 +79,7 @@ STRUCTURAL = [
     ("ragged.csv", "user_id,item_id,timestamp\nu1,1,100\nu1,2,100,extra\n", "line 3: ragged row"),
     ("quote.csv", 'user_id,item_id,timestamp\nu1,1,100\nu1,"2,100\nu1,3,100\n', "line 3: unterminated quote"),
     ("latin1.csv", b"user_id,item_id,timestamp\nu1,1,100\nu\xe9,2,100\n", "line 3: bytes that are not UTF-8"),
+    ("latin1_header.csv", b"user_id,item_id,d\xe9but\nu1,1,100\n", "line 1 .the header. has bytes that are not UTF-8"),
     ("empty.csv", "", "file is empty"),
     ("header.csv", "user_id,item_id,timestamp\n", "no data rows"),
     ("events.json", '{"user_id": "u1"}', "unsupported file type '.json'"),
