@@ -111,6 +111,7 @@ def _fold_in(model: Recommender, user_ids: np.ndarray, item_ids: np.ndarray, ext
     rows = extra["user_id"].map(all_idx).to_numpy()
     cols = pd.Index(item_ids).get_indexer(extra["item_id"])
     add = sp.csr_matrix((np.ones(len(extra), np.float32), (rows, cols)), shape=(len(all_users), len(item_ids)))
+    add.data[:] = 1.0   # a pair listed twice still counts once (a full-strength event)
     base = sp.vstack([model.train, sp.csr_matrix((len(new_users), len(item_ids)), dtype=np.float32)]).tocsr()
     merged = base.maximum(add).tocsr()
     known = np.where(np.arange(len(all_users)) < len(user_ids), np.arange(len(all_users)), -1)

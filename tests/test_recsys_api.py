@@ -95,7 +95,9 @@ def test_similar_items_and_recorded_validation_metrics(scored):
 def test_fold_in_new_user_from_history_file_without_retraining(scored, tmp_path):
     home, run_id, before = scored
     hist = tmp_path / "new.csv"
-    pd.DataFrame({"user_id": ["newbie"] * 5, "item_id": [f"t{i}" for i in range(20, 25)]}).to_csv(hist, index=False)
+    first_pick = before[before["user_id"] == "u0"]["item_id"].iloc[0]
+    pd.DataFrame({"user_id": ["newbie"] * 5 + ["u0", "u0"],
+                  "item_id": [f"t{i}" for i in range(20, 25)] + [first_pick, first_pick]}).to_csv(hist, index=False)
     assert main(["score", "recsys", "--home", str(home), "--k", "5", "--history", str(hist), "--device", "cpu"]) == 0
     recs = _recs(home, run_id)
     new = recs[recs["user_id"] == "newbie"]
@@ -103,8 +105,9 @@ def test_fold_in_new_user_from_history_file_without_retraining(scored, tmp_path)
     assert len(new) == 5 and sum(25 <= int(i[1:]) < 30 for i in new["item_id"]) >= 4
     assert set(new["item_id"]) <= {"t0", "t25", "t26", "t27", "t28", "t29"}
     assert len(runs.list_runs(home=home)) == 1                                        # no retraining
-    old = before[before["user_id"] == "u0"].reset_index(drop=True)
-    assert recs[recs["user_id"] == "u0"].reset_index(drop=True).equals(old)          # others unchanged
+    assert first_pick not in set(recs[recs["user_id"] == "u0"]["item_id"])            # a new event of a known user
+    old = before[before["user_id"] == "u3"].reset_index(drop=True)
+    assert recs[recs["user_id"] == "u3"].reset_index(drop=True).equals(old)          # others unchanged
 
 
 def test_unknown_item_in_history_names_file_row_and_column(scored, tmp_path, capsys):
