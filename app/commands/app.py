@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,10 +26,19 @@ def serve(home: str | os.PathLike | None, port: int) -> int:
         pass
     env = {**os.environ, "MARQUEE_HOME": str(paths.home(home))}
     print(f"Marquee app: http://127.0.0.1:{port}  (store {paths.store_path(home)}; Ctrl-C to stop)", flush=True)
+    proc = subprocess.Popen(streamlit_command(port), env=env)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # so `finally` stops Streamlit on SIGTERM too
     try:
-        return subprocess.call(streamlit_command(port), env=env)
+        return proc.wait()
     except KeyboardInterrupt:
         return 0
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def _app(args: argparse.Namespace) -> int:
