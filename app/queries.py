@@ -216,6 +216,19 @@ def overview() -> tuple[dict[str, int], pd.DataFrame, pd.DataFrame]:
     return ({k: int(v) for k, v in got["counts"].iloc[0].items()}, got["weekly"], _latest_runs(got["latest"]))
 
 
+def metric_rank(key: str) -> tuple[int, bool, int, int]:
+    """Sort key putting quality metrics first (in HEADLINE order), the run's own before per-candidate
+    ones (`name/candidate`), shallow and short names before nested."""
+    hit = next((i for i, word in enumerate(HEADLINE) if word in key.lower()), len(HEADLINE))
+    return hit, "/" in key, key.count("."), len(key)
+
+
+def metric_columns(runs_frame: pd.DataFrame) -> list[str]:
+    """The numeric metric columns of a `pipeline_runs` frame, quality metrics first (no parameters)."""
+    cols = [c for c in runs_frame.columns[3:] if runs_frame[c].dtype.kind in "fi" and not c.startswith("params.")]
+    return sorted(cols, key=metric_rank)
+
+
 def headline_metrics(metrics: str | dict | None, n: int = 4) -> dict[str, float]:
     """The few numbers worth showing first: quality metrics (nDCG, WAPE, accuracy, ...), those of the
     best-ranked metric's group first (e.g. all of `validation.*`), before per-candidate details and
@@ -223,12 +236,8 @@ def headline_metrics(metrics: str | dict | None, n: int = 4) -> dict[str, float]
     numeric = {k: v for k, v in flat_metrics(metrics).items()
                if _is_number(v) and not k.startswith(("params.", "candidates.", "linear.")) and "/" not in k}
 
-    def rank(key: str) -> tuple[int, int, int]:
-        hit = next((i for i, word in enumerate(HEADLINE) if word in key.lower()), len(HEADLINE))
-        return hit, key.count("."), len(key)
-
-    ranked = sorted(numeric, key=rank)
-    known = [k for k in ranked if rank(k)[0] < len(HEADLINE)]
+    ranked = sorted(numeric, key=metric_rank)
+    known = [k for k in ranked if metric_rank(k)[0] < len(HEADLINE)]
     if known:
         group = known[0].rpartition(".")[0]
         ranked = [k for k in known if k.rpartition(".")[0] == group] + \

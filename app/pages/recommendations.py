@@ -46,7 +46,7 @@ if models.empty:
     st.info("No recsys models yet: run `marquee train recsys` (and `marquee evaluate recsys` for metrics).")
 else:
     st.dataframe(models, hide_index=True)
-    numeric = [c for c in models.columns[3:] if models[c].dtype.kind in "fi"]
+    numeric = q.metric_columns(models)
     if numeric:
         metric = st.selectbox("Compare on", numeric, key="model_metric")
         st.altair_chart(charts.ranked_bars(models.dropna(subset=[metric]), "run_id", metric, metric, ".4f"),
