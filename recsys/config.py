@@ -41,8 +41,7 @@ class RecsysConfig:
     k: int = 10                    # selection metric: nDCG@k
     weighting: str = "rating"      # matrix values: rating / max rating (missing: 1) | binary; models
                                    # choose: EASE and RP3beta use 0/1, iALS the weights as confidence
-    batch_size: int = 1024         # users per scoring batch
-    patience: int = 5              # early-stopping checks without improvement (mf, lightgcn)
+    batch_size: int = 1024         # users per batch when scoring validation
     # torch CPU threads (0: torch's default). Many small batched solves spend more time syncing
     # threads than computing: on 2 shared cores one thread trained MovieLens-100k in 21 s wall
     # (8 s CPU) against 52 s wall (25 s CPU) with two.
