@@ -74,8 +74,9 @@ def train(home: Home = None, profile: str = "quick", device: str = "auto", seed:
             enc = backtest.encoder_length(m.shape[1], cfg)
             if enc < 2:
                 raise MarqueeError(f"{base} needs at least {cfg.horizon + 4} periods of history before the cutoff")
-            net, _ = nets.fit(base, nets.model_frame(hist, m.loc[modeled], genres), genres, enc, cfg, dev, seed, progress)
-            nets.save(net, run.artifacts, {"arch": base, "hparams": nets.hparams(base, cfg), "encoder_length": enc,
+            members = [nets.fit(base, nets.model_frame(hist, m.loc[modeled], genres), genres, enc, cfg, dev, seed + k,
+                                progress)[0] for k in range(cfg.ensemble)]
+            nets.save(members, run.artifacts, {"arch": base, "hparams": nets.hparams(base, cfg), "encoder_length": enc,
                                            "normalizer": cfg.normalizer, "genres": genres, "series": modeled})
         (run.artifacts / "recipe.json").write_text(json.dumps(recipe, indent=2))
         metrics = {"selected": name, "inner_backtest_wape": scores, "calibration": scales,
@@ -120,8 +121,9 @@ def _forecast(hist: History, recipe: dict, artifacts: Path, device) -> tuple[bac
         genres = config["genres"]
         frame = nets.model_frame(hist, x, genres)
         ds = nets.make_dataset(frame, genres, config["encoder_length"], h, config["normalizer"])
-        net, _ = nets.load(artifacts, ds, device)
-        q = nets.predict(net, ds, nets.model_frame(hist, x, genres, h), device)
+        members, _ = nets.load(artifacts, ds, device)
+        future = nets.model_frame(hist, x, genres, h)
+        q = nets.combine([nets.predict(net, ds, future, device) for net in members])
         w.forecasts[recipe["base"]] = np.stack([q[s] for s in modeled])
     return w, backtest.apply(w, recipe["base"], recipe["weight"], recipe["scales"])
 

@@ -77,8 +77,8 @@ def window(hist: History, origin: pd.Timestamp, cfg: ForecastConfig, archs: list
         if enc < 2:
             continue
         genres = genres_in(modeled)
-        model, ds = nets.fit(arch, nets.model_frame(hist, m, genres), genres, enc, cfg, device, seed, progress)
-        q = nets.predict(model, ds, nets.model_frame(hist, m, genres, cfg.horizon), device)
+        _, _, q = nets.fit_predict(arch, nets.model_frame(hist, m, genres), nets.model_frame(hist, m, genres, cfg.horizon),
+                                   genres, enc, cfg, device, seed, progress)
         w.forecasts[arch] = np.stack([q[s] for s in modeled])
     return w
 

@@ -18,6 +18,7 @@ class ForecastConfig:
     inner_origins: int = 3           # backtest origins inside the history (half a horizon apart), for selection
     share_window: int = 8            # periods over which a small title's share of its genres is measured
     # network
+    ensemble: int = 1                # networks per fit (seeds seed, seed+1, ...), combined by their median
     weighted: bool = False           # weight the loss by sqrt(series level), closer to WAPE
     normalizer: str = "encoder"      # of log1p(y): encoder (robust, per window; best here), identity or group
     hidden_size: int = 32

@@ -1,6 +1,6 @@
 """pytorch-forecasting global models (N-HiTS, TFT) over all title and genre series at once.
 
-The target is log1p(count) with a per-series normaliser and a quantile loss (p10/p50/p90), which
+The target is log1p(count), normalised per look-back window (robust, with a floor), under a quantile loss (p10/p50/p90), which
 suits bursty counts: the p50 of log1p(y) maps back to the median count, the point forecast that
 minimises absolute error. Covariates: genre flags and series kind (static), time since release and
 since the series' first event plus the calendar (known ahead), and weekly review sentiment
@@ -214,19 +214,43 @@ def predict(model, dataset, frame: pd.DataFrame, device, batch_size: int = 512) 
     return dict(zip(ids, q, strict=True))
 
 
-def save(model, path: Path, config: dict) -> None:
+def fit_predict(arch: str, frame: pd.DataFrame, future: pd.DataFrame, genres: list[str], encoder_length: int,
+                cfg: ForecastConfig, device, seed: int, progress: bool = True) -> tuple[list, object, dict]:
+    """Train `cfg.ensemble` members (seeds seed, seed+1, ...) and forecast `future`'s last rows with their
+    median in log space. Returns (models, dataset, series_id -> (horizon, 3))."""
+    models, preds, ds = [], [], None
+    for k in range(cfg.ensemble):
+        model, ds = fit(arch, frame, genres, encoder_length, cfg, device, seed + k, progress)
+        models.append(model)
+        preds.append(predict(model, ds, future, device))
+    return models, ds, combine(preds)
+
+
+def combine(preds: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Median of the members' quantiles in log space (one member: itself)."""
+    if len(preds) == 1:
+        return preds[0]
+    return {s: np.expm1(np.median(np.log1p(np.stack([p[s] for p in preds])), axis=0)) for s in preds[0]}
+
+
+def save(models: list, path: Path, config: dict) -> None:
+    """Each member's state_dict as `model-<k>.safetensors`, plus `model.json` (arch, hparams, dataset settings)."""
     from safetensors.torch import save_file
 
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path / "model.safetensors"))
-    (path / "model.json").write_text(json.dumps(config, indent=2, default=str))
+    for k, model in enumerate(models):
+        state = {n: v.detach().cpu().contiguous() for n, v in model.state_dict().items()}
+        save_file(state, str(path / f"model-{k}.safetensors"))
+    (path / "model.json").write_text(json.dumps({**config, "members": len(models)}, indent=2, default=str))
 
 
-def load(path: Path, dataset, device):
-    """Rebuild the network from its JSON config over `dataset` and load its safetensors weights."""
+def load(path: Path, dataset, device) -> tuple[list, dict]:
+    """Rebuild each member from the JSON config over `dataset` and load its safetensors weights."""
     from safetensors.torch import load_file
 
     config = json.loads((path / "model.json").read_text())
-    model = build_model(config["arch"], dataset, config["hparams"])
-    model.load_state_dict(load_file(str(path / "model.safetensors"), device="cpu"))
-    return model.to(device).eval(), config
+    models = []
+    for k in range(config["members"]):
+        model = build_model(config["arch"], dataset, config["hparams"])
+        model.load_state_dict(load_file(str(path / f"model-{k}.safetensors"), device="cpu"))
+        models.append(model.to(device).eval())
+    return models, config
