@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -20,6 +21,7 @@ from data.errors import MarqueeError, StoreBusyError
 from data.paths import store_path
 
 SCHEMA_VERSION = 1
+T = TypeVar("T")
 _LOCK_WORDS = ("lock", "Conflicting", "being used by another process")
 
 
@@ -28,13 +30,13 @@ def _is_lock_error(exc: Exception) -> bool:
         w in str(exc) for w in _LOCK_WORDS)
 
 
-def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
-    """Open `path`, retrying with jittered exponential backoff while another process holds it."""
+def _retry_on_lock(open_fn: Callable[[], T], path: Path, timeout: float) -> T:
+    """Call `open_fn`, retrying with jittered exponential backoff while another process holds `path`."""
     deadline = time.monotonic() + timeout
     delay = 0.005
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return open_fn()
         except Exception as exc:  # noqa: BLE001 - re-raised unless it is a lock
             if not _is_lock_error(exc):
                 raise
@@ -42,6 +44,10 @@ def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConn
                 raise StoreBusyError(f"{path}: store is busy (locked by another process for {timeout:.0f}s)") from exc
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.25)
+
+
+def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
+    return _retry_on_lock(lambda: duckdb.connect(str(path), read_only=read_only), path, timeout)
 
 
 def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -101,19 +107,8 @@ def write_attached(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | Non
     """
     path = store_path(home)
     _require(path)
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    while True:
-        try:
-            con.execute("ATTACH '" + str(path).replace("'", "''") + "' AS store")  # ATTACH takes no params
-            break
-        except Exception as exc:  # noqa: BLE001 - re-raised unless it is a lock
-            if not _is_lock_error(exc):
-                raise
-            if time.monotonic() >= deadline:
-                raise StoreBusyError(f"{path}: store is busy (locked by another process for {timeout:.0f}s)") from exc
-            time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 0.25)
+    attach = "ATTACH '" + str(path).replace("'", "''") + "' AS store"  # ATTACH takes no parameters
+    _retry_on_lock(lambda: con.execute(attach), path, timeout)
     try:
         con.execute("USE store")
         _check_version(con, path)
