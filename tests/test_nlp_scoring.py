@@ -81,9 +81,10 @@ def test_incremental_scoring_never_rescores_and_daily_matches_hand_computation(t
 def test_bad_texts_in_the_store_are_refused_or_scored_never_a_crash(tfidf_run, home, capsys):
     huge = "great " * 200_000                                    # ~1.2 MB
     _add_reviews(home, pd.DataFrame({"review_id": ["e", "h", "ok"], "text": ["   ", huge, "awful"]}))
-    out = api.score(home, tfidf_run, progress=False)
-    assert (out["scored"], out["refused_empty"]) == (2, 1)
-    assert "review 'e': empty text" in capsys.readouterr().err
+    assert cli(["score", "sentiment", "--home", str(home)]) == 0          # the latest run, through the CLI
+    captured = capsys.readouterr()
+    assert "scored 2 new reviews" in captured.out and "1 empty refused" in captured.out
+    assert "review 'e': empty text" in captured.err
     p = _rows(home, "SELECT review_id, p_positive FROM review_sentiment").set_index("review_id")["p_positive"]
     assert p["h"] > 0.5 > p["ok"]
 
