@@ -63,7 +63,8 @@ def train(home: Home = None, profile: str = "quick", device: str = "auto", seed:
             scales = backtest.calibrate(windows, base, weight)
         else:   # too little history to backtest: take what was asked for, uncalibrated
             base = cfg.model if cfg.model != "auto" else "mean4"
-            name, weight, scores, scales = base, 1.0, {}, {"item": [1.0, 1.0], "genre": [1.0, 1.0]}
+            name, weight, scores = base, 1.0, {}
+            scales = {kind: [[1.0] * cfg.horizon, [1.0] * cfg.horizon] for kind in ("item", "genre")}
         t_select = time.perf_counter() - t0
         recipe = {"cutoff": str(hist.cutoff.date()), "freq": cfg.freq, "horizon": cfg.horizon,
                   "min_events": cfg.min_events, "share_window": cfg.share_window,

@@ -91,15 +91,6 @@ def point(w: Window, base: str, weight: float) -> np.ndarray:
     return p if weight >= 1 else weight * p + (1 - weight) * w.forecasts["mean4"][..., 1]
 
 
-def widths(w: Window, base: str) -> tuple[np.ndarray, np.ndarray]:
-    """Unit log-space half-widths: the calibrated interval is p50 x/÷ a conformal factor per kind.
-
-    Scaling the network's own p10/p90 instead transferred badly: a net refit on more history at the
-    cutoff is more confident than the ones fit at the inner origins (coverage fell to ~0.5)."""
-    shape = w.forecasts[base].shape[:2]
-    return np.ones(shape), np.ones(shape)
-
-
 def wape(y: np.ndarray, p: np.ndarray) -> float:
     """sum |y - p| / sum y over the known (non-NaN) truths."""
     return float(np.nansum(np.abs(y - p)) / max(np.nansum(y), 1e-9))
@@ -130,36 +121,46 @@ def select(windows: list[Window], cfg: ForecastConfig, allowed: list[str]) -> tu
     return best, candidates(windows, cfg, allowed)[best], scores
 
 
-def calibrate(windows: list[Window], base: str, weight: float, target: float = 0.8) -> dict[str, list[float]]:
-    """Split-conformal factors per kind: the 90% quantiles of how far log1p(truth) fell below / above
-    log1p(p50) on the inner backtest, so that p10/p90 bracket ~80% of such outcomes."""
+def calibrate(windows: list[Window], base: str, weight: float, target: float = 0.8) -> dict[str, list[list[float]]]:
+    """Split-conformal factors per kind and horizon step: the 90% quantiles of how far log1p(truth) fell
+    below / above log1p(p50) on the inner backtest, so that p10/p90 bracket ~80% of such outcomes.
+
+    Per step, because errors grow with the horizon and the partial windows near the cutoff score only
+    the first steps; never narrower than an earlier step. Returns kind -> [lo per step, hi per step].
+    """
     tail = 1 - (1 - target) / 2
+    horizon = windows[0].truth.shape[1]
     out = {}
     for kind in ("item", "genre"):
-        lo_s, hi_s = [], []
+        lo_s, hi_s = [[] for _ in range(horizon)], [[] for _ in range(horizon)]
         for w in windows:
             mask = w.is_genre if kind == "genre" else ~w.is_genre
             c, y = np.log1p(point(w, base, weight)[mask]), np.log1p(w.truth[mask])
-            lo, hi = widths(w, base)
-            known = ~np.isnan(y)
-            lo_s.append(((c - y) / lo[mask])[known])
-            hi_s.append(((y - c) / hi[mask])[known])
-        lo_all, hi_all = np.concatenate(lo_s), np.concatenate(hi_s)
-        out[kind] = [max(0.0, float(np.quantile(lo_all, tail))) if len(lo_all) else 1.0,
-                     max(0.0, float(np.quantile(hi_all, tail))) if len(hi_all) else 1.0]
+            for k in range(horizon):
+                known = ~np.isnan(y[:, k])
+                lo_s[k].append((c[:, k] - y[:, k])[known])
+                hi_s[k].append((y[:, k] - c[:, k])[known])
+        sides = []
+        for per_step in (lo_s, hi_s):
+            vals, last = [], 1.0
+            for parts in per_step:
+                r = np.concatenate(parts) if parts else np.array([])
+                last = max(0.0, float(np.quantile(r, tail))) if len(r) else last
+                vals.append(last)
+            sides.append(np.maximum.accumulate(vals).tolist())
+        out[kind] = sides
     return out
 
 
-def apply(w: Window, base: str, weight: float, scales: dict[str, list[float]]) -> np.ndarray:
-    """The recipe's calibrated (n, h, 3) forecast: p10 <= p50 <= p90, all >= 0."""
+def apply(w: Window, base: str, weight: float, scales: dict[str, list[list[float]]]) -> np.ndarray:
+    """The recipe's calibrated (n, h, 3) forecast: p50 x/÷ exp(factor) in log1p space; p10 <= p50 <= p90, >= 0."""
     p50 = np.clip(point(w, base, weight), 0, None)
     c = np.log1p(p50)
-    lo, hi = widths(w, base)
-    kind = np.where(w.is_genre, "genre", "item")[:, None]
-    s_lo = np.where(kind == "genre", scales["genre"][0], scales["item"][0])
-    s_hi = np.where(kind == "genre", scales["genre"][1], scales["item"][1])
-    p10 = np.minimum(np.expm1(c - s_lo * lo), p50)
-    p90 = np.maximum(np.expm1(c + s_hi * hi), p50)
+    genre = w.is_genre[:, None]
+    s_lo = np.where(genre, np.asarray(scales["genre"][0])[None, :], np.asarray(scales["item"][0])[None, :])
+    s_hi = np.where(genre, np.asarray(scales["genre"][1])[None, :], np.asarray(scales["item"][1])[None, :])
+    p10 = np.minimum(np.expm1(c - s_lo), p50)
+    p90 = np.maximum(np.expm1(c + s_hi), p50)
     return np.clip(np.stack([p10, p50, p90], axis=-1), 0, None)
 
 
