@@ -179,13 +179,13 @@ def evaluate(home: Home = None, run_id: str | None = None, device: str = "auto",
             continue
         per_origin[str(origin.date())] = {
             "recipe": backtest.metrics(w, backtest.apply(w, base, weight, recipe["scales"])),
-            "naive": backtest.metrics(w, w.forecasts["naive"]),
-            "mean4": backtest.metrics(w, w.forecasts["mean4"]),
+            "naive": backtest.metrics(w, w.forecasts["naive"], intervals=False),
+            "mean4": backtest.metrics(w, w.forecasts["mean4"], intervals=False),
         }
     if not per_origin:
         raise MarqueeError("not enough history before the run's cutoff for a rolling-origin backtest")
-    mean = {k: {m: float(np.mean([o[k][m] for o in per_origin.values()])) for m in ("wape", "mase", "coverage80")}
-            for k in ("recipe", "naive", "mean4")}
+    mean = {k: {m: float(np.mean([o[k][m] for o in per_origin.values()])) for m in ("wape", "mase", "coverage80")
+                if m in next(iter(per_origin.values()))[k]} for k in ("recipe", "naive", "mean4")}
     result = {"backtest": {"recipe": recipe["name"], "horizon": recipe["horizon"], "origins": per_origin, "mean": mean}}
     runs.record_metrics(run["run_id"], result, home)
     return result

@@ -166,8 +166,9 @@ def apply(w: Window, base: str, weight: float, scales: dict[str, list[list[float
 
 # ---------------------------------------------------------------- metrics
 
-def metrics(w: Window, q: np.ndarray) -> dict:
-    """WAPE, MASE (scale: mean absolute week-on-week change of the history) and 80% coverage."""
+def metrics(w: Window, q: np.ndarray, intervals: bool = True) -> dict:
+    """WAPE, MASE (scale: mean absolute week-on-week change of the history) and, for forecasts with
+    intervals, the 80% coverage."""
     y = w.truth
     known = ~np.isnan(y)
     err = np.abs(y - q[..., 1])
@@ -175,5 +176,5 @@ def metrics(w: Window, q: np.ndarray) -> dict:
     ok = scale > 0
     return {"wape": wape(y, q[..., 1]),
             "mase": float((np.nanmean(err, axis=1)[ok] / scale[ok]).mean()) if ok.any() else float("nan"),
-            "coverage80": float(((y >= q[..., 0]) & (y <= q[..., 2]))[known].mean()),
+            **({"coverage80": float(((y >= q[..., 0]) & (y <= q[..., 2]))[known].mean())} if intervals else {}),
             "series": len(y), "periods": int(known.any(axis=0).sum())}
