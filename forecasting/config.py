@@ -1,7 +1,7 @@
 """Forecaster settings: one dataclass, `quick` (a 2-core CPU) and `full` (a GPU) presets."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 QUANTILES = (0.1, 0.5, 0.9)
 FREQS = {"W": 7, "D": 1}            # period length in days; weeks start on Monday
@@ -30,7 +30,6 @@ class ForecastConfig:
     candidates: tuple[str, ...] = ("nhits", "mean4", "naive")   # what `auto` tries
     blend_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)  # NN p50 share in the NN/mean4 blend
     cpu_threads: int = 1             # torch threads on CPU (0: torch's default); see nets.cpu_threads
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
