@@ -24,7 +24,6 @@ import contextlib
 import importlib.util
 import json
 import os
-import platform
 import resource
 import shutil
 import signal
@@ -37,7 +36,8 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, git_commit, machine, versions
+
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 WORK = ROOT / "bench" / "work"
 MAIN = str(ROOT / "app" / "main.py")
@@ -235,24 +235,6 @@ def raw_vs_aggregate(home: Path, repeats: int) -> dict:
     return {"raw_interactions_s": raw, "item_engagement_daily_s": agg, "speedup": raw / agg}
 
 
-def machine() -> dict:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
-    import torch
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "python": platform.python_version(),
-            "note": "shared with other jobs (4 other helpers building and testing on the same 2 cores)"}
-
-
-def versions() -> dict:
-    import altair
-    import duckdb
-    import pandas
-    import selenium
-    import streamlit
-
-    return {m.__name__: m.__version__ for m in (streamlit, duckdb, pandas, altair, selenium)}
 
 
 def main() -> None:
@@ -265,10 +247,10 @@ def main() -> None:
     ap.add_argument("--no-browser", action="store_true")
     args = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = git_commit()
     result: dict = {"command": "python bench/app_bench.py " + " ".join(sys.argv[1:]), "git_commit": commit,
-                    "started": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
-                    "versions": versions(), "targets": {"page_s": 1.0, "overview_10m_s": 2.0}}
+                    "started": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine("shared with other jobs (4 other helpers building and testing on the same 2 cores)"),
+                    "versions": versions("streamlit", "duckdb", "pandas", "altair", "selenium"), "targets": {"page_s": 1.0, "overview_10m_s": 2.0}}
     pages = list(PAGES)
 
     if args.store:   # a store `marquee demo --no-app --home PATH` already built: measure it as it is

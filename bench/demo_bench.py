@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import resource
 import shutil
@@ -21,7 +19,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, git_commit, machine, versions
+
 sys.path.insert(0, str(ROOT))
 STEP = re.compile(r"\[demo\] (.+?): done in ([0-9.]+)s")
 TOTAL = re.compile(r"\[demo\] batch part finished in ([0-9.]+)s")
@@ -64,15 +63,9 @@ def main() -> None:
 
     result["metrics"] = {p: {"model": r["model"], **headline_metrics(r["metrics"], n=6)}
                          for p in ("recsys", "sentiment", "forecast") if (r := runs.latest(p, args.home))}
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
-    import torch
-
-    result.update(git_commit=commit, machine={
-        "cpu": cpu, "cores": os.cpu_count(), "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
-        "note": "shared with other jobs (4 other helpers building and testing on the same 2 cores)"},
-        versions={"torch": torch.__version__, "python": platform.python_version()})
+    result.update(git_commit=git_commit(),
+                  machine=machine("shared with other jobs (4 other helpers building and testing on the same 2 cores)"),
+                  versions=versions("torch", "transformers", "pytorch_forecasting", "duckdb"))
     out_path = ROOT / "bench" / "results" / f"demo-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out_path.write_text(json.dumps(result, indent=2, default=str))
     print(json.dumps(result, indent=2, default=str))

@@ -15,76 +15,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from common import EVALKIT, ROOT, git_commit, machine, run, versions
 
-ROOT = Path(__file__).resolve().parents[1]
-EVALKIT = Path(os.environ.get("EVALKIT", ROOT.parent / "shared" / "protocols" / "evalkit.py"))
 BIN = Path(sys.executable).parent
 WORK = ROOT / "bench" / "work" / "forecast"
 ORIGINS = ("1998-01-26", "1998-02-23", "1998-03-23")
 HORIZON = 4
 
 
-def sh(cmd: list, log: list) -> tuple[str, float, int]:
-    """Run a command; returns (stdout, wall seconds, peak RSS in MiB) and logs the command line."""
-    cmd = list(map(str, cmd))
-    print("$", " ".join(cmd), flush=True)
-    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
-        t0 = time.perf_counter()
-        res = subprocess.run(["/usr/bin/time", "-q", "-f", "%M", "-o", rss.name, *cmd], capture_output=True,
-                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        secs = time.perf_counter() - t0
-        peak = int(open(rss.name).read().split()[-1] or 0) // 1024 if os.path.getsize(rss.name) else 0
-    log.append({"cmd": " ".join(cmd), "seconds": round(secs, 2), "peak_rss_mib": peak, "rc": res.returncode})
-    if res.returncode:
-        sys.stderr.write(res.stderr[-3000:])
-        raise SystemExit(f"command failed ({res.returncode}): {' '.join(cmd)}")
-    print(res.stdout, end="", flush=True)
-    return res.stdout, secs, peak
 
-
-def machine() -> dict:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
-    import torch
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "python": platform.python_version(),
-            "note": "2-core machine shared with 4 other helpers' tests and benches running at the same time",
-            "load_average_at_start": os.getloadavg()}
-
-
-def versions() -> dict:
-    import duckdb
-    import lightning
-    import pytorch_forecasting
-    import torch
-
-    out = {"torch": torch.__version__, "pytorch_forecasting": pytorch_forecasting.__version__,
-           "lightning": lightning.__version__, "numpy": np.__version__, "pandas": pd.__version__,
-           "duckdb": duckdb.__version__}
-    try:
-        import statsforecast
-
-        out["statsforecast"] = statsforecast.__version__
-    except ImportError:
-        pass
-    return out
 
 
 def metrics(fc: Path, split: Path, log: list) -> dict:
-    out, _, _ = sh([BIN / "python", EVALKIT, "forecast-metrics", fc, split / "truth.csv", split / "train.csv",
+    out, *_ = run([BIN / "python", EVALKIT, "forecast-metrics", fc, split / "truth.csv", split / "train.csv",
                     "--items", split / "items.csv"], log)
     return json.loads(out)
 
@@ -123,29 +74,29 @@ def run_origin(origin: str, args, log: list) -> dict:
     base = WORK / origin
     shutil.rmtree(base, ignore_errors=True)
     split, home = base / "split", base / "home"
-    sh([BIN / "python", EVALKIT, "forecast-split", split, "--cutoff", origin, "--horizon", HORIZON], log)
+    run([BIN / "python", EVALKIT, "forecast-split", split, "--cutoff", origin, "--horizon", HORIZON], log)
     phases = {}
     marquee = [BIN / "marquee"]
-    _, phases["init"], _ = sh([*marquee, "init", "--home", home], log)
+    _, phases["init"], *_ = run([*marquee, "init", "--home", home], log)
     # evalkit's items.csv carries MovieLens' literal 'unkonwn' release years, which ingest rightly rejects;
     # ingest the same rows with those years left empty (genres untouched)
     items_csv = base / "items_clean.csv"
     items = pd.read_csv(split / "items.csv", dtype=str)
     items["release_year"] = pd.to_numeric(items["release_year"], errors="coerce").astype("Int32")
     items.to_csv(items_csv, index=False)
-    _, phases["ingest_items"], _ = sh([*marquee, "ingest", "items", items_csv, "--home", home], log)
-    _, phases["ingest_interactions"], _ = sh([*marquee, "ingest", "interactions", split / "train.csv", "--home", home], log)
-    _, phases["train"], peak_train = sh([*marquee, "train", "forecast", "--cutoff", origin, "--horizon", HORIZON,
+    _, phases["ingest_items"], *_ = run([*marquee, "ingest", "items", items_csv, "--home", home], log)
+    _, phases["ingest_interactions"], *_ = run([*marquee, "ingest", "interactions", split / "train.csv", "--home", home], log)
+    _, phases["train"], peak_train, _ = run([*marquee, "train", "forecast", "--cutoff", origin, "--horizon", HORIZON,
                                          "--model", args.model, "--profile", args.profile, "--home", home], log)
-    _, phases["score"], _ = sh([*marquee, "score", "forecast", "--home", home], log)
+    _, phases["score"], *_ = run([*marquee, "score", "forecast", "--home", home], log)
     fc = base / "forecasts.csv"
-    _, phases["export"], _ = sh([*marquee, "export", "forecasts_latest", fc, "--home", home], log)
+    _, phases["export"], *_ = run([*marquee, "export", "forecasts_latest", fc, "--home", home], log)
     sys.path.insert(0, str(ROOT))
     from data import runs
 
-    run = runs.latest("forecast", home)
+    latest = runs.latest("forecast", home)
     result = {"phases_seconds": {k: round(v, 2) for k, v in phases.items()}, "train_peak_rss_mib": peak_train,
-              "run_id": run["run_id"], "run_metrics": run["metrics"],
+              "run_id": latest["run_id"], "run_metrics": latest["metrics"],
               "methods": pd.read_csv(fc)["method"].value_counts().to_dict(),
               "marquee": metrics(fc, split, log),
               "naive": metrics(split / "naive.csv", split, log), "mean4": metrics(split / "mean4.csv", split, log)}
@@ -165,7 +116,7 @@ def main() -> None:
     args = ap.parse_args()
     started = time.perf_counter()
     log: list = []
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = git_commit()
     per_origin = {o: run_origin(o, args, log) for o in args.origins.split(",")}
     methods = [m for m in ("marquee", "naive", "mean4", "AutoETS", "AutoARIMA") if m in next(iter(per_origin.values()))]
     mean = {m: {k: float(np.mean([r[m]["all"][k] for r in per_origin.values()]))
@@ -177,7 +128,7 @@ def main() -> None:
             mean[m]["fit_predict_seconds"] = float(np.mean([r[m]["fit_predict_seconds"] for r in per_origin.values()]))
             mean[m]["marquee_train_time_ratio"] = mean["marquee"]["train_seconds"] / max(mean[m]["fit_predict_seconds"], 1e-9)
     out = {"bench": "forecast", "command": " ".join([Path(sys.executable).name, *sys.argv]), "git_commit": commit,
-           "when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), "versions": versions(),
+           "when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), "versions": versions("torch", "pytorch_forecasting", "lightning", "numpy", "pandas", "duckdb", "statsforecast"),
            "protocol": "evalkit forecast-split/forecast-metrics, horizon 4, Monday weeks",
            "profile": args.profile, "model": args.model, "per_origin": per_origin, "mean": mean,
            "targets": {"mean_wape_max": 0.45, "below_every_statsforecast_model": True, "coverage80": [0.7, 0.9],

@@ -20,12 +20,12 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 import psutil
+from common import ROOT as REPO
+from common import git_commit, machine
 
-REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "bench" / "work"
 RESULTS = REPO / "bench" / "results"
 MARQUEE = [sys.executable, "-m", "app.cli"]
@@ -98,12 +98,6 @@ def phases(timeline: list[tuple[float, str]], wall: float) -> dict[str, float]:
     return out
 
 
-def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "gpu": "none (ingest is CPU-only)", "note": "shared with other jobs (4 other helpers on 2 cores)"}
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -146,10 +140,10 @@ def main() -> None:
     v_wall = statistics.median(r["wall_s"] for r in validated_runs)
     b_wall = statistics.median(r["wall_s"] for r in bare_runs)
     ratio = b_wall / v_wall
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
+    commit = git_commit()
     result = {
         "bench": "ingest", "command": "python bench/ingest.py " + " ".join(sys.argv[1:]), "git_commit": commit,
-        "timestamp_utc": stamp, "machine": machine(),
+        "timestamp_utc": stamp, "machine": machine("shared with other jobs (4 other helpers on 2 cores)"),
         "versions": {"python": platform.python_version(), "duckdb": duckdb.__version__},
         "params": {**params, "repeat": args.repeat}, "input_parquet_mib": round(events.stat().st_size / 2**20, 1),
         "generate_s": round(generate_s, 2),

@@ -13,76 +13,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from common import EVALKIT, ROOT, git_commit, machine, run, versions
 
-ROOT = Path(__file__).resolve().parents[1]
-EVALKIT = Path(os.environ.get("EVALKIT", ROOT.parent / "shared" / "protocols" / "evalkit.py"))
 BIN = Path(sys.executable).parent
 WORK = ROOT / "bench" / "work" / "recsys"
 sys.path.insert(0, str(ROOT))
 
 
-def sh(cmd: list, log: list) -> tuple[str, float, int, float]:
-    """Run a command; returns (stdout, wall seconds, peak RSS in MiB, CPU seconds) and logs the command line with
-    its wall and CPU (user + system) seconds: on a shared machine CPU seconds say more than wall."""
-    cmd = list(map(str, cmd))
-    print("$", " ".join(cmd), flush=True)
-    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
-        t0 = time.perf_counter()
-        res = subprocess.run(["/usr/bin/time", "-q", "-f", "%M %U %S", "-o", rss.name, *cmd], capture_output=True,
-                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        secs = time.perf_counter() - t0
-        fields = open(rss.name).read().split()[-3:]
-    peak, cpu = int(fields[0]) // 1024, float(fields[1]) + float(fields[2])
-    log.append({"cmd": " ".join(cmd), "seconds": round(secs, 2), "cpu_seconds": round(cpu, 2),
-                "peak_rss_mib": peak, "rc": res.returncode})
-    if res.returncode:
-        sys.stderr.write(res.stderr[-3000:])
-        raise SystemExit(f"command failed ({res.returncode}): {' '.join(cmd)}")
-    print(res.stdout, end="", flush=True)
-    return res.stdout, secs, peak, cpu
 
-
-def machine() -> dict:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
-    import torch
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "python": platform.python_version(),
-            "note": "2-core machine shared with other jobs (other helpers' tests and benches ran at the same time)",
-            "load_average_at_start": os.getloadavg()}
-
-
-def versions() -> dict:
-    import duckdb
-    import scipy
-    import torch
-
-    out = {"torch": torch.__version__, "numpy": np.__version__, "pandas": pd.__version__,
-           "duckdb": duckdb.__version__, "scipy": scipy.__version__}
-    try:
-        import implicit
-
-        out["implicit"] = implicit.__version__
-    except ImportError:
-        pass
-    return out
 
 
 def evalkit(recs: Path, split: Path, log: list) -> dict:
-    out, *_ = sh([sys.executable, EVALKIT, "recsys-metrics", recs, split / "test.csv", "--train",
+    out, *_ = run([sys.executable, EVALKIT, "recsys-metrics", recs, split / "test.csv", "--train",
                     split / "train.csv"], log)
     return json.loads(out)
 
@@ -93,15 +43,15 @@ def run_model(model: str, profile: str, split: Path, items_csv: Path, log: list)
     shutil.rmtree(folder, ignore_errors=True)
     home = folder / "home"
     mq = [BIN / "marquee"]
-    sh([*mq, "init", "--home", home], log)
-    _, ingest_items_s, *_ = sh([*mq, "ingest", "items", items_csv, "--home", home], log)
-    _, ingest_s, *_ = sh([*mq, "ingest", "interactions", split / "train.csv", "--home", home], log)
-    out, train_s, train_rss, train_cpu = sh([*mq, "train", "recsys", "--model", model, "--profile", profile, "--device", "cpu",
+    run([*mq, "init", "--home", home], log)
+    _, ingest_items_s, *_ = run([*mq, "ingest", "items", items_csv, "--home", home], log)
+    _, ingest_s, *_ = run([*mq, "ingest", "interactions", split / "train.csv", "--home", home], log)
+    out, train_s, train_rss, train_cpu = run([*mq, "train", "recsys", "--model", model, "--profile", profile, "--device", "cpu",
                                   "--seed", "42", "--home", home], log)
-    _, score_s, score_rss, score_cpu = sh([*mq, "score", "recsys", "--k", "10", "--device", "cpu", "--home", home], log)
+    _, score_s, score_rss, score_cpu = run([*mq, "score", "recsys", "--k", "10", "--device", "cpu", "--home", home], log)
     recs = folder / "recs.csv"
-    sh([*mq, "export", "recommendations_latest", recs, "--home", home], log)
-    ev, *_ = sh([*mq, "evaluate", "recsys", "--home", home], log)
+    run([*mq, "export", "recommendations_latest", recs, "--home", home], log)
+    ev, *_ = run([*mq, "evaluate", "recsys", "--home", home], log)
     evaluation = json.loads(ev)
     return {"model": model, "selected": evaluation["selected"], "train_s": round(train_s, 2),
             "score_s": round(score_s, 2), "train_plus_score_s": round(train_s + score_s, 2),
@@ -163,7 +113,7 @@ def main() -> None:
     log: list = []
     WORK.mkdir(parents=True, exist_ok=True)
     split = WORK / "split"
-    sh([sys.executable, EVALKIT, "recsys-split", split], log)
+    run([sys.executable, EVALKIT, "recsys-split", split], log)
     from data.demo import ml100k_items
 
     items_csv = WORK / "items.csv"
@@ -184,9 +134,8 @@ def main() -> None:
             m["train_plus_score_vs_implicit_als"] = round(m["train_plus_score_s"] / als["train_plus_score_s"], 1)
     result = {"bench": "recsys", "command": " ".join([Path(sys.executable).name, *sys.argv]),
               "started": started.isoformat(timespec="seconds"),
-              "git_commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                                           text=True).stdout.strip(),
-              "machine": machine(), "versions": versions(), "profile": args.profile,
+              "git_commit": git_commit(),
+              "machine": machine(), "versions": versions("torch", "numpy", "pandas", "duckdb", "scipy", "implicit"), "profile": args.profile,
               "protocol": "evalkit recsys-split (MovieLens-100k, per-user random 75/25, seed 42), nDCG@10 etc. "
                           "from evalkit recsys-metrics; model choices made on a validation split of train.csv only",
               "notes": ["train_s / score_s are wall seconds of the `marquee` subprocess (includes Python start-up "
