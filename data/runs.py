@@ -76,6 +76,7 @@ def _merge_metrics(con: duckdb.DuckDBPyConnection, run_id: str, metrics: Mapping
 
 
 def _insert_output(con: duckdb.DuckDBPyConnection, table: str, run_id: str, frame: Any, replace: bool) -> int:
+    """Insert `frame` into output `table` tagged with `run_id`; returns the run's rows in the table now."""
     if table not in OUTPUT_TABLES:
         raise MarqueeError(f"{table!r} is not an output table")
     if table == "item_sentiment_daily":   # a feature: one current version, wholly replaced
@@ -88,10 +89,9 @@ def _insert_output(con: duckdb.DuckDBPyConnection, table: str, run_id: str, fram
         con.register("_marquee_output", frame)
     columns = [c[0] for c in con.execute("DESCRIBE _marquee_output").fetchall()]
     select = "SELECT * EXCLUDE (run_id), $run_id AS run_id" if "run_id" in columns else "SELECT *, $run_id AS run_id"
-    before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     con.execute(f"INSERT INTO {table} BY NAME {select} FROM _marquee_output", {"run_id": run_id})
     con.unregister("_marquee_output") if not isinstance(frame, str | Path) else con.execute("DROP VIEW _marquee_output")
-    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
+    return con.execute(f"SELECT count(*) FROM {table} WHERE run_id = $run_id", {"run_id": run_id}).fetchall()[0][0]
 
 
 def publish(run_id: str, outputs: Mapping[str, Any] | None = None, *, metrics: Mapping[str, Any] | None = None,
@@ -102,7 +102,7 @@ def publish(run_id: str, outputs: Mapping[str, Any] | None = None, *, metrics: M
     outputs: table name -> pandas DataFrame, Arrow table or Parquet path (columns by name; `run_id`
     is added). `replace` drops the run's earlier rows in those tables first; `replace=False`
     appends (incremental scoring). `also(con)` runs extra SQL inside the same transaction.
-    Returns rows inserted per table. Readers see everything or nothing of this call.
+    Returns the run's total rows per table after the call (appends included). Readers see everything or nothing of this call.
     """
     if not run_id:
         raise MarqueeError("publish needs a run_id")

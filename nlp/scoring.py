@@ -83,7 +83,7 @@ def score_store(model: SentimentModel, run_id: str, home=None, rescore_all: bool
     daily = daily_aggregate(all_scores, keys)
     counts = runs.publish(run_id, {"review_sentiment": new, "item_sentiment_daily": daily},
                           replace=rescore_all, home=home)
-    return {"run_id": run_id, "scored": int(counts["review_sentiment"]), "already_scored": len(old),
+    return {"run_id": run_id, "scored": len(new), "already_scored": len(old),
             "refused_empty": len(refused), "item_sentiment_daily_rows": int(counts["item_sentiment_daily"])}
 
 

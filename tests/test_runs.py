@@ -49,3 +49,12 @@ def test_metrics_merge_and_resolve(home):
         runs.resolve("recsys", run.run_id, home=home)
     with pytest.raises(MarqueeError, match="marquee train sentiment"):
         runs.resolve("sentiment", None, home=home)
+
+
+def test_appending_publishes_count_the_runs_total_rows(home):
+    run = runs.start("recsys", "ease", {}, home=home)
+    assert runs.publish(run.run_id, {"recommendations": _recs("u1", 3)}, home=home) == {"recommendations": 3}
+    assert runs.publish(run.run_id, {"recommendations": _recs("u2", 4)}, replace=False, home=home) == {"recommendations": 7}
+    with store.read(home) as con:
+        assert con.sql("SELECT \"rows\" FROM run_outputs").fetchall() == [(7,)]
+        assert con.sql("SELECT count(*) FROM recommendations_latest").fetchall() == [(7,)]
