@@ -28,7 +28,9 @@ OUTPUT_TABLES = ("recommendations", "similar_items", "review_sentiment", "foreca
 
 INSERT_RUN = """INSERT INTO runs (run_id, pipeline, model, params, data_snapshot, artifact_uri, status, started_at)
 VALUES ($run_id, $pipeline, $model, $params, $snapshot, $uri, 'running', $now)"""
-FINISH_RUN = "UPDATE runs SET status = 'succeeded', finished_at = $now WHERE run_id = $run_id"
+# finished_at is when training finished: later publishes of the same run's outputs keep it
+FINISH_RUN = """UPDATE runs SET finished_at = CASE WHEN status = 'succeeded' THEN finished_at ELSE $now END,
+status = 'succeeded' WHERE run_id = $run_id"""
 FAIL_RUN = "UPDATE runs SET status = 'failed', finished_at = $now, error = $error WHERE run_id = $run_id"
 SET_METRICS = "UPDATE runs SET metrics = $metrics WHERE run_id = $run_id"
 GET_RUN = "SELECT * FROM runs WHERE run_id = $run_id"

@@ -58,3 +58,13 @@ def test_appending_publishes_count_the_runs_total_rows(home):
     with store.read(home) as con:
         assert con.sql("SELECT \"rows\" FROM run_outputs").fetchall() == [(7,)]
         assert con.sql("SELECT count(*) FROM recommendations_latest").fetchall() == [(7,)]
+
+
+def test_scoring_an_older_run_does_not_make_it_the_latest_model(home):
+    old = runs.start("recsys", "ease", {}, home=home)
+    runs.publish(old.run_id, home=home)
+    new = runs.start("recsys", "ials", {}, home=home)
+    runs.publish(new.run_id, home=home)
+    runs.publish(old.run_id, {"recommendations": _recs("u1", 2)}, home=home)   # re-score with the old model
+    assert runs.latest("recsys", home)["run_id"] == new.run_id
+    assert set(_latest(home, "recommendations").run_id) == {old.run_id}      # its outputs are what is live
