@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -23,55 +21,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from common import EVALKIT, ROOT, git_commit, machine, run, versions
 
-ROOT = Path(__file__).resolve().parents[1]
-EVALKIT = Path(os.environ.get("EVALKIT", ROOT.parent / "shared" / "protocols" / "evalkit.py"))
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
 
-def sh(cmd: list[str], log: list) -> tuple[str, float]:
-    """Run a command, echo it, return (stdout, seconds); the command line goes into the JSON."""
-    print("$", " ".join(map(str, cmd)), flush=True)
-    t0 = time.perf_counter()
-    res = subprocess.run(list(map(str, cmd)), stdout=subprocess.PIPE, stderr=sys.stderr, text=True,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
-    secs = time.perf_counter() - t0
-    log.append({"cmd": " ".join(map(str, cmd)), "seconds": round(secs, 2), "rc": res.returncode})
-    if res.returncode:
-        raise SystemExit(f"command failed ({res.returncode}): {' '.join(map(str, cmd))}")
-    print(res.stdout, end="", flush=True)
-    return res.stdout, secs
 
 
-def machine() -> dict:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
-    import torch
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "python": platform.python_version(),
-            "note": "2-core machine shared with other jobs (other helpers' tests and benches ran at the same time)",
-            "load_average_at_start": os.getloadavg(),
-            "env": {k: os.environ[k] for k in ("MARQUEE_TORCH_THREADS", "OMP_NUM_THREADS") if k in os.environ}}
-
-
-def versions() -> dict:
-    import duckdb
-    import sklearn
-    import torch
-    import transformers
-
-    return {"torch": torch.__version__, "transformers": transformers.__version__, "sklearn": sklearn.__version__,
-            "numpy": np.__version__, "pandas": pd.__version__, "duckdb": duckdb.__version__}
-
-
-def git_commit() -> str:
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
 
 def evalkit_metrics(preds: Path, labels: Path, log: list) -> dict:
-    out, _ = sh([sys.executable, EVALKIT, "sentiment-metrics", preds, labels], log)
+    out, *_ = run([sys.executable, EVALKIT, "sentiment-metrics", preds, labels], log)
     return json.loads(out)
 
 
@@ -79,22 +40,22 @@ def run_model(name: str, train_args: list[str], home: Path, split: Path, test: P
               components: bool = False, labels: Path | None = None) -> dict:
     """train -> score --input/--output -> evalkit, all through the CLI."""
     labels = labels or split / "test_labels.csv"
-    out, train_s = sh([BIN / "marquee", "train", "sentiment", "--home", home, *train_args], log)
+    out, train_s, *_ = run([BIN / "marquee", "train", "sentiment", "--home", home, *train_args], log)
     run_id = out.strip().split()[-1]
     preds = split.parent / f"preds-{name}.csv"
     score_cmd = [BIN / "marquee", "score", "sentiment", "--home", home, "--run", run_id, "--input", test,
                  "--output", preds] + (["--components"] if components else [])
-    _, score_s = sh(score_cmd, log)
+    _, score_s, *_ = run(score_cmd, log)
     n = len(pd.read_csv(test))
     res = {"run_id": run_id, "train_seconds": round(train_s, 1), "score_seconds": round(score_s, 1),
            "score_reviews_per_s": round(n / score_s, 1),
            "metrics": evalkit_metrics(preds, labels, log)}
     from data import runs
 
-    run = runs.get(run_id, home)
-    res["model"] = run["model"]
-    res["params"] = run["params"]
-    res["validation"] = {k: v for k, v in run["metrics"].items() if k.startswith("val") or k in
+    info = runs.get(run_id, home)
+    res["model"] = info["model"]
+    res["params"] = info["params"]
+    res["validation"] = {k: v for k, v in info["metrics"].items() if k.startswith("val") or k in
                          ("history", "n_train", "n_val", "total_train_seconds", "train_loss_first20",
                           "train_loss_last20", "nblr", "linear")}
     if components:
@@ -165,8 +126,8 @@ def main() -> None:
     log: list = []
     result = {"bench": "sentiment", "command": " ".join([Path(sys.executable).name, *sys.argv]),
               "started": datetime.now(UTC).isoformat(timespec="seconds"), "git_commit": git_commit(),
-              "profile": a.profile, "smoke": a.smoke, "machine": machine(), "versions": versions()}
-    sh([sys.executable, EVALKIT, "sentiment-split", split], log)
+              "profile": a.profile, "smoke": a.smoke, "machine": machine(), "versions": versions("torch", "transformers", "sklearn", "numpy", "pandas", "duckdb")}
+    run([sys.executable, EVALKIT, "sentiment-split", split], log)
     if a.throughput_model:
         meta = json.loads((a.throughput_model / "sentiment.json").read_text())
         texts = pd.read_csv(split / "test.csv").sample(a.throughput_reviews, random_state=0)["text"].tolist()
@@ -190,7 +151,7 @@ def main() -> None:
         import shutil
 
         shutil.rmtree(home)
-    sh([BIN / "marquee", "init", "--home", home], log)
+    run([BIN / "marquee", "init", "--home", home], log)
 
     # the default training set is the split's train.csv, row for row (the test part never reaches train)
     from nlp.data import protocol_train
@@ -227,12 +188,12 @@ def main() -> None:
     if "throughput" not in a.skip and "minilm" not in a.skip:
         from data import runs
 
-        run = runs.get(models[f"minilm_{a.profile}"]["run_id"], home)
+        info = runs.get(models[f"minilm_{a.profile}"]["run_id"], home)
         texts = pd.read_csv(split / "test.csv").sample(200 if a.smoke else a.throughput_reviews,
                                                        random_state=0)["text"].tolist()
         try:
-            result["throughput"] = throughput(Path(run["artifact_uri"]) / "transformer", texts,
-                                              run["params"]["max_len"], a.repeats)
+            result["throughput"] = throughput(Path(info["artifact_uri"]) / "transformer", texts,
+                                              info["params"]["max_len"], a.repeats)
         except Exception as exc:  # keep the quality numbers even if this phase breaks
             result["throughput"] = {"error": f"{type(exc).__name__}: {exc}"}
     save()
