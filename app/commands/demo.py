@@ -9,8 +9,6 @@ import argparse
 import importlib
 import time
 
-from data.errors import MarqueeError
-
 # (pipeline name in the registry, package whose api.py trains and scores it)
 PIPELINES = (("recsys", "recsys"), ("sentiment", "nlp"), ("forecast", "forecasting"))
 
@@ -34,10 +32,7 @@ def run_batch(home, profile: str, device: str, seed: int) -> dict[str, str]:
     print("[demo] " + ", ".join(f"{v:,} {k}" for k, v in counts.items()), flush=True)
     run_ids = {}
     for pipeline, package in PIPELINES:
-        try:
-            api = importlib.import_module(f"{package}.api")
-        except ModuleNotFoundError as exc:
-            raise MarqueeError(f"the {pipeline} pipeline ({package}.api) is not installed: {exc}") from exc
+        api = importlib.import_module(f"{package}.api")
         run_id = _step(f"train {pipeline}", api.train, home=home, profile=profile, device=device, seed=seed)
         written = _step(f"score {pipeline} ({run_id})", api.score, home=home, run_id=run_id, device=device)
         print(f"[demo] {pipeline}: {written}", flush=True)
