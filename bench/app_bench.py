@@ -15,7 +15,7 @@ installed (--outputs demo), else `marquee load-demo` plus the synthetic publishe
 tests use (--outputs synthetic). The 10M store comes from bench/gen_store.py. For the 10M Overview,
 the same weekly-engagement question asked of the raw `interactions` table is timed as the baseline
 the cached `item_engagement_daily` aggregate is compared against.
-JSON to bench/results/app-<stamp>.json; summary in docs/bench-app.md.
+JSON to bench/results/app-<stamp>.json; summary in docs/benchmarks.md.
 """
 from __future__ import annotations
 
