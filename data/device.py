@@ -34,6 +34,25 @@ def autocast(device):
     return contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def cpu_threads(device, n: int):
+    """Run with `n` torch intra-op threads on the CPU (0, or a GPU device: leave torch's default).
+
+    Small models on a shared CPU run far faster on one thread than on two that spin-wait on each
+    other (measured 2.5x for recsys, up to 50x for the forecaster's small nets under load).
+    The previous setting is restored on exit.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    if n and device.type == "cpu":
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def seed_everything(seed: int) -> None:
     import random
 

@@ -29,7 +29,7 @@ class ForecastConfig:
     max_epochs: int = 12
     candidates: tuple[str, ...] = ("nhits", "mean4", "naive")   # what `auto` tries
     blend_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)  # NN p50 share in the NN/mean4 blend
-    cpu_threads: int = 1             # torch threads on CPU (0: torch's default); see nets.cpu_threads
+    cpu_threads: int = 1             # torch threads on CPU (0: torch's default); see data.device.cpu_threads
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data.device import cpu_threads
 from forecasting.config import QUANTILES, ForecastConfig
 from forecasting.series import History
 
@@ -163,15 +164,6 @@ def _trainer_kwargs(device, progress: bool) -> dict:
             "enable_progress_bar": progress}
 
 
-def cpu_threads(device, n: int) -> None:
-    """Small networks on a shared CPU: one intra-op thread is far faster than two that spin-wait
-    on each other (measured 50x on the 2-core dev box under load)."""
-    import torch
-
-    if device.type == "cpu" and n > 0:
-        torch.set_num_threads(n)
-
-
 def _quiet() -> None:
     for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -184,13 +176,13 @@ def fit(arch: str, frame: pd.DataFrame, genres: list[str], encoder_length: int, 
     import lightning.pytorch as pl
 
     _quiet()
-    cpu_threads(device, cfg.cpu_threads)
     pl.seed_everything(seed, workers=True, verbose=False)
     ds = make_dataset(frame, genres, encoder_length, cfg.horizon, cfg.normalizer, cfg.weighted)
     model = build_model(arch, ds, hparams(arch, cfg))
     loader = cached_loader(ds, cfg.batch_size)
     trainer = pl.Trainer(max_epochs=cfg.max_epochs, gradient_clip_val=0.1, **_trainer_kwargs(device, progress))
-    trainer.fit(model, train_dataloaders=loader)
+    with cpu_threads(device, cfg.cpu_threads):
+        trainer.fit(model, train_dataloaders=loader)
     return model, ds
 
 

@@ -9,17 +9,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import torch
 
 from data import runs
-from data.device import pick_device, seed_everything
+from data.device import cpu_threads, pick_device, seed_everything
 from data.errors import MarqueeError
 from recsys import dataset, history, scoring
 from recsys.config import preset
@@ -29,18 +27,6 @@ MODEL_DIR = "model"
 IDS_FILE = "ids.json"
 SET_MODEL = "UPDATE runs SET model = $model WHERE run_id = $run_id"
 MODEL_CHOICES = ("auto", *MODELS)
-
-
-@contextmanager
-def cpu_threads(device: torch.device, n: int):
-    """Run with `n` torch CPU threads (0 or a GPU device: leave as is), restored afterwards."""
-    before = torch.get_num_threads()
-    if n and device.type == "cpu":
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def train(home: str | os.PathLike | None = None, profile: str = "quick", device: str = "auto", seed: int = 42,
