@@ -20,11 +20,15 @@ SHARED_NOTE = "2-core machine shared with other jobs (other helpers' tests and b
 
 
 def git_commit() -> str:
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    """HEAD, or $MARQUEE_BENCH_COMMIT where the tree is a copy without .git (e.g. a lent GPU machine)."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return head or os.environ.get("MARQUEE_BENCH_COMMIT", "")
 
 
-def machine(note: str = SHARED_NOTE) -> dict:
-    """CPU model, cores, memory, GPU (or none), Python, load average now, and a free-text note."""
+def machine(note: str | None = None) -> dict:
+    """CPU model, cores, memory, GPU (or none), Python, load average now, and a free-text note
+    ($MARQUEE_BENCH_NOTE, else the shared-CPU note)."""
+    note = note or os.environ.get("MARQUEE_BENCH_NOTE") or SHARED_NOTE
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor())
     try:

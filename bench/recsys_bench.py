@@ -37,7 +37,7 @@ def evalkit(recs: Path, split: Path, log: list) -> dict:
     return json.loads(out)
 
 
-def run_model(model: str, profile: str, split: Path, items_csv: Path, log: list) -> dict:
+def run_model(model: str, profile: str, split: Path, items_csv: Path, log: list, device: str = "cpu") -> dict:
     """Fresh store -> ingest -> train -> score -> export -> evalkit, all through the CLI."""
     folder = WORK / model
     shutil.rmtree(folder, ignore_errors=True)
@@ -46,9 +46,9 @@ def run_model(model: str, profile: str, split: Path, items_csv: Path, log: list)
     run([*mq, "init", "--home", home], log)
     _, ingest_items_s, *_ = run([*mq, "ingest", "items", items_csv, "--home", home], log)
     _, ingest_s, *_ = run([*mq, "ingest", "interactions", split / "train.csv", "--home", home], log)
-    out, train_s, train_rss, train_cpu = run([*mq, "train", "recsys", "--model", model, "--profile", profile, "--device", "cpu",
+    out, train_s, train_rss, train_cpu = run([*mq, "train", "recsys", "--model", model, "--profile", profile, "--device", device,
                                   "--seed", "42", "--home", home], log)
-    _, score_s, score_rss, score_cpu = run([*mq, "score", "recsys", "--k", "10", "--device", "cpu", "--home", home], log)
+    _, score_s, score_rss, score_cpu = run([*mq, "score", "recsys", "--k", "10", "--device", device, "--home", home], log)
     recs = folder / "recs.csv"
     run([*mq, "export", "recommendations_latest", recs, "--home", home], log)
     ev, *_ = run([*mq, "evaluate", "recsys", "--home", home], log)
@@ -108,6 +108,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="auto,ease,rp3beta,ials,blend")
     ap.add_argument("--profile", default="quick", choices=["quick", "full"])
+    ap.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
+                    help="`marquee train/score recsys --device` (the baselines stay on the CPU)")
     args = ap.parse_args()
     started = datetime.now(UTC)
     log: list = []
@@ -126,7 +128,7 @@ def main() -> None:
         baselines.append(implicit_als(split, log))
     except ImportError:
         print("implicit is not installed: skipping the implicit ALS baseline", file=sys.stderr)
-    models = [run_model(m, args.profile, split, items_csv, log) for m in args.models.split(",")]
+    models = [run_model(m, args.profile, split, items_csv, log, args.device) for m in args.models.split(",")]
     als = next((b for b in baselines if b["model"] == "implicit ALS"), None)
     for m in models:
         if als:
@@ -135,7 +137,7 @@ def main() -> None:
     result = {"bench": "recsys", "command": " ".join([Path(sys.executable).name, *sys.argv]),
               "started": started.isoformat(timespec="seconds"),
               "git_commit": git_commit(),
-              "machine": machine(), "versions": versions("torch", "numpy", "pandas", "duckdb", "scipy", "implicit"), "profile": args.profile,
+              "machine": machine(), "versions": versions("torch", "numpy", "pandas", "duckdb", "scipy", "implicit"), "profile": args.profile, "device": args.device,
               "protocol": "evalkit recsys-split (MovieLens-100k, per-user random 75/25, seed 42), nDCG@10 etc. "
                           "from evalkit recsys-metrics; model choices made on a validation split of train.csv only",
               "notes": ["train_s / score_s are wall seconds of the `marquee` subprocess (includes Python start-up "

@@ -67,18 +67,23 @@ def run_model(name: str, train_args: list[str], home: Path, split: Path, test: P
     return res
 
 
-def throughput(model_dir: Path, texts: list[str], max_len: int, repeats: int = 1) -> dict:
-    """Reviews/s: Marquee's batch scorer vs transformers.pipeline, same model, texts and process."""
+def throughput(model_dir: Path, texts: list[str], max_len: int, repeats: int = 1, device: str = "cpu") -> dict:
+    """Reviews/s: Marquee's batch scorer vs transformers.pipeline, same model, texts, device and process.
+
+    On CUDA Marquee's scorer runs under bf16 autocast (what `marquee score sentiment` does there); the
+    pipeline runs in its default fp32 and, as a stronger baseline, also with its weights in bf16."""
     import torch
     from transformers import pipeline
 
     from nlp.transformer import TransformerScorer, load_backbone
 
+    dev = torch.device(device)
     tok, net = load_backbone(model_dir)
-    res = {"reviews": len(texts), "max_len": max_len, "torch_threads": torch.get_num_threads()}
-    pipe = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir), device=-1)
+    res = {"reviews": len(texts), "max_len": max_len, "torch_threads": torch.get_num_threads(), "device": str(dev)}
+    pipe_dev = 0 if dev.type == "cuda" else -1
+    pipe = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir), device=pipe_dev)
     kw = {"truncation": True, "max_length": max_len}
-    scorer = TransformerScorer(tok, net, torch.device("cpu"), max_len, "head_tail", batch_size=64)
+    scorer = TransformerScorer(tok, net, dev, max_len, "head_tail", batch_size=64)
     scorer.logits(texts[:16])
     pipe(texts[:4], **kw)
 
@@ -92,6 +97,14 @@ def throughput(model_dir: Path, texts: list[str], max_len: int, repeats: int = 1
     sides = {"marquee_head_tail_bs64": lambda: scorer.logits(texts),
              "pipeline_default_bs1": lambda: pipe(texts, **kw),
              "pipeline_bs64": lambda: pipe(texts, batch_size=64, **kw)}
+    if dev.type == "cuda":
+        try:
+            pipe16 = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir), device=pipe_dev,
+                              dtype=torch.bfloat16)
+            pipe16(texts[:4], **kw)
+            sides["pipeline_bs64_bf16"] = lambda: pipe16(texts, batch_size=64, **kw)
+        except Exception as exc:  # an older transformers without `dtype=`: keep the fp32 sides
+            res["pipeline_bf16_error"] = f"{type(exc).__name__}: {exc}"
     rounds = {k: [] for k in sides}
     for _ in range(repeats):
         for k, fn in sides.items():
@@ -101,6 +114,8 @@ def throughput(model_dir: Path, texts: list[str], max_len: int, repeats: int = 1
         res[f"{k}_rounds"] = [round(x, 2) for x in v]
     res["ratio_vs_pipeline_default"] = res["marquee_head_tail_bs64"] / res["pipeline_default_bs1"]
     res["ratio_vs_pipeline_bs64"] = res["marquee_head_tail_bs64"] / res["pipeline_bs64"]
+    if "pipeline_bs64_bf16" in res:
+        res["ratio_vs_pipeline_bs64_bf16"] = res["marquee_head_tail_bs64"] / res["pipeline_bs64_bf16"]
     res["ratio_vs_pipeline_bs64_per_round"] = [round(a / b, 2) for a, b in
                                                zip(rounds["marquee_head_tail_bs64"], rounds["pipeline_bs64"], strict=True)]
     return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in res.items()}
@@ -116,6 +131,8 @@ def main() -> None:
     ap.add_argument("--throughput-model", type=Path,
                     help="only measure throughput, on this saved run folder (artifacts/<run_id>)")
     ap.add_argument("--repeats", type=int, default=1, help="interleaved throughput rounds (median reported)")
+    ap.add_argument("--throughput-device", default="cpu", choices=["cpu", "cuda"],
+                    help="where both sides of the throughput comparison run")
     ap.add_argument("--tag", default="", help="names this variant's work folder and JSON")
     ap.add_argument("--train-args", default="", help="extra `marquee train sentiment` options for MiniLM, e.g. '--no-blend'")
     a = ap.parse_args()
@@ -132,7 +149,8 @@ def main() -> None:
         meta = json.loads((a.throughput_model / "sentiment.json").read_text())
         texts = pd.read_csv(split / "test.csv").sample(a.throughput_reviews, random_state=0)["text"].tolist()
         result["throughput_model"] = str(a.throughput_model)
-        result["throughput"] = throughput(a.throughput_model / "transformer", texts, meta["max_len"], a.repeats)
+        result["throughput"] = throughput(a.throughput_model / "transformer", texts, meta["max_len"], a.repeats,
+                                          a.throughput_device)
         out = ROOT / "bench" / "results" / f"sentiment-throughput-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
         result["phases"], result["total_seconds"] = log, round(time.perf_counter() - t_start, 1)
         result["machine"]["load_average_now"] = os.getloadavg()
@@ -193,7 +211,7 @@ def main() -> None:
                                                        random_state=0)["text"].tolist()
         try:
             result["throughput"] = throughput(Path(info["artifact_uri"]) / "transformer", texts,
-                                              info["params"]["max_len"], a.repeats)
+                                              info["params"]["max_len"], a.repeats, a.throughput_device)
         except Exception as exc:  # keep the quality numbers even if this phase breaks
             result["throughput"] = {"error": f"{type(exc).__name__}: {exc}"}
     save()
