@@ -2,7 +2,8 @@
 
 Embeddings of users and titles are smoothed over the normalized user-title graph
 (A_hat = D^-1/2 A D^-1/2, mean of layers 0..L). Training: Adam, L2 on the batch's ego
-embeddings, gradient clipping, bf16 autocast on CUDA, early stopping on validation nDCG@10.
+embeddings, gradient clipping, bf16 autocast on CUDA (the sparse propagation stays fp32), early
+stopping on validation nDCG@10.
 New users fold in as the mean of their titles' final embeddings.
 """
 from __future__ import annotations
@@ -39,9 +40,11 @@ class LightGCN(Recommender):
 
     def _propagate(self, ego: torch.Tensor, A: torch.Tensor | None) -> torch.Tensor:
         out, h = ego, ego
-        for _ in range(self.params["layers"]):
-            h = torch.sparse.mm(A, h)
-            out = out + h
+        # fp32 even inside bf16 autocast: CUDA has no bf16 sparse matmul ("addmm_sparse_cuda")
+        with torch.autocast(ego.device.type, enabled=False):
+            for _ in range(self.params["layers"]):
+                h = torch.sparse.mm(A, h.float())
+                out = out + h
         return out / (self.params["layers"] + 1)
 
     def _fit(self, X: sp.csr_matrix, validation: sp.csr_matrix | None) -> None:
