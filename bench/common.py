@@ -20,9 +20,11 @@ SHARED_NOTE = "2-core machine shared with other jobs (other helpers' tests and b
 
 
 def git_commit() -> str:
-    """HEAD, or $MARQUEE_BENCH_COMMIT where the tree is a copy without .git (e.g. a lent GPU machine)."""
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    return head or os.environ.get("MARQUEE_BENCH_COMMIT", "")
+    """$MARQUEE_BENCH_COMMIT when set (a copied tree whose .git is missing or stale, e.g. on a lent GPU
+    machine), else HEAD."""
+    if os.environ.get("MARQUEE_BENCH_COMMIT"):
+        return os.environ["MARQUEE_BENCH_COMMIT"]
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
 
 def machine(note: str | None = None) -> dict:
