@@ -34,13 +34,13 @@ INSERT_ALL_EVENTS = """INSERT INTO interactions (user_id, item_id, ts, rating, e
 SELECT user_id, item_id, ts, rating, event_type FROM memory.main.good"""   # first load: nothing to skip
 TOUCHED = "(SELECT DISTINCT item_id, day FROM memory.main.parts)"
 # Events: the engagement parts of the file's rows, with what proves them clean in the same pass.
-# Two equal events share (item, day, user), so only a group of 2+ rows can hold one; a group of
-# exactly 2 holds one only if both rows have the same timestamp and event type. Groups of 3+ get a
-# second, exact look (EVENT_REPEATS), the rest need none.
+# Two equal events share (item, day, user), so only a group of 2+ rows can hold one. A group of
+# exactly 2 holds one only if both rows hash alike on (timestamp, event type): x XOR y = 0 iff x = y
+# (a hash collision only costs a second look). Groups that may repeat get an exact second look.
 EVENT_PARTS = features.ENGAGEMENT_PARTS.format(
     events="memory.main.checked",
     extra=""", count(__err) AS errors,
-           count(*) > 2 OR (count(*) = 2 AND min(ts) = max(ts) AND min(event_type) = max(event_type)) AS may_repeat""")
+           count(*) > 2 OR (count(*) = 2 AND bit_xor(hash(ts, event_type)) = 0) AS may_repeat""")
 EVENT_REPEATS = """SELECT count(*) FROM (
     SELECT 1 FROM memory.main.typed c SEMI JOIN (SELECT item_id, day, user_id FROM memory.main.parts WHERE may_repeat) p
         ON p.item_id = c.item_id AND p.day = CAST(c.ts AS DATE) AND p.user_id = c.user_id
