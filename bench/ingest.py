@@ -106,6 +106,8 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=100_000)   # ~100 events per user, like MovieLens
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--note", default="nothing recorded about other load: see load_average_at_start",
+                    help="what else ran on the machine meanwhile (goes into the JSON)")
     args = ap.parse_args()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     work = WORK / f"ingest-{stamp}"
@@ -141,9 +143,10 @@ def main() -> None:
     b_wall = statistics.median(r["wall_s"] for r in bare_runs)
     ratio = b_wall / v_wall
     commit = git_commit()
+    run_phases = [phases(r["stderr_timeline"], r["wall_s"]) for r in validated_runs]
     result = {
         "bench": "ingest", "command": "python bench/ingest.py " + " ".join(sys.argv[1:]), "git_commit": commit,
-        "timestamp_utc": stamp, "machine": machine("shared with other jobs (4 other helpers on 2 cores)"),
+        "timestamp_utc": stamp, "machine": machine(args.note),
         "versions": {"python": platform.python_version(), "duckdb": duckdb.__version__},
         "params": {**params, "repeat": args.repeat}, "input_parquet_mib": round(events.stat().st_size / 2**20, 1),
         "generate_s": round(generate_s, 2),
@@ -152,6 +155,7 @@ def main() -> None:
                       "peak_rss_mb": max(r["peak_rss_mb"] for r in validated_runs),
                       "runs": [{"wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"],
                                 "phases": phases(r["stderr_timeline"], r["wall_s"])} for r in validated_runs],
+                      "median_phases_s": {k: statistics.median(p[k] for p in run_phases) for k in run_phases[0]},
                       "summary": validated_runs[0]["stdout"]},
         "bare_copy": {"command": "duckdb COPY interactions FROM parquet (fresh file, no checks)",
                       "median_wall_s": b_wall, "rows_per_s": round(args.rows / b_wall),

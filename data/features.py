@@ -8,11 +8,25 @@ tables with the cutoff as a parameter; the cached tables in the store (`item_eng
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NO_CUTOFF = datetime(9999, 12, 31)
+
+# item_engagement_daily in two steps. A bulk load computes the parts of its own rows once, to find
+# duplicate events and, when the store held no events before, to build the table from them.
+ENGAGEMENT_PARTS = """
+    SELECT item_id, CAST(ts AS DATE) AS day, user_id, count(*) AS n, sum(rating) AS rating_sum,
+           count(rating) AS rated{extra}
+    FROM {events} GROUP BY ALL"""
+ENGAGEMENT_DAILY = """
+    SELECT item_id, day, CAST(sum(n) AS BIGINT) AS events, count(*) AS users,
+           sum(rating_sum) / nullif(sum(rated), 0) AS mean_rating
+    FROM {parts} GROUP BY ALL"""
 
 FEATURES: dict[str, str] = {
     # raw events
@@ -21,15 +35,10 @@ FEATURES: dict[str, str] = {
     "reviews": """
         SELECT review_id, user_id, item_id, ts, text, source FROM reviews
         WHERE ts < $as_of OR (ts IS NULL AND $as_of = TIMESTAMP '9999-12-31')""",
-    # per title and day
-    # two-level aggregate: 3-4x faster than count(DISTINCT user_id) on 10M events, same values
-    "item_engagement_daily": """
-        SELECT item_id, day, CAST(sum(n) AS BIGINT) AS events, count(*) AS users,
-               sum(rating_sum) / nullif(sum(rated), 0) AS mean_rating
-        FROM (SELECT item_id, CAST(ts AS DATE) AS day, user_id, count(*) AS n, sum(rating) AS rating_sum,
-                     count(rating) AS rated
-              FROM interactions WHERE ts < $as_of GROUP BY ALL)
-        GROUP BY ALL""",
+    # per title and day: the per-(title, day, user) parts summed up. Two levels: 3-4x faster than
+    # count(DISTINCT user_id) on 10M events, same values
+    "item_engagement_daily": ENGAGEMENT_DAILY.format(parts="(" + ENGAGEMENT_PARTS.format(
+        extra="", events="interactions WHERE ts < $as_of") + ")"),
     "item_sentiment_daily": """
         SELECT r.item_id, CAST(r.ts AS DATE) AS day, count(*) AS reviews, avg(s.p_positive) AS mean_p_positive
         FROM reviews r JOIN review_sentiment_latest s USING (review_id)
@@ -40,6 +49,8 @@ FEATURES: dict[str, str] = {
 def _cutoff(as_of: datetime | date | str | None) -> datetime:
     if as_of is None:
         return NO_CUTOFF
+    import pandas as pd  # lazily: `marquee ingest` never needs it
+
     ts = pd.Timestamp(as_of)
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
@@ -60,29 +71,28 @@ def as_of(con: duckdb.DuckDBPyConnection, feature: str, as_of: datetime | date |
 
 
 
-REFRESH_TOUCHED = """
-    INSERT INTO item_engagement_daily BY NAME
-    SELECT item_id, day, CAST(sum(n) AS BIGINT) AS events, count(*) AS users,
-           sum(rating_sum) / nullif(sum(rated), 0) AS mean_rating
-    FROM (SELECT i.item_id, CAST(i.ts AS DATE) AS day, i.user_id, count(*) AS n, sum(i.rating) AS rating_sum,
-                 count(i.rating) AS rated
-          FROM interactions i SEMI JOIN {touched} t ON t.item_id = i.item_id AND t.day = CAST(i.ts AS DATE)
-          GROUP BY ALL)
-    GROUP BY ALL"""
+REFRESH_TOUCHED = "INSERT INTO item_engagement_daily BY NAME " + ENGAGEMENT_DAILY.format(
+    parts="(" + ENGAGEMENT_PARTS.format(extra="", events="""interactions i SEMI JOIN {touched} t
+          ON t.item_id = i.item_id AND t.day = CAST(i.ts AS DATE)""") + ")")
 
 
-def refresh_item_engagement_daily(con: duckdb.DuckDBPyConnection, touched: str | None = None) -> None:
+def refresh_item_engagement_daily(con: duckdb.DuckDBPyConnection, touched: str | None = None,
+                                  parts: str | None = None) -> None:
     """Recompute the cached engagement table (inside the caller's write transaction).
 
     touched: optionally a relation (name or parenthesised subquery) of the (item_id, day) pairs whose
-    events changed; only
-    those rows are recomputed (ingesting 1k events into a 10M-event store stays cheap). None: all.
-    The caller passes a trusted relation name, never user input.
+    events changed; only those rows are recomputed (ingesting 1k events into a 10M-event store stays
+    cheap). parts: instead, ENGAGEMENT_PARTS of every stored event, already computed (a first load's
+    own rows); the table is rebuilt from them without reading `interactions` again. Neither: all,
+    from the events. The caller passes trusted relation names, never user input.
     """
-    if touched is None:
-        con.execute("DELETE FROM item_engagement_daily")
+    if touched is not None:
+        con.execute(f"DELETE FROM item_engagement_daily WHERE (item_id, day) IN (SELECT (item_id, day) FROM {touched})")
+        con.execute(REFRESH_TOUCHED.format(touched=touched))
+        return
+    con.execute("DELETE FROM item_engagement_daily")
+    if parts is not None:
+        con.execute("INSERT INTO item_engagement_daily BY NAME " + ENGAGEMENT_DAILY.format(parts=parts))
+    else:
         con.execute("INSERT INTO item_engagement_daily BY NAME " + FEATURES["item_engagement_daily"],
                     {"as_of": NO_CUTOFF})
-        return
-    con.execute(f"DELETE FROM item_engagement_daily WHERE (item_id, day) IN (SELECT (item_id, day) FROM {touched})")
-    con.execute(REFRESH_TOUCHED.format(touched=touched))

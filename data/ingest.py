@@ -24,7 +24,7 @@ from data.ingest_validate import build_checked, find_problems, resolve_columns
 from data.paths import staging_dir, store_path
 
 KNOWN_ITEMS = "SELECT item_id FROM items"
-REGISTER_USERS = """INSERT INTO users (user_id) SELECT DISTINCT user_id FROM memory.main.good
+REGISTER_USERS = """INSERT INTO users (user_id) SELECT DISTINCT user_id FROM {rows}
 WHERE user_id IS NOT NULL ON CONFLICT DO NOTHING"""
 INSERT_NEW_EVENTS = """INSERT INTO interactions (user_id, item_id, ts, rating, event_type)
 SELECT g.user_id, g.item_id, g.ts, g.rating, g.event_type FROM memory.main.good g
@@ -32,7 +32,19 @@ WHERE NOT EXISTS (SELECT 1 FROM interactions i WHERE i.user_id = g.user_id AND i
                   AND i.ts = g.ts AND i.event_type = g.event_type)"""
 INSERT_ALL_EVENTS = """INSERT INTO interactions (user_id, item_id, ts, rating, event_type)
 SELECT user_id, item_id, ts, rating, event_type FROM memory.main.good"""   # first load: nothing to skip
-TOUCHED = "(SELECT DISTINCT item_id, CAST(ts AS DATE) AS day FROM memory.main.good)"
+TOUCHED = "(SELECT DISTINCT item_id, day FROM memory.main.parts)"
+# Events: the engagement parts of the file's rows, with what proves them clean in the same pass.
+# Two equal events share (item, day, user), so only a group of 2+ rows can hold one. A group of
+# exactly 2 holds one only if both rows hash alike on (timestamp, event type): x XOR y = 0 iff x = y
+# (a hash collision only costs a second look). Groups that may repeat get an exact second look.
+EVENT_PARTS = features.ENGAGEMENT_PARTS.format(
+    events="memory.main.checked",
+    extra=""", count(__err) AS errors,
+           count(*) > 2 OR (count(*) = 2 AND bit_xor(hash(ts, event_type)) = 0) AS may_repeat""")
+EVENT_REPEATS = """SELECT count(*) FROM (
+    SELECT 1 FROM memory.main.typed c SEMI JOIN (SELECT item_id, day, user_id FROM memory.main.parts WHERE may_repeat) p
+        ON p.item_id = c.item_id AND p.day = CAST(c.ts AS DATE) AND p.user_id = c.user_id
+    GROUP BY c.user_id, c.item_id, c.ts, c.event_type HAVING count(*) > 1)"""
 SAVE_REJECTS = """INSERT INTO rejected_rows (entity, file, "row", "column", reason, raw)
 SELECT entity, file, "row", "column", reason, raw FROM memory.main.rejects"""
 
@@ -100,16 +112,29 @@ def _publish(con: duckdb.DuckDBPyConnection, entity: Entity, present: list[str],
     """Runs inside the store transaction. -> (new, updated, unchanged, users_registered)."""
     registered = 0
     if entity.registers_users and "user_id" in present:
-        registered = con.execute(REGISTER_USERS).fetchall()[0][0]
+        rows = "memory.main.parts" if entity.name == "interactions" else "memory.main.good"
+        registered = con.execute(REGISTER_USERS.format(rows=rows)).fetchall()[0][0]
     if entity.name == "interactions":
         empty = not con.execute("SELECT count(*) FROM interactions").fetchall()[0][0]
         new = con.execute(INSERT_ALL_EVENTS if empty else INSERT_NEW_EVENTS).fetchall()[0][0]
-        # a first load recomputes everything; later ones only the (item, day) pairs they touched
+        # a first load builds the table from the parts it already has; later ones recompute the
+        # (item, day) pairs they touched from the store
         _say("refreshing item_engagement_daily ...")
-        features.refresh_item_engagement_daily(con, None if empty else TOUCHED)
+        if empty:
+            features.refresh_item_engagement_daily(con, parts="memory.main.parts")
+        else:
+            features.refresh_item_engagement_daily(con, touched=TOUCHED)
         return new, 0, n_good - new, registered
     new, updated = _upsert(con, entity, present)
     return new, updated, 0, registered
+
+
+def _signature(file: Path) -> tuple[int, int] | None:
+    try:
+        st = file.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 def _implied(entity: str, found: dict) -> set[str]:
@@ -118,9 +143,18 @@ def _implied(entity: str, found: dict) -> set[str]:
             "items": {"release_year"} if "release_date" in found else set()}.get(entity, set())
 
 
+def _clean_events(con: duckdb.DuckDBPyConnection) -> bool:
+    """Build `parts` from every row of an events file; True when that proves the file clean (no row
+    with a problem, no repeated event), so the row-by-row listing of problems can be skipped."""
+    con.execute("CREATE OR REPLACE TABLE parts AS " + EVENT_PARTS)
+    errors, may_repeat = con.execute("SELECT sum(errors), count(*) FILTER (may_repeat) FROM parts").fetchall()[0]
+    return not errors and not (may_repeat and con.execute(EVENT_REPEATS).fetchall()[0][0])
+
+
 def _validate(con: duckdb.DuckDBPyConnection, spec: Entity, file: Path, home: str | os.PathLike | None,
               skip_invalid: bool, rating_range: tuple[float, float]) -> tuple[int, int, dict]:
-    """Stage and check `file`; leaves view `good` (rows to load) and table `rejects`.
+    """Stage and check `file`; leaves view `good` (rows to load), table `rejects` and, for
+    interactions, table `parts` (the engagement parts of the good rows).
 
     Raises InputError on the first problem unless `skip_invalid`. -> (rows, rejected, columns found).
     """
@@ -131,25 +165,27 @@ def _validate(con: duckdb.DuckDBPyConnection, spec: Entity, file: Path, home: st
     _say("validating ...")
     try:
         build_checked(con, spec, found, rating_range)
+        clean = spec.name == "interactions" and _clean_events(con)
+        n_problems = 0 if clean else find_problems(con, spec, first_only=not skip_invalid)
     except duckdb.Error as exc:
         raise InputError(file, "could not read the file: " + str(exc).splitlines()[0]) from None
-    problems = find_problems(con, spec, first_only=not skip_invalid)
-    if len(problems) and not skip_invalid:
-        bad = problems.iloc[0]
-        raise InputError(file, bad["reason"], row=int(bad["row"]), column=bad["column"])
-    rows = con.execute("SELECT count(*) FROM checked").fetchall()[0][0]
-    if not len(problems):
-        con.execute("CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.checked")
+    if n_problems and not skip_invalid:
+        row, column, reason = con.execute("SELECT * FROM problems").fetchall()[0]
+        raise InputError(file, reason, row=int(row), column=column)
+    rows = con.execute("SELECT count(*) FROM src").fetchall()[0][0]
+    if not n_problems:
+        con.execute("CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.typed")
         return rows, 0, found
-    con.register("_problems", problems)
     con.execute("""CREATE OR REPLACE TABLE rejects AS
         SELECT $entity AS entity, $file AS file, p."row", p."column", p.reason, to_json(s) AS raw
-        FROM _problems p JOIN src s ON s.__row = p."row" ORDER BY p."row" """,
+        FROM problems p JOIN src s ON s.__row = p."row" ORDER BY p."row" """,
                 {"entity": spec.name, "file": str(file)})
-    con.unregister("_problems")
-    con.execute("""CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.checked c
+    con.execute("""CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.typed c
         WHERE NOT EXISTS (SELECT 1 FROM memory.main.rejects r WHERE r."row" = c.__row)""")
-    return rows, len(problems), found
+    if spec.name == "interactions":
+        con.execute("CREATE OR REPLACE TABLE parts AS " + features.ENGAGEMENT_PARTS.format(
+            extra="", events="memory.main.good"))
+    return rows, n_problems, found
 
 
 def ingest(entity: str, path: str | os.PathLike, home: str | os.PathLike | None = None,
@@ -162,6 +198,7 @@ def ingest(entity: str, path: str | os.PathLike, home: str | os.PathLike | None 
         raise MarqueeError(f"no store at {store_path(home)}: run `marquee init` first")
     con = _staging_connection(home)
     try:
+        signature = _signature(file)
         rows, rejected, found = _validate(con, spec, file, home, skip_invalid, rating_range)
         present = [c.store_name for c in spec.columns if c.name in found or c.store_name in _implied(entity, found)]
         _say(f"publishing {rows - rejected:,} rows ...")
@@ -169,6 +206,8 @@ def ingest(entity: str, path: str | os.PathLike, home: str | os.PathLike | None 
             new, updated, unchanged, registered = _publish(con, spec, present, rows - rejected)
             if rejected:
                 con.execute(SAVE_REJECTS)
+            if _signature(file) != signature:   # loading re-reads a Parquet file: it must be the one checked
+                raise InputError(file, "the file changed while it was being ingested; nothing was loaded")
             _say("committing ...")
     finally:
         con.close()

@@ -1,16 +1,16 @@
-"""Validate a staged file (`src`) in SQL: type it into `checked`, then list its problems.
+"""Validate a staged file (`src`) in SQL: views that type it, then its problems in a table.
 
-One scan of `src` builds `checked`: each column cast to its store type plus `__err`, the first
-thing wrong with the row as {column, reason} (NULL when the row is fine). Duplicates within the
-file are a second, grouped pass over the valid rows. Everything runs inside DuckDB, so a 10M-row
-file is validated at columnar speed; Python only sees the (few) problems.
+`typed` is each column cast to its store type; `checked` adds `__err`, the first thing wrong with
+the row as {column, reason} (NULL when the row is fine). Both are views, so nothing is copied
+until something reads them. Duplicates within the file are a grouped pass over the valid rows.
+Everything runs inside DuckDB, so a 10M-row file is validated at columnar speed; Python only
+sees the (few) problems.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from data.errors import InputError
 from data.ingest_read import ident, lit
@@ -101,7 +101,8 @@ def _checks(col: Column, typed: str, raw: str, is_text: bool, rating_range: tupl
 
 def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, found: dict[str, tuple[str, str]],
                   rating_range: tuple[float, float]) -> None:
-    """Create table `checked`: __row, the store columns, __err (first problem of the row or NULL)."""
+    """Create views `typed` (__row and the store columns) and `checked` (`typed` plus __err, the first
+    problem of the row or NULL). Loading reads `typed`, so it never pays for the checks twice."""
     inner, cases = ["__row"], []
     for col in entity.columns:
         name = col.store_name
@@ -120,12 +121,14 @@ def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, found: dict[st
                              for cond, column, reason in cases) + " END" if cases else "NULL"
     outer = [DEFAULTS.get(entity.name, {}).get(c.store_name, ident(c.store_name)) + f" AS {ident(c.store_name)}"
              for c in entity.columns]
-    con.execute(f"""CREATE OR REPLACE TABLE checked AS
-        SELECT __row, {', '.join(outer)}, {err} AS __err FROM (SELECT {', '.join(inner)} FROM src)""")
+    con.execute(f"CREATE OR REPLACE VIEW staged AS SELECT {', '.join(inner)} FROM src")
+    con.execute(f"CREATE OR REPLACE VIEW typed AS SELECT __row, {', '.join(outer)} FROM staged")
+    con.execute(f"CREATE OR REPLACE VIEW checked AS SELECT __row, {', '.join(outer)}, {err} AS __err FROM staged")
 
 
-def find_problems(con: duckdb.DuckDBPyConnection, entity: Entity, first_only: bool) -> pd.DataFrame:
-    """Problems as (row, column, reason), by row; duplicates name the row they repeat."""
+def find_problems(con: duckdb.DuckDBPyConnection, entity: Entity, first_only: bool) -> int:
+    """Table `problems` ("row", "column", reason), by row; duplicates name the row they repeat.
+    -> how many (at most 1 with `first_only`)."""
     key = ", ".join(ident(k) for k in entity.key)
     file_key = ", ".join("timestamp" if k == "ts" else k for k in entity.key)
     what = f"duplicate {file_key} (same as row " if len(entity.key) == 1 else f"duplicate event (same {file_key} as row "
@@ -136,10 +139,11 @@ def find_problems(con: duckdb.DuckDBPyConnection, entity: Entity, first_only: bo
         WHERE c.__err IS NULL AND c.__row > d.first_row""")
     limit = "LIMIT 1" if first_only else ""
     column = "timestamp" if len(entity.key) > 1 else entity.key[0]
-    return con.execute(f"""
+    con.execute(f"""CREATE OR REPLACE TABLE problems AS
         SELECT "row", "column", reason FROM (
             SELECT __row AS "row", __err.column AS "column", __err.reason AS reason
             FROM checked WHERE __err IS NOT NULL
             UNION ALL
             SELECT __row, {lit(column)}, {lit(what)} || first_row || ')' FROM dup_rows)
-        ORDER BY "row" {limit}""").df()
+        ORDER BY "row" {limit}""")
+    return con.execute("SELECT count(*) FROM problems").fetchall()[0][0]

@@ -193,3 +193,77 @@ def test_tsv_crlf_and_byte_order_mark(items_home, tmp_path):
     bad = write(tmp_path / "bad.tsv", "user_id\titem_id\ttimestamp\r\nu1\t1\t100\r\nu2\t2\tsoon\r\n")
     with pytest.raises(InputError, match="row 2, column 'timestamp'"):
         ingest("interactions", bad, items_home)
+
+
+@pytest.fixture
+def empty_events_home(tmp_path: Path) -> Path:
+    """Items but no events yet: the next events file is a first load."""
+    home = tmp_path / "fresh"
+    store.init(home)
+    ingest("items", write(tmp_path / "items.csv", ITEMS), home)
+    return home
+
+
+# Several events of one user, title and day are fine; only equal (user, item, timestamp, event type)
+# rows are duplicates. Groups of 2 and of 3+ take different routes through the check.
+REPEATS = [
+    ("three a day, all different", "u1,1,100,view\nu1,1,200,view\nu1,1,300,view\n", None),
+    ("same second, other event type", "u1,1,100,view\nu1,1,100,rating\n", None),
+    ("pair of equal events", "u2,2,50,view\nu1,1,100,view\nu1,1,100,view\n", 3),
+    ("equal events among three", "u1,1,100,view\nu1,1,200,view\nu1,1,100,view\n", 3),
+]
+
+
+@pytest.mark.parametrize("first_load", [True, False], ids=["first-load", "later-load"])
+@pytest.mark.parametrize(("text", "bad_row"), [r[1:] for r in REPEATS], ids=[r[0] for r in REPEATS])
+def test_repeated_events_of_a_day_versus_duplicates(items_home, empty_events_home, tmp_path, text, bad_row,
+                                                    first_load):
+    home = empty_events_home if first_load else items_home
+    path = write(tmp_path / "e.csv", "user_id,item_id,timestamp,event_type\n" + text)
+    if bad_row is None:
+        assert ingest("interactions", path, home).new == text.count("\n")
+        return
+    with pytest.raises(InputError) as info:
+        ingest("interactions", path, home)
+    assert (info.value.row, info.value.column) == (bad_row, "timestamp")
+    assert "duplicate event" in str(info.value) and "as row " in str(info.value)
+
+
+@pytest.mark.parametrize("skip_invalid", [False, True])
+def test_first_load_engagement_equals_its_definition(empty_events_home, tmp_path, skip_invalid):
+    """A first load builds item_engagement_daily from the parts it computed while validating; the
+    table must equal count(*) / count(DISTINCT user_id) / avg(rating) per title and day."""
+    path = to_parquet(tmp_path / "e.parquet", """
+        SELECT 'u' || (i % 7) AS user_id, CAST(1 + i % 3 AS VARCHAR) AS item_id,
+               TIMESTAMP '2021-01-01' + to_seconds(i * 3593) AS timestamp,
+               CASE WHEN i % 4 = 0 THEN NULL ELSE 1 + i % 5 END AS rating FROM range(3000) t(i)""")
+    if skip_invalid:   # the same rows plus one that is rejected: the parts must leave it out
+        path = to_parquet(tmp_path / "e2.parquet", f"""SELECT * FROM '{path}' UNION ALL
+            SELECT 'u1', '2', TIMESTAMP '2021-01-01 10:00:00', 99""")
+    result = ingest("interactions", path, empty_events_home, skip_invalid=skip_invalid)
+    assert (result.new, result.rejected) == (3000, int(skip_invalid))
+    with store.read(empty_events_home) as con:
+        cached = con.execute("SELECT item_id, day, events, users, round(mean_rating, 9) FROM item_engagement_daily "
+                             "ORDER BY ALL").fetchall()
+        want = con.execute("""SELECT item_id, CAST(ts AS DATE), count(*), count(DISTINCT user_id), round(avg(rating), 9)
+            FROM interactions GROUP BY ALL ORDER BY ALL""").fetchall()
+    assert cached == want and any(r[3] < r[2] for r in want)   # some users repeat within a day
+
+
+def test_file_changed_during_ingest_loads_nothing(empty_events_home, tmp_path, monkeypatch):
+    """Loading re-reads a Parquet file after checking it; a file replaced in between is refused."""
+    import data.ingest as ingest_module
+
+    path = to_parquet(tmp_path / "e.parquet", "SELECT 'u1' AS user_id, '1' AS item_id, 100 AS timestamp")
+    real_publish = ingest_module._publish
+
+    def publish_then_replace(*args):
+        out = real_publish(*args)
+        to_parquet(path, "SELECT 'u1' AS user_id, '1' AS item_id, 100 AS timestamp, 'x' AS extra_column")
+        return out
+
+    monkeypatch.setattr(ingest_module, "_publish", publish_then_replace)
+    before = snapshot(empty_events_home)
+    with pytest.raises(InputError, match="changed while it was being ingested"):
+        ingest("interactions", path, empty_events_home)
+    assert snapshot(empty_events_home) == before
