@@ -20,14 +20,11 @@ JSON to bench/results/app-<stamp>.json; summary in docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import json
 import os
 import resource
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common import ROOT, git_commit, machine, versions
+
+from app.commands.app import in_background
 
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 WORK = ROOT / "bench" / "work"
@@ -117,34 +116,6 @@ def apptest_times(home: Path, pages: list[str], repeats: int) -> dict:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def served(home: Path):
-    port = _free_port()
-    proc = subprocess.Popen([MARQUEE, "app", "--home", str(home), "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("app did not start") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-
-
 def _wait_for(driver, want: list[str], gone: str | None = None, timeout: float = 120) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -179,7 +150,7 @@ def browser_times(home: Path, pages: list[str], repeats: int, extra: dict[str, s
         opts.add_argument(arg)
     want = {p: [PAGES[p][1], *([extra[p]] if extra and p in extra else [])] for p in pages}
     out: dict = {}
-    with served(home) as url:
+    with in_background(home, timeout=90) as url:
         driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=opts)
         try:
             t0 = time.perf_counter()

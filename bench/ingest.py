@@ -106,8 +106,8 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=100_000)   # ~100 events per user, like MovieLens
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--note", default="nothing recorded about other load: see load_average_at_start",
-                    help="what else ran on the machine meanwhile (goes into the JSON)")
+    ap.add_argument("--note", help="what else ran on the machine meanwhile (goes into the JSON; "
+                                   "default: $MARQUEE_BENCH_NOTE, else the shared-machine note)")
     args = ap.parse_args()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     work = WORK / f"ingest-{stamp}"
@@ -153,8 +153,8 @@ def main() -> None:
         "validated": {"command": validated_runs[0]["command"], "median_wall_s": v_wall,
                       "rows_per_s": round(args.rows / v_wall),
                       "peak_rss_mb": max(r["peak_rss_mb"] for r in validated_runs),
-                      "runs": [{"wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"],
-                                "phases": phases(r["stderr_timeline"], r["wall_s"])} for r in validated_runs],
+                      "runs": [{"wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"], "phases": p}
+                               for r, p in zip(validated_runs, run_phases, strict=True)],
                       "median_phases_s": {k: statistics.median(p[k] for p in run_phases) for k in run_phases[0]},
                       "summary": validated_runs[0]["stdout"]},
         "bare_copy": {"command": "duckdb COPY interactions FROM parquet (fresh file, no checks)",
@@ -164,7 +164,7 @@ def main() -> None:
         "ratio_bare_over_validated": round(ratio, 3),
         # the bare copy computes no features: the same ratio with the validated run's feature refresh left out
         "ratio_excluding_feature_refresh": round(b_wall / statistics.median(
-            r["wall_s"] - phases(r["stderr_timeline"], r["wall_s"]).get("refreshing_s", 0) for r in validated_runs), 3),
+            r["wall_s"] - p.get("refreshing_s", 0) for r, p in zip(validated_runs, run_phases, strict=True)), 3),
         "ratio_per_run": [round(b["wall_s"] / v["wall_s"], 3) for v, b in zip(validated_runs, bare_runs, strict=True)],
         "target_ratio": 0.5, "meets_target": ratio >= 0.5,
         "note": "both timings are whole subprocesses (Python start-up included) on the same file, same run, "

@@ -6,18 +6,13 @@ every page land in the test's temp folder.
 """
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from test_app import publish_synthetic_outputs
+
+from app.commands.app import in_background
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 pytestmark = [
@@ -38,41 +33,17 @@ PAGES = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def served_app(demo_home_ro: Path, tmp_path: Path):
     home = tmp_path / "home"
     shutil.copytree(demo_home_ro, home)
     facts = publish_synthetic_outputs(home)
-    port = _free_port()
-    log = open(tmp_path / "app.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "app", "--home", str(home), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            cwd=Path(__file__).resolve().parents[1])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"app did not start:\n{(tmp_path / 'app.log').read_text()}")
-                time.sleep(0.3)
-        yield url, facts
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)   # the process group we started: marquee app + streamlit
+    with open(tmp_path / "app.log", "w") as log:
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+            with in_background(home, timeout=60, output=log) as url:
+                yield url, facts
+        except RuntimeError as exc:
+            pytest.fail(f"{exc}:\n{(tmp_path / 'app.log').read_text()}")
 
 
 @pytest.fixture

@@ -214,11 +214,10 @@ REPEATS = [
 ]
 
 
-@pytest.mark.parametrize("first_load", [True, False], ids=["first-load", "later-load"])
+@pytest.mark.parametrize("home_fixture", ["empty_events_home", "items_home"], ids=["first-load", "later-load"])
 @pytest.mark.parametrize(("text", "bad_row"), [r[1:] for r in REPEATS], ids=[r[0] for r in REPEATS])
-def test_repeated_events_of_a_day_versus_duplicates(items_home, empty_events_home, tmp_path, text, bad_row,
-                                                    first_load):
-    home = empty_events_home if first_load else items_home
+def test_repeated_events_of_a_day_versus_duplicates(request, tmp_path, text, bad_row, home_fixture):
+    home = request.getfixturevalue(home_fixture)
     path = write(tmp_path / "e.csv", "user_id,item_id,timestamp,event_type\n" + text)
     if bad_row is None:
         assert ingest("interactions", path, home).new == text.count("\n")

@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 MAIN = Path(__file__).resolve().parents[1] / "main.py"
 
@@ -39,6 +45,43 @@ def serve(home: str | os.PathLike | None, port: int) -> int:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def in_background(home: str | os.PathLike, timeout: float = 60.0, output: IO | int = subprocess.DEVNULL
+                  ) -> Iterator[str]:
+    """`marquee app` on a free port in its own process group, for as long as the block runs (the
+    browser test and the app bench). Yields the URL once the app answers its health check; raises
+    RuntimeError if it exits or stays silent for `timeout` seconds."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "app", "--home", str(home), "--port", str(port)],
+                            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the app did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):   # the group: `marquee app` and its Streamlit
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _app(args: argparse.Namespace) -> int:
