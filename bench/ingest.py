@@ -1,7 +1,8 @@
-"""Ingest benchmark: 10M generated interactions from Parquet, validated through `marquee ingest`,
-beside a bare DuckDB `COPY ... FROM parquet` into an unvalidated table, in the same run.
+"""Ingest benchmark: 10M generated interactions from Parquet (or CSV), validated through `marquee ingest`,
+beside a bare DuckDB `COPY ... FROM` the same file into an unvalidated table, in the same run.
 
     .venv/bin/python bench/ingest.py [--rows 10000000] [--items 20000] [--users 100000] [--repeat 3] [--seed 42]
+                                     [--format parquet|csv]
 
 Writes bench/results/ingest-<UTC stamp>.json; the ratio is bare_time / validated_time (>= 0.5 is
 the target: validation costs at most 2x the bare copy). Peak memory is the resident set of the
@@ -39,13 +40,15 @@ GENERATE_EVENTS = """COPY (SELECT 'u' || (hash(i, $seed) % $users) AS user_id,
     TIMESTAMP '2024-01-01' + to_seconds(CAST(i * (31536000 // $rows) + hash(i, $seed + 2) % (31536000 // $rows + 1)
                                              AS BIGINT)) AS timestamp,
     CAST(1 + hash(i, $seed + 3) % 5 AS DOUBLE) AS rating, 'rating' AS event_type
-    FROM range($rows) t(i)) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 122880)"""
+    FROM range($rows) t(i)) TO '{path}' {options}"""
+WRITE_OPTIONS = {"parquet": "(FORMAT parquet, ROW_GROUP_SIZE 122880)", "csv": "(FORMAT csv, HEADER)"}
+READ_OPTIONS = {"parquet": "(FORMAT parquet)", "csv": "(FORMAT csv, HEADER)"}
 BARE_COPY = """
 import duckdb, sys
 con = duckdb.connect(sys.argv[1])
 con.execute("SET enable_progress_bar = false")
 con.execute("CREATE TABLE interactions (user_id VARCHAR, item_id VARCHAR, ts TIMESTAMP, rating DOUBLE, event_type VARCHAR)")
-con.execute("COPY interactions FROM '" + sys.argv[2] + "' (FORMAT parquet)")
+con.execute("COPY interactions FROM '" + sys.argv[2] + "' " + sys.argv[3])
 print(con.execute("SELECT count(*) FROM interactions").fetchall()[0][0])
 con.close()
 """
@@ -106,18 +109,20 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=100_000)   # ~100 events per user, like MovieLens
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--format", choices=sorted(WRITE_OPTIONS), default="parquet",
+                    help="file format of the generated events (CSV: ISO timestamps, as COPY reads them)")
     ap.add_argument("--note", help="what else ran on the machine meanwhile (goes into the JSON; "
                                    "default: $MARQUEE_BENCH_NOTE, else the shared-machine note)")
     args = ap.parse_args()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     work = WORK / f"ingest-{stamp}"
     work.mkdir(parents=True)
-    items, events = work / "items.parquet", work / "interactions.parquet"
+    items, events = work / "items.parquet", work / f"interactions.{args.format}"
     t0 = time.monotonic()
     params = {"rows": args.rows, "items": args.items, "users": args.users, "seed": args.seed}
     gen = duckdb.connect()
     gen.execute(GENERATE_ITEMS.format(path=items), {"items": args.items})
-    gen.execute(GENERATE_EVENTS.format(path=events), params)
+    gen.execute(GENERATE_EVENTS.format(path=events, options=WRITE_OPTIONS[args.format]), params)
     gen.close()
     generate_s = time.monotonic() - t0
     print(f"generated {args.rows:,} interactions in {generate_s:.1f}s ({events.stat().st_size / 2**20:.0f} MiB)",
@@ -131,7 +136,8 @@ def main() -> None:
                        capture_output=True)
         validated = timed([*MARQUEE, "ingest", "interactions", str(events), "--home", str(home)])
         print(f"[{rep}] validated ingest: {validated['wall_s']}s  {validated['stdout']}", file=sys.stderr)
-        bare = timed([sys.executable, "-c", BARE_COPY, str(work / f"bare{rep}.duckdb"), str(events)])
+        bare = timed([sys.executable, "-c", BARE_COPY, str(work / f"bare{rep}.duckdb"), str(events),
+                      READ_OPTIONS[args.format]])
         print(f"[{rep}] bare COPY: {bare['wall_s']}s ({bare['stdout']} rows)", file=sys.stderr)
         with duckdb.connect(str(home / "store.duckdb"), read_only=True) as con:
             stored = con.execute("SELECT count(*) FROM interactions").fetchall()[0][0]
@@ -148,7 +154,8 @@ def main() -> None:
         "bench": "ingest", "command": "python bench/ingest.py " + " ".join(sys.argv[1:]), "git_commit": commit,
         "timestamp_utc": stamp, "machine": machine(args.note),
         "versions": {"python": platform.python_version(), "duckdb": duckdb.__version__},
-        "params": {**params, "repeat": args.repeat}, "input_parquet_mib": round(events.stat().st_size / 2**20, 1),
+        "params": {**params, "repeat": args.repeat, "format": args.format},
+        "input_mib": round(events.stat().st_size / 2**20, 1),
         "generate_s": round(generate_s, 2),
         "validated": {"command": validated_runs[0]["command"], "median_wall_s": v_wall,
                       "rows_per_s": round(args.rows / v_wall),
@@ -157,7 +164,7 @@ def main() -> None:
                                for r, p in zip(validated_runs, run_phases, strict=True)],
                       "median_phases_s": {k: statistics.median(p[k] for p in run_phases) for k in run_phases[0]},
                       "summary": validated_runs[0]["stdout"]},
-        "bare_copy": {"command": "duckdb COPY interactions FROM parquet (fresh file, no checks)",
+        "bare_copy": {"command": f"duckdb COPY interactions FROM {args.format} (fresh file, no checks)",
                       "median_wall_s": b_wall, "rows_per_s": round(args.rows / b_wall),
                       "peak_rss_mb": max(r["peak_rss_mb"] for r in bare_runs),
                       "runs": [{"wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"]} for r in bare_runs]},

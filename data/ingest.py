@@ -18,7 +18,7 @@ import duckdb
 
 from data import features, store
 from data.errors import InputError, MarqueeError
-from data.ingest_read import ident, stage
+from data.ingest_read import file_format, ident, stage
 from data.ingest_spec import ENTITIES, RATING_RANGE, Entity
 from data.ingest_validate import build_checked, find_problems, resolve_columns
 from data.paths import staging_dir, store_path
@@ -164,7 +164,7 @@ def _validate(con: duckdb.DuckDBPyConnection, spec: Entity, file: Path, home: st
         _load_known_items(con, home)
     _say("validating ...")
     try:
-        build_checked(con, spec, found, rating_range)
+        build_checked(con, spec, found, rating_range, materialize=file_format(file) == "csv")
         clean = spec.name == "interactions" and _clean_events(con)
         n_problems = 0 if clean else find_problems(con, spec, first_only=not skip_invalid)
     except duckdb.Error as exc:

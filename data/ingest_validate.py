@@ -100,9 +100,14 @@ def _checks(col: Column, typed: str, raw: str, is_text: bool, rating_range: tupl
 
 
 def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, found: dict[str, tuple[str, str]],
-                  rating_range: tuple[float, float]) -> None:
-    """Create views `typed` (__row and the store columns) and `checked` (`typed` plus __err, the first
-    problem of the row or NULL). Loading reads `typed`, so it never pays for the checks twice."""
+                  rating_range: tuple[float, float], materialize: bool = False) -> None:
+    """Create `typed` (__row and the store columns) and `checked` (`typed` plus __err, the first problem
+    of the row or NULL). Loading reads `typed`, so it never pays for the checks twice.
+
+    Both are views over the file unless `materialize`: then `checked` is a table, typed once. That pays
+    when the source is already in memory and costly to type (CSV: every value is text); re-reading a
+    Parquet file is cheaper than copying it (measured: docs/benchmarks.md, "Ingest").
+    """
     inner, cases = ["__row"], []
     for col in entity.columns:
         name = col.store_name
@@ -122,8 +127,11 @@ def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, found: dict[st
     outer = [DEFAULTS.get(entity.name, {}).get(c.store_name, ident(c.store_name)) + f" AS {ident(c.store_name)}"
              for c in entity.columns]
     con.execute(f"CREATE OR REPLACE VIEW staged AS SELECT {', '.join(inner)} FROM src")
-    con.execute(f"CREATE OR REPLACE VIEW typed AS SELECT __row, {', '.join(outer)} FROM staged")
-    con.execute(f"CREATE OR REPLACE VIEW checked AS SELECT __row, {', '.join(outer)}, {err} AS __err FROM staged")
+    kind = "TABLE" if materialize else "VIEW"
+    con.execute(f"CREATE OR REPLACE {kind} checked AS SELECT __row, {', '.join(outer)}, {err} AS __err FROM staged")
+    # over a view, `typed` skips the checks: DuckDB would still run the item lookup of an unused __err
+    typed = "* EXCLUDE (__err) FROM checked" if materialize else f"__row, {', '.join(outer)} FROM staged"
+    con.execute(f"CREATE OR REPLACE VIEW typed AS SELECT {typed}")
 
 
 def find_problems(con: duckdb.DuckDBPyConnection, entity: Entity, first_only: bool) -> int:

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from data import store
@@ -228,8 +229,9 @@ def test_repeated_events_of_a_day_versus_duplicates(request, tmp_path, text, bad
     assert "duplicate event" in str(info.value) and "as row " in str(info.value)
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])   # CSV is checked from a typed copy, Parquet from the file
 @pytest.mark.parametrize("skip_invalid", [False, True])
-def test_first_load_engagement_equals_its_definition(empty_events_home, tmp_path, skip_invalid):
+def test_first_load_engagement_equals_its_definition(empty_events_home, tmp_path, skip_invalid, fmt):
     """A first load builds item_engagement_daily from the parts it computed while validating; the
     table must equal count(*) / count(DISTINCT user_id) / avg(rating) per title and day."""
     path = to_parquet(tmp_path / "e.parquet", """
@@ -239,6 +241,10 @@ def test_first_load_engagement_equals_its_definition(empty_events_home, tmp_path
     if skip_invalid:   # the same rows plus one that is rejected: the parts must leave it out
         path = to_parquet(tmp_path / "e2.parquet", f"""SELECT * FROM '{path}' UNION ALL
             SELECT 'u1', '2', TIMESTAMP '2021-01-01 10:00:00', 99""")
+    if fmt == "csv":
+        csv = tmp_path / "e.csv"
+        duckdb.connect().execute(f"COPY (SELECT * FROM '{path}') TO '{csv}' (HEADER)")
+        path = csv
     result = ingest("interactions", path, empty_events_home, skip_invalid=skip_invalid)
     assert (result.new, result.rejected) == (3000, int(skip_invalid))
     with store.read(empty_events_home) as con:
