@@ -70,11 +70,13 @@ def run_model(name: str, train_args: list[str], home: Path, split: Path, test: P
 def throughput(model_dir: Path, texts: list[str], max_len: int, repeats: int = 1, device: str = "cpu") -> dict:
     """Reviews/s: Marquee's batch scorer vs transformers.pipeline, same model, texts, device and process.
 
-    On CUDA Marquee's scorer runs under bf16 autocast (what `marquee score sentiment` does there); the
-    pipeline runs in its default fp32 and, as a stronger baseline, also with its weights in bf16."""
+    Marquee's scorer runs under bf16 autocast on CUDA and on a CPU with native bf16 (what `marquee score
+    sentiment` does there); then its fp32 self is timed too, and the pipeline, besides its default fp32,
+    also with its weights in bf16 as a stronger baseline."""
     import torch
     from transformers import pipeline
 
+    from data.device import native_bf16_cpu
     from nlp.transformer import TransformerScorer, load_backbone
 
     dev = torch.device(device)
@@ -97,7 +99,16 @@ def throughput(model_dir: Path, texts: list[str], max_len: int, repeats: int = 1
     sides = {"marquee_head_tail_bs64": lambda: scorer.logits(texts),
              "pipeline_default_bs1": lambda: pipe(texts, **kw),
              "pipeline_bs64": lambda: pipe(texts, batch_size=64, **kw)}
-    if dev.type == "cuda":
+    bf16 = dev.type == "cuda" or native_bf16_cpu()
+    res["marquee_bf16"] = bf16
+    if bf16:
+        fp32 = TransformerScorer(tok, net, dev, max_len, "head_tail", batch_size=64, cpu_bf16=False)
+        fp32.logits(texts[:16])
+        sides["marquee_head_tail_bs64_fp32"] = lambda: fp32.logits(texts)
+        z16, z32 = scorer.logits(texts), fp32.logits(texts)   # what bf16 changes in the answers
+        p16, p32 = 1 / (1 + np.exp(-z16)), 1 / (1 + np.exp(-z32))
+        res["bf16_label_flips_vs_fp32"] = int(((z16 > 0) != (z32 > 0)).sum())
+        res["bf16_max_abs_p_diff_vs_fp32"] = float(np.abs(p16 - p32).max())
         try:
             pipe16 = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir), device=pipe_dev,
                               dtype=torch.bfloat16)
@@ -116,6 +127,8 @@ def throughput(model_dir: Path, texts: list[str], max_len: int, repeats: int = 1
     res["ratio_vs_pipeline_bs64"] = res["marquee_head_tail_bs64"] / res["pipeline_bs64"]
     if "pipeline_bs64_bf16" in res:
         res["ratio_vs_pipeline_bs64_bf16"] = res["marquee_head_tail_bs64"] / res["pipeline_bs64_bf16"]
+    if "marquee_head_tail_bs64_fp32" in res:
+        res["ratio_bf16_vs_own_fp32"] = res["marquee_head_tail_bs64"] / res["marquee_head_tail_bs64_fp32"]
     res["ratio_vs_pipeline_bs64_per_round"] = [round(a / b, 2) for a, b in
                                                zip(rounds["marquee_head_tail_bs64"], rounds["pipeline_bs64"], strict=True)]
     return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in res.items()}

@@ -1,8 +1,8 @@
 """Fine-tuning MiniLM for sentiment: the task (net, loss, optimizer, one `_step`) apart from the loop.
 
 `SentimentTask` is Lightning-shaped (the module owns the net, the loss and the optimizer; `_step`
-serves train and val); `fit` is the small loop that owns epochs, the device, bf16 autocast on CUDA,
-early stopping and the time budget. `TransformerScorer` is the batch scorer used everywhere a saved
+serves train and val); `fit` is the small loop that owns epochs, the device, bf16 autocast (CUDA, or a CPU with native
+bf16), early stopping and the time budget. `TransformerScorer` is the batch scorer used everywhere a saved
 model predicts: length-sorted, dynamically padded batches under `torch.inference_mode`.
 """
 from __future__ import annotations
@@ -123,7 +123,7 @@ def fit(task: SentimentTask, enc: Encoded, labels: np.ndarray, device: torch.dev
     for epoch in range(epochs):
         batches = bucketed_batches(lengths, batch_size, shuffle=True, seed=seed + epoch)
         for _, batch in iter_batches(enc, batches, labels):
-            with autocast(device):
+            with autocast(device, cpu_bf16=True):
                 loss, _ = task._step(_to(batch, device), "train")
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -159,10 +159,11 @@ class TransformerScorer:
     """Binary logits for texts from a fine-tuned classifier: sorted by length, padded per batch."""
 
     def __init__(self, tokenizer, net, device: torch.device, max_len: int, strategy: str = "head_tail",
-                 head_fraction: float = 0.25, max_chunks: int = 8, batch_size: int = 64):
+                 head_fraction: float = 0.25, max_chunks: int = 8, batch_size: int = 64, cpu_bf16: bool = True):
         self.tok, self.net, self.device = tokenizer, net.to(device).eval(), device
         self.max_len, self.strategy, self.head_fraction = max_len, strategy, head_fraction
         self.max_chunks, self.batch_size = max_chunks, batch_size
+        self.cpu_bf16 = cpu_bf16   # bf16 on a CPU with native bf16, as in training (data.device.autocast)
 
     @torch.inference_mode()
     def logits(self, texts: Sequence[str], strategy: str | None = None, progress: bool = False,
@@ -174,7 +175,7 @@ class TransformerScorer:
         batches = bucketed_batches(enc.lengths(), self.batch_size, shuffle=False)
         for idx, batch in tqdm(iter_batches(enc, batches), total=len(batches), desc="scoring", unit="batch",
                                disable=not progress, leave=False):
-            with autocast(self.device):
+            with autocast(self.device, self.cpu_bf16):
                 out[idx] = binary_logit(self.net(**_to(batch, self.device)).logits).cpu().numpy()
         z = pool_by_owner(out, enc.owner, len(texts))
         if labels is None:

@@ -122,3 +122,26 @@ def test_bucketed_batches_cover_every_index_once_with_similar_lengths():
         assert sorted(flat.tolist()) == list(range(1000))
     spread = np.mean([np.ptp(lengths[b]) for b in batches])
     assert spread < 0.25 * np.ptp(lengths)              # padding waste far below random batches
+
+
+def test_cpu_bf16_autocast_only_where_the_cpu_has_it():
+    from data.device import autocast, native_bf16_cpu
+
+    a, cpu = torch.randn(8, 8), torch.device("cpu")
+    with autocast(cpu):                      # recsys and forecasting: always fp32 on the CPU
+        assert (a @ a).dtype == torch.float32
+    with autocast(cpu, cpu_bf16=True):       # the transformer: bf16 only with hardware support
+        assert (a @ a).dtype == (torch.bfloat16 if native_bf16_cpu() else torch.float32)
+
+
+def test_bf16_scoring_agrees_with_fp32(trained):
+    """Scoring under CPU bf16 (the default where the CPU has it) gives the fp32 answers, nearly."""
+    from nlp.transformer import TransformerScorer
+
+    model, _, _ = trained
+    s = model.scorer
+    texts = toy_reviews(40, seed=7)["text"].tolist()
+    fp32 = TransformerScorer(s.tok, s.net, s.device, s.max_len, s.strategy, cpu_bf16=False).logits(texts)
+    bf16 = TransformerScorer(s.tok, s.net, s.device, s.max_len, s.strategy, cpu_bf16=True).logits(texts)
+    assert np.all((fp32 > 0) == (bf16 > 0))
+    np.testing.assert_allclose(bf16, fp32, atol=0.05 + 0.02 * np.abs(fp32).max())
