@@ -10,7 +10,7 @@ TRUNCATIONS = ("head_tail", "chunk_pool")
 @dataclass(frozen=True)
 class SentimentConfig:
     model: str = "minilm"             # minilm (fine-tuned transformer), tfidf (TF-IDF + LR), nblr (NB-weighted LR)
-    max_train: int | None = 2400      # training reviews (stratified subset); None = all
+    max_train: int | None = 4800      # training reviews (stratified subset); None = all
     val_fraction: float = 0.1         # held out of the training data: early stopping + temperature
     max_val: int | None = 300         # cap on validation reviews (each is scored twice: both truncations)
     max_len: int = 128                # tokens per sequence, [CLS] and [SEP] included
