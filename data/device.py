@@ -5,6 +5,7 @@ Lives in `data` because every pipeline may import `data` and none may import ano
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Literal
 
 DeviceName = Literal["auto", "cpu", "cuda"]
@@ -25,6 +26,7 @@ def pick_device(name: str = "auto"):
     return torch.device(name)
 
 
+@functools.cache
 def native_bf16_cpu() -> bool:
     """True when this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX). Elsewhere bf16 on the
     CPU is emulated and slower than fp32."""
