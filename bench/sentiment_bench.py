@@ -76,7 +76,7 @@ def throughput(model_dir: Path, texts: list[str], max_len: int, repeats: int = 1
     import torch
     from transformers import pipeline
 
-    from data.device import native_bf16_cpu
+    from data.device import cpu_bf16_enabled
     from nlp.transformer import TransformerScorer, load_backbone
 
     dev = torch.device(device)
@@ -99,7 +99,7 @@ def throughput(model_dir: Path, texts: list[str], max_len: int, repeats: int = 1
     sides = {"marquee_head_tail_bs64": lambda: scorer.logits(texts),
              "pipeline_default_bs1": lambda: pipe(texts, **kw),
              "pipeline_bs64": lambda: pipe(texts, batch_size=64, **kw)}
-    bf16 = dev.type == "cuda" or native_bf16_cpu()
+    bf16 = dev.type == "cuda" or cpu_bf16_enabled()
     res["marquee_bf16"] = bf16
     if bf16:
         fp32 = TransformerScorer(tok, net, dev, max_len, "head_tail", batch_size=64, cpu_bf16=False)

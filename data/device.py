@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from typing import Literal
 
 DeviceName = Literal["auto", "cpu", "cuda"]
@@ -36,15 +37,21 @@ def native_bf16_cpu() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
+def cpu_bf16_enabled() -> bool:
+    """Native bf16 on this CPU, and not switched off with MARQUEE_CPU_BF16=0."""
+    return os.environ.get("MARQUEE_CPU_BF16", "1") != "0" and native_bf16_cpu()
+
+
 def autocast(device, cpu_bf16: bool = False):
     """bf16 autocast on CUDA. On the CPU a no-op (fp32 is exact, and faster for small nets), unless
     `cpu_bf16` and the CPU has native bf16: a transformer then runs about 2x faster there
-    (MiniLM, 2-core EPYC: 2.5x scoring, 2x a training step; docs/benchmarks.md)."""
+    (MiniLM, 2-core EPYC: 2.5x scoring, 2x a training step; docs/benchmarks.md).
+    MARQUEE_CPU_BF16=0 keeps the CPU in fp32 (exact answers, or a CPU whose bf16 does not pay)."""
     import torch
 
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    if cpu_bf16 and device.type == "cpu" and native_bf16_cpu():
+    if cpu_bf16 and device.type == "cpu" and cpu_bf16_enabled():
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 

@@ -124,14 +124,18 @@ def test_bucketed_batches_cover_every_index_once_with_similar_lengths():
     assert spread < 0.25 * np.ptp(lengths)              # padding waste far below random batches
 
 
-def test_cpu_bf16_autocast_only_where_the_cpu_has_it():
-    from data.device import autocast, native_bf16_cpu
+def test_cpu_bf16_autocast_only_where_the_cpu_has_it(monkeypatch):
+    from data.device import autocast, cpu_bf16_enabled
 
     a, cpu = torch.randn(8, 8), torch.device("cpu")
     with autocast(cpu):                      # recsys and forecasting: always fp32 on the CPU
         assert (a @ a).dtype == torch.float32
     with autocast(cpu, cpu_bf16=True):       # the transformer: bf16 only with hardware support
-        assert (a @ a).dtype == (torch.bfloat16 if native_bf16_cpu() else torch.float32)
+        assert (a @ a).dtype == (torch.bfloat16 if cpu_bf16_enabled() else torch.float32)
+    monkeypatch.setenv("MARQUEE_CPU_BF16", "0")   # the user's switch back to fp32
+    assert not cpu_bf16_enabled()
+    with autocast(cpu, cpu_bf16=True):
+        assert (a @ a).dtype == torch.float32
 
 
 def test_bf16_scoring_agrees_with_fp32(trained):
