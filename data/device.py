@@ -28,7 +28,7 @@ def pick_device(name: str = "auto"):
 
 
 @functools.cache
-def native_bf16_cpu() -> bool:
+def _native_bf16_cpu() -> bool:
     """True when this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX). Elsewhere bf16 on the
     CPU is emulated and slower than fp32."""
     import torch
@@ -39,7 +39,7 @@ def native_bf16_cpu() -> bool:
 
 def cpu_bf16_enabled() -> bool:
     """Native bf16 on this CPU, and not switched off with MARQUEE_CPU_BF16=0."""
-    return os.environ.get("MARQUEE_CPU_BF16", "1") != "0" and native_bf16_cpu()
+    return os.environ.get("MARQUEE_CPU_BF16", "1") != "0" and _native_bf16_cpu()
 
 
 def autocast(device, cpu_bf16: bool = False):

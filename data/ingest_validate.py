@@ -1,8 +1,9 @@
 """Validate a staged file (`src`) in SQL: views that type it, then its problems in a table.
 
 `typed` is each column cast to its store type; `checked` adds `__err`, the first thing wrong with
-the row as {column, reason} (NULL when the row is fine). Both are views, so nothing is copied
-until something reads them. Duplicates within the file are a grouped pass over the valid rows.
+the row as {column, reason} (NULL when the row is fine). Over a Parquet file both are views, so
+nothing is copied until something reads them; a CSV file (already in memory as text) is typed once
+into a `checked` table. Duplicates within the file are a grouped pass over the valid rows.
 Everything runs inside DuckDB, so a 10M-row file is validated at columnar speed; Python only
 sees the (few) problems.
 """

@@ -1,9 +1,10 @@
 """Fine-tuning MiniLM for sentiment: the task (net, loss, optimizer, one `_step`) apart from the loop.
 
 `SentimentTask` is Lightning-shaped (the module owns the net, the loss and the optimizer; `_step`
-serves train and val); `fit` is the small loop that owns epochs, the device, bf16 autocast (CUDA, or a CPU with native
-bf16), early stopping and the time budget. `TransformerScorer` is the batch scorer used everywhere a saved
-model predicts: length-sorted, dynamically padded batches under `torch.inference_mode`.
+serves train and val); `fit` is the small loop that owns epochs, the device, bf16 autocast (CUDA,
+or a CPU with native bf16), early stopping and the time budget. `TransformerScorer` is the batch
+scorer used everywhere a saved model predicts: length-sorted, dynamically padded batches under
+`torch.inference_mode`.
 """
 from __future__ import annotations
 
