@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from dataclasses import dataclass
@@ -47,6 +48,17 @@ class Cli:
         return p
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def resolve_profile(args: argparse.Namespace) -> str:
     """`auto` means full on a CUDA machine, quick otherwise."""
     if args.profile != "auto":
@@ -69,14 +81,27 @@ def build_parser() -> argparse.ArgumentParser:
     return root
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """Ctrl-C, also as DuckDB reports it when it lands inside a query."""
+    return (isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "InterruptException"
+            or (isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()   # a closed pipe shows here, not at exit
+        return code
     except MarqueeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except BrokenPipeError:   # `marquee sql ... | head`: the reader has gone; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except (KeyboardInterrupt, Exception) as exc:
+        if not _interrupted(exc):
+            raise
         print("error: interrupted", file=sys.stderr)
         return 130
 

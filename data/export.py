@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import duckdb
+
 from data import store
 from data.errors import MarqueeError
 from data.ingest_read import ident
@@ -25,6 +27,8 @@ def export(name: str, file: str | os.PathLike, home: str | os.PathLike | None = 
         raise MarqueeError(f"{target}: unsupported export type {target.suffix or '(none)'!r}: use .csv or .parquet")
     if not target.parent.is_dir():
         raise MarqueeError(f"{target}: folder {target.parent} does not exist")
+    if target.is_dir():
+        raise MarqueeError(f"{target}: is a folder; name a file to write")
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     with store.read(home) as con:
         known = {row[0].lower(): row[0] for row in con.execute(CATALOG).fetchall()}
@@ -37,8 +41,12 @@ def export(name: str, file: str | os.PathLike, home: str | os.PathLike | None = 
             else:
                 rel.write_parquet(str(tmp))
             rows = con.execute(f"SELECT count(*) FROM {ident(known[name.lower()])}").fetchall()[0][0]
+            os.replace(tmp, target)
+        except (duckdb.Error, OSError) as exc:
+            tmp.unlink(missing_ok=True)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+            raise MarqueeError(f"{target}: cannot write the export ({reason})") from None
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-    os.replace(tmp, target)
     return rows

@@ -1,15 +1,19 @@
 """Read-only analyst SQL over the store, shared by `marquee sql` and the app's SQL page.
 
-Defence in depth: the store is opened read-only; file access, extension loading and community
+Defence in depth: the store is opened read-only; external access, the local file system (DuckDB
+would otherwise still let a query read the store's own files), extension loading and community
 extensions are switched off and the configuration is then locked, so no later statement can
 loosen it; and only ONE statement of type SELECT (which covers WITH, FROM-first, DESCRIBE, SHOW
 and SUMMARIZE) or EXPLAIN of such a statement is accepted at all. Results are capped at
-`max_rows`.
+`max_rows`, and a query running longer than `timeout` seconds is stopped.
 """
 from __future__ import annotations
 
 import os
 import re
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
@@ -18,8 +22,12 @@ from data import store
 from data.errors import MarqueeError
 
 DEFAULT_MAX_ROWS = 10_000
+DEFAULT_TIMEOUT = 120.0   # seconds
+T = TypeVar("T")
 LOCKDOWN = (
     "SET enable_external_access = false",
+    # the store's own files stay readable without this (DuckDB allows its database paths)
+    "SET disabled_filesystems = 'LocalFileSystem'",
     "SET autoload_known_extensions = false",
     "SET autoinstall_known_extensions = false",
     "SET allow_community_extensions = false",
@@ -64,27 +72,74 @@ def _locked_down(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(setting)
 
 
-def run_readonly(query: str, home: str | os.PathLike | None = None, max_rows: int = DEFAULT_MAX_ROWS
-                 ) -> pd.DataFrame:
-    """Run one read-only query; at most `max_rows` rows.
+def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: float,
+         fetch: Callable[[duckdb.DuckDBPyRelation | None], T]) -> T:
+    """Check, then run `query` on a locked-down read-only connection; `fetch` gets the relation
+    capped at max_rows + 1 rows (None for a statement with no result).
 
-    Returns a DataFrame whose `attrs["truncated"]` says whether more rows existed. Raises
-    QueryRefused for anything but a query, MarqueeError for a query that fails.
+    The query runs in a worker thread while this one waits: waiting can be cut short by the
+    timeout or by Ctrl-C (which a thread blocked inside DuckDB would not notice), and either
+    interrupts the query.
     """
     if max_rows < 1:
         raise MarqueeError("max_rows must be at least 1")
+    if not timeout > 0:
+        raise MarqueeError("timeout must be a positive number of seconds")
     check_query(query)
     with store.read(home) as con:
         _locked_down(con)
+        outcome: dict[str, Any] = {}
+        done = threading.Event()   # not Thread.join: a join cut short by Ctrl-C can report the thread finished
+
+        def work() -> None:
+            try:
+                rel = con.sql(query)
+                outcome["value"] = fetch(rel.limit(max_rows + 1) if rel is not None else None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                outcome["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="marquee-sql", daemon=True).start()
         try:
-            rel = con.sql(query)
-            frame = rel.limit(max_rows + 1).df() if rel is not None else pd.DataFrame()
-        except duckdb.Error as exc:
-            raise MarqueeError("query failed: " + " ".join(str(exc).split())) from None
+            finished = done.wait(timeout)
+        except KeyboardInterrupt:
+            con.interrupt()
+            done.wait()
+            raise
+        if not finished:
+            con.interrupt()
+            done.wait()
+            raise MarqueeError(f"query stopped after {timeout:g} s (raise the timeout to let it run longer)")
+    error = outcome.get("error")
+    if isinstance(error, duckdb.Error):
+        raise MarqueeError("query failed: " + " ".join(str(error).split())) from None
+    if error is not None:
+        raise error
+    return outcome["value"]
+
+
+def run_readonly(query: str, home: str | os.PathLike | None = None, max_rows: int = DEFAULT_MAX_ROWS,
+                 timeout: float = DEFAULT_TIMEOUT) -> pd.DataFrame:
+    """Run one read-only query; at most `max_rows` rows.
+
+    Returns a DataFrame whose `attrs["truncated"]` says whether more rows existed. Raises
+    QueryRefused for anything but a query, MarqueeError for a query that fails or runs too long.
+    """
+    frame = _run(query, home, max_rows, timeout, lambda rel: rel.df() if rel is not None else pd.DataFrame())
     truncated = len(frame) > max_rows
     frame = frame.head(max_rows)
     frame.attrs["truncated"] = truncated
     return frame
+
+
+def fetch_readonly(query: str, home: str | os.PathLike | None = None, max_rows: int = DEFAULT_MAX_ROWS,
+                   timeout: float = DEFAULT_TIMEOUT) -> tuple[list[str], list[tuple[Any, ...]], bool]:
+    """Like run_readonly, as DuckDB's own Python values (exact: HUGEINT, DECIMAL, UUID, INTERVAL and BLOB
+    keep what they are, where a DataFrame would round or retype them). -> (columns, rows, truncated)."""
+    columns, rows = _run(query, home, max_rows, timeout,
+                         lambda rel: (rel.columns, rel.fetchall()) if rel is not None else ([], []))
+    return list(columns), rows[:max_rows], len(rows) > max_rows
 
 
 def schema_overview(home: str | os.PathLike | None = None) -> pd.DataFrame:

@@ -37,9 +37,9 @@ def _retry_on_lock(open_fn: Callable[[], T], path: Path, timeout: float) -> T:
     while True:
         try:
             return open_fn()
-        except Exception as exc:  # noqa: BLE001 - re-raised unless it is a lock
-            if not _is_lock_error(exc):
-                raise
+        except duckdb.Error as exc:
+            if not _is_lock_error(exc):   # not a DuckDB file, a folder, no permission, ...
+                raise MarqueeError(f"{path}: cannot open the store: {str(exc).splitlines()[0]}") from None
             if time.monotonic() >= deadline:
                 raise StoreBusyError(f"{path}: store is busy (locked by another process for {timeout:.0f}s)") from exc
             time.sleep(delay * (0.5 + random.random()))
@@ -51,7 +51,11 @@ def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConn
 
 
 def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    row = next(iter(con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()), None)
+    try:
+        row = next(iter(con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()), None)
+    except duckdb.CatalogException:
+        raise MarqueeError(f"{path}: a DuckDB file but not a Marquee store (no `meta` table); "
+                           "point --home at another folder") from None
     found = int(row[0]) if row else None
     if found != SCHEMA_VERSION:
         raise MarqueeError(f"{path}: store has schema version {found}, this Marquee needs {SCHEMA_VERSION}; "
@@ -127,7 +131,10 @@ def write_attached(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | Non
 def init(home: str | os.PathLike | None = None) -> Path:
     """Create the store (idempotent): tables, views and the schema version."""
     path = store_path(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MarqueeError(f"{path.parent}: cannot create the Marquee home folder ({exc.strerror})") from None
     con = _connect(path, read_only=False, timeout=120.0)
     try:
         row = None

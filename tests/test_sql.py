@@ -98,6 +98,37 @@ def test_queries_cannot_touch_files_or_loosen_settings(sql_home, query):
     assert not Path("/tmp/marquee-leak.csv").exists()
 
 
+def test_the_stores_own_files_are_not_readable(sql_home):
+    """DuckDB allows a locked-down connection its own database files; the analyst surface must not."""
+    path = store.store_path(sql_home)
+    for query in (f"SELECT size FROM read_blob('{path}')", f"SELECT * FROM read_text('{path}.wal')",
+                  f"SELECT * FROM glob('{sql_home}/*')", f"SELECT count(*) FROM '{path}'"):
+        with pytest.raises(MarqueeError, match="disabled|not allowed|Permission"):
+            run_readonly(query, sql_home)
+
+
+def test_a_query_running_too_long_is_stopped(sql_home):
+    endless = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r"
+    with pytest.raises(MarqueeError, match="query stopped after 0.5 s"):
+        run_readonly(endless, sql_home, timeout=0.5)
+    assert run_readonly("SELECT 1 AS one", sql_home, timeout=0.5)["one"].tolist() == [1]   # the store is fine
+
+
+def test_json_and_csv_keep_duckdb_values_exact(sql_home):
+    query = ("SELECT UUID '00000000-0000-0000-0000-00000000002a' AS u, INTERVAL 1 DAY + INTERVAL 90 MINUTE AS i, "
+             "170141183460469231731687303715884105727::HUGEINT AS h, '\\xFF\\x00a'::BLOB AS b, "
+             "'nan'::DOUBLE AS f, 1.25::DECIMAL(5, 2) AS d, [1, 2] AS l, TIMESTAMP '2024-01-02 03:04:05' AS t")
+    proc = marquee("sql", query, "--format", "json", home=sql_home)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [{"u": "00000000-0000-0000-0000-00000000002a", "i": "P1DT1H30M0S",
+                                        "h": 170141183460469231731687303715884105727, "b": "\\xFF\\x00a",
+                                        "f": None, "d": 1.25, "l": [1, 2], "t": "2024-01-02T03:04:05"}]
+    proc = marquee("sql", query, "--format", "csv", home=sql_home)
+    assert proc.stdout.splitlines() == ["u,i,h,b,f,d,l,t", "00000000-0000-0000-0000-00000000002a,P1DT1H30M0S,"
+                                        "170141183460469231731687303715884105727,\\xFF\\x00a,nan,1.25,\"[1, 2]\","
+                                        "2024-01-02 03:04:05"]
+
+
 def test_cli_refuses_with_exit_2_and_one_line(sql_home):
     for query in ("DROP TABLE items", "select * from read_csv('/etc/passwd')"):
         proc = marquee("sql", query, home=sql_home)
@@ -157,6 +188,16 @@ def test_export_refuses_unknown_names_and_types(sql_home, tmp_path):
     assert snapshot(sql_home) == before and not list(tmp_path.glob("x.*"))
     proc = marquee("export", "recommendations_latest", str(tmp_path / "recs.parquet"), home=sql_home)
     assert proc.returncode == 0 and (tmp_path / "recs.parquet").exists()
+
+
+def test_export_that_cannot_be_written_is_one_error_and_leaves_nothing(sql_home, tmp_path):
+    folder = tmp_path / "out.csv"
+    folder.mkdir()
+    with pytest.raises(MarqueeError, match="is a folder"):
+        export("items", folder, sql_home)
+    with pytest.raises(MarqueeError, match="cannot write the export"):
+        export("items", "/proc/items.csv", sql_home)   # a folder no one can create files in, root included
+    assert not list(Path("/proc").glob(".items.csv.*"))
 
 
 def test_demo_store_counts_100k_through_the_cli(demo_home_ro):

@@ -2,7 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import json
+import math
 import sys
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from app.cli import positive_int
 
 
 def _init(args: argparse.Namespace) -> None:
@@ -28,17 +36,60 @@ def _ingest(args: argparse.Namespace) -> None:
     print(result.summary())
 
 
+def _text(value: Any) -> str:
+    """A value as text: BLOBs escaped as DuckDB prints them (\\xNN), INTERVALs in ISO 8601, the rest str."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "".join(chr(b) if 32 <= b < 127 and b != 92 else f"\\x{b:02X}" for b in bytes(value))
+    if isinstance(value, timedelta):
+        return _duration(value)
+    return str(value)
+
+
+def _duration(td: timedelta) -> str:
+    """ISO 8601, e.g. P1DT2H3M4.5S (DuckDB hands INTERVALs to Python as timedelta)."""
+    sign, td = ("-", -td) if td < timedelta(0) else ("", td)
+    minutes, seconds = divmod(td.seconds + td.microseconds / 1e6, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{sign}P{td.days}DT{hours}H{minutes}M{seconds:g}S"
+
+
+def _jsonable(value: Any) -> Any:
+    """DuckDB's Python values -> what json can write without loss or crash (NaN and inf: null)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {_text(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return _text(value)   # UUID, BLOB, INTERVAL, anything else: as text
+
+
 def _sql(args: argparse.Namespace) -> None:
     from data import sql
 
-    frame = sql.run_readonly(args.query, home=args.home, max_rows=args.max_rows)
-    if args.format == "csv":
-        frame.to_csv(sys.stdout, index=False)
-    elif args.format == "json":
-        print(frame.to_json(orient="records", date_format="iso"))
-    else:
+    limits = {"home": args.home, "max_rows": args.max_rows}
+    if args.timeout is not None:
+        limits["timeout"] = args.timeout
+    if args.format == "table":
+        frame = sql.run_readonly(args.query, **limits)
         print(frame.to_string(index=False) if len(frame.columns) else "(no columns)")
-    if frame.attrs.get("truncated"):
+        truncated = frame.attrs["truncated"]
+    else:
+        columns, rows, truncated = sql.fetch_readonly(args.query, **limits)
+        if args.format == "csv":
+            out = csv.writer(sys.stdout, lineterminator="\n")
+            out.writerow(columns)
+            out.writerows([("" if v is None else _text(v)) for v in row] for row in rows)
+        else:
+            print(json.dumps([dict(zip(columns, map(_jsonable, row), strict=True)) for row in rows],
+                             ensure_ascii=False))
+    if truncated:
         print(f"(truncated: showing the first {args.max_rows:,} rows; raise --max-rows to see more)",
               file=sys.stderr)
 
@@ -70,8 +121,9 @@ def register(cli) -> None:
     p = cli.command("sql", "run one read-only SQL query against the store", _sql)
     p.add_argument("query")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    p.add_argument("--max-rows", type=int, default=10_000, help="row cap (default 10000)")
+    p.add_argument("--max-rows", type=positive_int, default=10_000, help="row cap (default 10000)")
+    p.add_argument("--timeout", type=float, help="stop the query after this many seconds (default 120)")
     p = cli.command("export", "write a table or view to a .csv or .parquet file", _export)
     p.add_argument("name", metavar="TABLE_OR_VIEW")
     p.add_argument("file")
-    cli.command("runs", "list the run registry", _runs).add_argument("--limit", type=int, default=50)
+    cli.command("runs", "list the run registry", _runs).add_argument("--limit", type=positive_int, default=50)

@@ -1,19 +1,12 @@
 """SQL: the read-only explorer, through the same safe path as `marquee sql`; schema browser and CSV download."""
-import importlib
-
 import streamlit as st
 
 from app import queries as q
+from data import sql
 from data.errors import MarqueeError
 
 st.title("SQL explorer")
 st.caption("Read-only: the same path as `marquee sql`. Writes are refused.")
-
-try:
-    sql = importlib.import_module("data.sql")
-except ImportError:
-    st.info("The SQL explorer needs `data.sql` (the `marquee sql` command), which this install does not have.")
-    st.stop()
 
 with st.expander("Schema: tables and views", expanded=False):
     try:

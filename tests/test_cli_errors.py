@@ -1,0 +1,73 @@
+"""The command line when things around it go wrong: a store that is not one, a home that is a file, a
+reader that closes the pipe, Ctrl-C. Each is one `error:` line (or silence) and an exit code, never a
+traceback."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from data import store
+from tests.ingest_helpers import MARQUEE, REPO, marquee
+
+
+def _one_error_line(proc: subprocess.CompletedProcess, words: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and words in errors[0], proc.stderr
+
+
+@pytest.mark.parametrize("command", [("sql", "SELECT 1"), ("runs",), ("init",), ("export", "items", "x.csv")])
+def test_a_file_that_is_not_a_duckdb_store_is_named(tmp_path, command):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "store.duckdb").write_text("not a database\n")
+    _one_error_line(marquee(*command, home=home), "store.duckdb: cannot open the store")
+
+
+def test_a_store_path_that_is_a_folder_is_named(tmp_path):
+    (tmp_path / "store.duckdb").mkdir()
+    _one_error_line(marquee("runs", home=tmp_path), "cannot open the store")
+
+
+def test_a_duckdb_file_of_something_else_is_not_taken_for_a_store(tmp_path):
+    con = duckdb.connect(str(tmp_path / "store.duckdb"))
+    con.execute("CREATE TABLE unrelated (a INTEGER)")
+    con.close()
+    _one_error_line(marquee("sql", "SELECT 1", home=tmp_path), "not a Marquee store")
+
+
+def test_a_home_that_is_a_file_is_named(tmp_path):
+    home = tmp_path / "home"
+    home.write_text("")
+    _one_error_line(marquee("init", home=home), "cannot create the Marquee home folder")
+
+
+def test_a_reader_closing_the_pipe_is_not_an_error(tmp_path):
+    """`marquee sql ... | head -1`: the rest of the output has nowhere to go; no traceback."""
+    store.init(tmp_path)
+    env = {**os.environ, "MARQUEE_HOME": str(tmp_path)}
+    proc = subprocess.Popen([*MARQUEE, "sql", "SELECT * FROM range(200000)", "--max-rows", "200000",
+                             "--format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
+    assert proc.stdout.readline() == b"range\n"
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) in (0, 141) and "Traceback" not in stderr and "Error" not in stderr
+
+
+def test_ctrl_c_during_a_query_is_one_line_and_exit_130(tmp_path: Path):
+    store.init(tmp_path)
+    env = {**os.environ, "MARQUEE_HOME": str(tmp_path)}
+    endless = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r"
+    proc = subprocess.Popen([*MARQUEE, "sql", endless], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=REPO, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(3)   # start-up, then well inside the query
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and stderr.strip().splitlines() == ["error: interrupted"], stderr
