@@ -9,6 +9,7 @@ or reviews are registered in `users`. Items are not: an event's item must alread
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ EVENT_REPEATS = """SELECT count(*) FROM (
     SELECT 1 FROM memory.main.typed c SEMI JOIN (SELECT item_id, day, user_id FROM memory.main.parts WHERE may_repeat) p
         ON p.item_id = c.item_id AND p.day = CAST(c.ts AS DATE) AND p.user_id = c.user_id
     GROUP BY c.user_id, c.item_id, c.ts, c.event_type HAVING count(*) > 1)"""
+# rejected_rows keeps the rejects of each file's latest load: loading it again replaces them
+FORGET_REJECTS = 'DELETE FROM rejected_rows WHERE entity = $entity AND file = $file'
 SAVE_REJECTS = """INSERT INTO rejected_rows (entity, file, "row", "column", reason, raw)
 SELECT entity, file, "row", "column", reason, raw FROM memory.main.rejects"""
 
@@ -193,6 +196,9 @@ def ingest(entity: str, path: str | os.PathLike, home: str | os.PathLike | None 
     """Validate `path` as `entity` rows and publish them; InputError (store unchanged) on a bad row."""
     if entity not in ENTITIES:
         raise MarqueeError(f"unknown entity {entity!r} (one of {', '.join(ENTITIES)})")
+    lo, hi = rating_range
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise MarqueeError(f"rating range: need two finite numbers LO < HI, got {lo:g} {hi:g}")
     spec, file = ENTITIES[entity], Path(path)
     if not store_path(home).exists():
         raise MarqueeError(f"no store at {store_path(home)}: run `marquee init` first")
@@ -204,6 +210,7 @@ def ingest(entity: str, path: str | os.PathLike, home: str | os.PathLike | None 
         _say(f"publishing {rows - rejected:,} rows ...")
         with store.write_attached(con, home):
             new, updated, unchanged, registered = _publish(con, spec, present, rows - rejected)
+            con.execute(FORGET_REJECTS, {"entity": spec.name, "file": str(file)})
             if rejected:
                 con.execute(SAVE_REJECTS)
             if _signature(file) != signature:   # loading re-reads a Parquet file: it must be the one checked

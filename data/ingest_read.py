@@ -17,6 +17,7 @@ from data.errors import InputError
 
 CSV_DELIMITERS = {".csv": ",", ".tsv": "\t"}
 PARQUET_SUFFIXES = (".parquet", ".pq")
+RESERVED = ("__row", "file_row_number")   # names staging uses itself; a file's columns of these names are ignored
 
 
 def lit(value: str) -> str:
@@ -43,11 +44,18 @@ def _csv_header(path: Path, delim: str) -> list[str]:
     if not first.strip():
         raise InputError(path, "file is empty (expected a header line naming the columns)")
     try:
-        line = first.decode("utf-8-sig")
+        line = first.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError:
         raise InputError(path, "line 1 (the header) has bytes that are not UTF-8 text (save the file as UTF-8)"
                          ) from None
-    names = next(csv.reader([line], delimiter=delim))
+    if "\r" in line:
+        raise InputError(path, "line 1 (the header) holds a carriage return: the file has old Mac (CR) line "
+                               "endings or a line break inside a column name; save it with LF or CRLF endings")
+    try:
+        names = next(csv.reader([line], delimiter=delim, strict=True))
+    except csv.Error as exc:
+        why = "an unterminated quote" if "end of data" in str(exc) else str(exc)
+        raise InputError(path, f"line 1 (the header) is not valid CSV: {why}") from None
     for i, name in enumerate(names, 1):
         if not name.strip():
             raise InputError(path, f"header column {i} has no name")
@@ -69,6 +77,8 @@ def _csv_error(path: Path, exc: duckdb.Error) -> InputError:
         reason = f"ragged row: expected {cols.group(1)} fields, found {cols.group(2)}"
     elif "unterminated quote" in text.lower():
         reason = "unterminated quote"
+    elif (size := re.search(r"Maximum line size of (\d+) bytes exceeded\. Actual Size:\s*(\d+)", text)):
+        reason = f"the line is {int(size.group(2)):,} bytes, more than the {int(size.group(1)):,} a CSV line may have"
     else:
         reason = "malformed CSV: " + text.splitlines()[0].removeprefix("Invalid Input Error: ")
     if line is None:
@@ -76,9 +86,20 @@ def _csv_error(path: Path, exc: duckdb.Error) -> InputError:
     return InputError(path, f"line {line}: {reason}", row=max(line - 1, 1))
 
 
+def _numbered(con: duckdb.DuckDBPyConnection, names: list[str], source: str) -> None:
+    """View `src`: `__row` (1-based file order, from the rowid of table `src_raw`) and the file's columns,
+    named as in `names` (src_raw's own columns are c0, c1, ..., so no file column can hide `rowid`)."""
+    columns = "".join(f", c{i} AS {ident(n)}" for i, n in enumerate(names) if n.lower() not in RESERVED)
+    con.execute("SET preserve_insertion_order = true")   # rowid = file order
+    con.execute(f"CREATE OR REPLACE TABLE src_raw AS SELECT * FROM {source}")
+    con.execute(f"CREATE OR REPLACE VIEW src AS SELECT rowid + 1 AS __row{columns} FROM src_raw")
+
+
 def stage(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, tuple[str, str]]:
     """Create view `src` over `path`; returns {lower-case name: (name in file, DuckDB type)}."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a file")
     if not path.is_file():
         raise InputError(path, "no such file")
     fmt = file_format(path)
@@ -87,19 +108,24 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, tuple[s
     if fmt == "csv":
         delim = CSV_DELIMITERS[path.suffix.lower()]
         names = _csv_header(path, delim)
-        columns = "{" + ", ".join(f"{lit(n)}: 'VARCHAR'" for n in names) + "}"
+        columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names))) + "}"
         try:
-            con.execute("SET preserve_insertion_order = true")   # rowid = file order
-            con.execute(f"""CREATE OR REPLACE TABLE src_raw AS SELECT * FROM read_csv({lit(path)},
-                columns = {columns}, header = true, auto_detect = false, delim = {lit(delim)}, quote = '"',
-                escape = '"', strict_mode = true, null_padding = false)""")
+            _numbered(con, names, f"""read_csv({lit(path)}, columns = {columns}, header = true,
+                auto_detect = false, delim = {lit(delim)}, quote = '"', escape = '"', strict_mode = true,
+                null_padding = false)""")
         except duckdb.Error as exc:
             raise _csv_error(path, exc) from None
-        con.execute("CREATE OR REPLACE VIEW src AS SELECT rowid + 1 AS __row, * FROM src_raw")
     else:
         try:
-            con.execute(f"""CREATE OR REPLACE VIEW src AS SELECT file_row_number + 1 AS __row,
-                * EXCLUDE (file_row_number) FROM read_parquet({lit(path)}, file_row_number = true)""")
+            names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({lit(path)})").fetchall()]
+            if "file_row_number" in (n.lower() for n in names):
+                # a file column of that name hides DuckDB's own row number: copy the rows in file order
+                renamed = ", ".join(f"{ident(n)} AS c{i}" for i, n in enumerate(names))
+                _numbered(con, names, f"(SELECT {renamed} FROM read_parquet({lit(path)}))")
+            else:
+                keep = [ident(n) for n in names if n.lower() not in RESERVED]
+                con.execute(f"""CREATE OR REPLACE VIEW src AS SELECT file_row_number + 1 AS __row, {", ".join(keep)}
+                    FROM read_parquet({lit(path)})""")
             con.execute("DESCRIBE src").fetchall()
         except duckdb.Error as exc:
             raise InputError(path, "not a readable Parquet file: " + str(exc).splitlines()[0]) from None

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 MAX_TEXT_CHARS = 100_000                 # a review longer than this is refused, not truncated
 RATING_RANGE = (0.0, 10.0)               # default; `--rating-range LO HI` overrides
-EPOCH_RANGE = (-2_208_988_800, 4_102_444_800)   # 1900-01-01 .. 2100-01-01 in epoch seconds
+EPOCH_LIMIT = 1e11   # |epoch seconds| beyond this (year 5138) is not read as a time at all
+YEARS = (1900, 2099)   # timestamps outside these years are refused (epoch 0 or year 2999 is a data bug)
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class Column:
     kind: str                 # id | text | int | double | timestamp | date
     required: bool = False
     target: str | None = None  # column in the store when it differs (timestamp -> ts)
-    lo: float | None = None
+    lo: float | None = None   # range of the value (dates and timestamps: of the year)
     hi: float | None = None
     nonempty: bool = False    # text that must not be blank
     max_chars: int | None = None
@@ -53,12 +54,12 @@ ENTITIES: dict[str, Entity] = {
         Column("title", "text", required=True, nonempty=True),
         Column("genres", "text"),
         Column("release_year", "int", lo=1800, hi=2100),
-        Column("release_date", "date"),
+        Column("release_date", "date", lo=1800, hi=2100),
     ), key=("item_id",)),
     "interactions": Entity("interactions", (
         Column("user_id", "id", required=True),
         Column("item_id", "id", required=True),
-        Column("timestamp", "timestamp", required=True, target="ts", aliases=("ts",)),
+        Column("timestamp", "timestamp", required=True, target="ts", aliases=("ts",), lo=YEARS[0], hi=YEARS[1]),
         Column("rating", "double", lo=RATING_RANGE[0], hi=RATING_RANGE[1]),
         Column("event_type", "text"),
     ), key=("user_id", "item_id", "ts", "event_type"), references_items=True, registers_users=True),
@@ -67,7 +68,7 @@ ENTITIES: dict[str, Entity] = {
         Column("text", "text", required=True, nonempty=True, max_chars=MAX_TEXT_CHARS),
         Column("user_id", "id"),
         Column("item_id", "id"),
-        Column("timestamp", "timestamp", target="ts", aliases=("ts",)),
+        Column("timestamp", "timestamp", target="ts", aliases=("ts",), lo=YEARS[0], hi=YEARS[1]),
         Column("source", "text"),
     ), key=("review_id",), references_items=True, registers_users=True),
 }

@@ -15,10 +15,18 @@ import duckdb
 
 from data.errors import InputError
 from data.ingest_read import ident, lit
-from data.ingest_spec import EPOCH_RANGE, Column, Entity
+from data.ingest_spec import EPOCH_LIMIT, Column, Entity
 
-NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-           "UBIGINT", "FLOAT", "DOUBLE", "REAL")
+INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+            "UBIGINT", "UHUGEINT")
+NUMERIC = (*INTEGERS, "FLOAT", "DOUBLE", "REAL", "DECIMAL")
+TEMPORAL = ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
+# The file column types each kind accepts (CSV columns are all VARCHAR); None: any plain value but bytes.
+ACCEPTED: dict[str, tuple[str, ...] | None] = {
+    "id": (*INTEGERS, "VARCHAR", "UUID"), "text": None, "int": (*NUMERIC, "VARCHAR"),
+    "double": (*NUMERIC, "VARCHAR"), "timestamp": (*NUMERIC, "VARCHAR", *TEMPORAL), "date": ("VARCHAR", *TEMPORAL)}
+TYPE_WORDS = {"id": "text or whole numbers", "text": "text", "int": "numbers", "double": "numbers",
+              "timestamp": "epoch seconds, ISO 8601 text or timestamps", "date": "dates or ISO 8601 text"}
 STORE_TYPES = {"id": "VARCHAR", "text": "VARCHAR", "int": "INTEGER", "double": "DOUBLE",
                "timestamp": "TIMESTAMP", "date": "DATE"}
 KIND_WORDS = {"int": "an integer", "double": "a number", "date": "a date (YYYY-MM-DD)",
@@ -44,7 +52,21 @@ def resolve_columns(entity: Entity, available: dict[str, tuple[str, str]], file:
     if missing:
         raise InputError(file, f"missing required column(s) {', '.join(missing)} for {entity.name} "
                          f"(found: {', '.join(n for n, _ in available.values())})", column=missing[0])
+    for col in entity.columns:
+        if col.name in found and not _accepts(col.kind, found[col.name][1]):
+            name, dtype = found[col.name]
+            raise InputError(file, f"the file's {name} column holds {dtype} values; {entity.name}.{col.name} "
+                             f"takes {TYPE_WORDS[col.kind]}", column=col.name)
     return found
+
+
+def _accepts(kind: str, dtype: str) -> bool:
+    """Whether a file column of DuckDB type `dtype` can be read as `kind` (never lists, structs or bytes)."""
+    base = dtype.split("(")[0].strip().upper()
+    if dtype.rstrip().endswith("]") or base in ("STRUCT", "MAP", "UNION", "BLOB", "BIT"):
+        return False
+    accepted = ACCEPTED[kind]
+    return accepted is None or base in accepted
 
 
 def _typed(col: Column, src: str, dtype: str) -> str:
@@ -52,33 +74,38 @@ def _typed(col: Column, src: str, dtype: str) -> str:
     base = dtype.split("(")[0].upper()
     text = base == "VARCHAR"
     blank = f"NULLIF(trim({src}), '')" if text else src
+    # ISO text starts with a digit: DuckDB would also read words such as 'epoch' or 'infinity'
+    iso = f"CASE WHEN left({blank}, 1) BETWEEN '0' AND '9' THEN {blank} END"
     if col.kind == "id":
         return f"NULLIF(trim(CAST({src} AS VARCHAR)), '')"
     if col.kind == "text":
         return f"CAST({src} AS VARCHAR)"
     if col.kind == "int":
-        return f"TRY_CAST({blank} AS INTEGER)"
+        if base in INTEGERS:
+            return f"TRY_CAST({src} AS INTEGER)"
+        num = f"TRY_CAST({blank} AS DOUBLE)"   # '25.7' is not an integer (a cast would round it)
+        return f"CASE WHEN {num} = trunc({num}) THEN TRY_CAST({num} AS INTEGER) END"
     if col.kind == "double":
         return f"TRY_CAST({blank} AS DOUBLE)"
     if col.kind == "date":
-        return f"TRY_CAST({blank} AS DATE)"
+        return f"TRY_CAST({iso if text else src} AS DATE)"
     # timestamp: epoch seconds (number or numeric text), ISO 8601 text, or a native temporal type
-    lo, hi = EPOCH_RANGE
     if base in NUMERIC or text:
         num = f"TRY_CAST({blank} AS DOUBLE)"
-        epoch = f"CASE WHEN {num} BETWEEN {lo} AND {hi} THEN to_timestamp({num}) END"
+        epoch = f"CASE WHEN abs({num}) < {EPOCH_LIMIT:.0f} THEN to_timestamp({num}) END"
         if not text:
             return f"({epoch}) AT TIME ZONE 'UTC'"
         return (f"(CASE WHEN {num} IS NOT NULL THEN {epoch} "
-                f"ELSE TRY_CAST({blank} AS TIMESTAMPTZ) END) AT TIME ZONE 'UTC'")
+                f"ELSE TRY_CAST({iso} AS TIMESTAMPTZ) END) AT TIME ZONE 'UTC'")
     if "WITH TIME ZONE" in dtype.upper():
         return f"{src} AT TIME ZONE 'UTC'"
     return f"TRY_CAST({src} AS TIMESTAMP)"
 
 
-def _checks(col: Column, typed: str, raw: str, is_text: bool, rating_range: tuple[float, float]
-            ) -> list[tuple[str, str]]:
-    """(condition, reason SQL) pairs for one column, in the order they are reported."""
+def _checks(col: Column, typed: str, raw: str, is_text: bool, rating_range: tuple[float, float],
+            screen_id: bool = True) -> list[tuple[str, str]]:
+    """(condition, reason SQL) pairs for one column, in the order they are reported. screen_id: refuse ids
+    with control or invisible characters (not needed where the id must match a stored one)."""
     shown = f"'''' || left(CAST({raw} AS VARCHAR), 60) || ''''"
     out: list[tuple[str, str]] = []
     present = f"({raw} IS NOT NULL AND trim({raw}) <> '')" if is_text else f"({raw} IS NOT NULL)"
@@ -86,10 +113,17 @@ def _checks(col: Column, typed: str, raw: str, is_text: bool, rating_range: tupl
         out.append((f"{typed} IS NULL", lit(f"empty {col.name}")))   # typed id: NULLIF(trim(raw), '')
     elif col.required or col.nonempty:
         out.append((f"NOT {present}", lit(f"empty {col.name}")))
+    if col.kind == "id" and screen_id:
+        out.append((f"regexp_matches({typed}, '[\\p{{Cc}}\\p{{Cf}}]')",
+                    lit(f"{col.name} holds a control or invisible character (tab, line break, zero-width space, ...)")))
     if col.kind in KIND_WORDS:
         out.append((f"{present} AND {typed} IS NULL", f"{shown} || {lit(' is not ' + KIND_WORDS[col.kind])}"))
     lo, hi = (rating_range if col.name == "rating" else (col.lo, col.hi))
-    if lo is not None:
+    if lo is not None and col.kind in ("date", "timestamp"):
+        kind = col.kind.upper()   # compared as values, so 'infinity' is out of range too
+        cond = f"NOT ({typed} >= {kind} '{lo:04.0f}-01-01' AND {typed} < {kind} '{hi + 1:04.0f}-01-01')"
+        out.append((cond, f"{shown} || {lit(f' is outside the years {lo:g}..{hi:g}')}"))
+    elif lo is not None:
         cond = f"NOT ({typed} BETWEEN {lo} AND {hi})"
         if col.kind == "double":
             cond = f"(NOT isfinite({typed}) OR {cond})"
@@ -118,7 +152,8 @@ def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, found: dict[st
         src_name, dtype = found[col.name]
         raw = ident("__raw_" + col.name)
         inner += [f"{_typed(col, ident(src_name), dtype)} AS {ident(name)}", f"{ident(src_name)} AS {raw}"]
-        checks = _checks(col, ident(name), raw, dtype.upper() == "VARCHAR", rating_range)
+        checks = _checks(col, ident(name), raw, dtype.upper() == "VARCHAR", rating_range,
+                         screen_id=not (entity.references_items and col.name == "item_id"))
         cases += [(cond, col.name, reason) for cond, reason in checks]
     if entity.references_items and "item_id" in found:
         cases.append(("item_id IS NOT NULL AND item_id NOT IN (SELECT item_id FROM known_items)", "item_id",

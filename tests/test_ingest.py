@@ -3,6 +3,7 @@ leaves the store unchanged; --skip-invalid keeps the good rows; re-ingesting nev
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import duckdb
 import pytest
 
 from data import store
-from data.errors import InputError
+from data.errors import InputError, MarqueeError
 from data.ingest import ingest
 from tests.ingest_helpers import count, marquee, snapshot, to_parquet, write
 
@@ -58,6 +59,18 @@ BAD_CSV = [
     ("reviews", f"review_id,text\nr1,ok\nr2,{'x' * 100_001}\n", 2, "text", "more than the 100,000 allowed"),
     ("reviews", "review_id,text,timestamp\nr1,ok,2020-13-45\n", 1, "timestamp", "not a timestamp"),
     ("reviews", "review_id,text\nr1,ok\nr2,fine\nr1,again\n", 3, "review_id", "duplicate review_id (same as row 1)"),
+    # values a cast would have let through
+    ("interactions", "user_id,item_id,timestamp\nu1,1,100\nu1,2,1066-10-14T00:00:00\n", 2, "timestamp",
+     "'1066-10-14T00:00:00' is outside the years 1900..2099"),
+    ("interactions", "user_id,item_id,timestamp\nu1,1,5000000000\n", 1, "timestamp", "outside the years 1900..2099"),
+    ("interactions", "user_id,item_id,timestamp\nu1,1,epoch\n", 1, "timestamp", "'epoch' is not a timestamp"),
+    ("reviews", "review_id,text,timestamp\nr1,ok,2999-01-01\n", 1, "timestamp", "outside the years"),
+    ("items", "item_id,title,release_date\n7,Seven,1995-05-05\n8,Eight,1200-01-01\n", 2, "release_date",
+     "outside the years 1800..2100"),
+    ("users", "user_id,age\nu1,30\nu2,25.7\n", 2, "age", "'25.7' is not an integer"),
+    ("interactions", "user_id,item_id,timestamp\nu1,1,100\nu2\t,1,100\n", 2, "user_id", "control or invisible"),
+    ("interactions", 'user_id,item_id,timestamp\n"\n",1,100\n', 1, "user_id", "control or invisible"),
+    ("users", "user_id\nu1\nu1\u200b\n", 2, "user_id", "control or invisible"),
 ]
 
 
@@ -86,13 +99,20 @@ STRUCTURAL = [
     ("events.json", '{"user_id": "u1"}', "unsupported file type '.json'"),
     ("corrupt.parquet", b"PAR1 this is not parquet PAR1", "not a readable Parquet file"),
     ("missing.csv", None, "no such file"),
+    ("folder.csv", "folder", "is a folder, not a file"),
+    ("cr.csv", "user_id,item_id,timestamp\ru1,1,100\r", "line 1 .the header. holds a carriage return"),
+    ("openquote.csv", '"user_id,item_id,timestamp\nu1,1,100\n', "line 1 .the header. is not valid CSV: an unterminated"),
+    ("long.csv", "user_id,item_id,timestamp\nu1,1,100\nu1," + "x" * 2_100_000 + ",100\n",
+     "line 3: the line is 2,100,007 bytes, more than the"),
 ]
 
 
 @pytest.mark.parametrize(("name", "content", "reason"), STRUCTURAL, ids=[s[0] for s in STRUCTURAL])
 def test_malformed_file_is_one_clear_error(items_home, tmp_path, name, content, reason):
     path = tmp_path / name
-    if content is not None:
+    if content == "folder":
+        path.mkdir()
+    elif content is not None:
         write(path, content)
     before = snapshot(items_home)
     with pytest.raises(InputError, match=reason) as info:
@@ -272,3 +292,69 @@ def test_file_changed_during_ingest_loads_nothing(empty_events_home, tmp_path, m
     with pytest.raises(InputError, match="changed while it was being ingested"):
         ingest("interactions", path, empty_events_home)
     assert snapshot(empty_events_home) == before
+
+
+WRONG_PARQUET_TYPES = [
+    # entity, columns of the file (a DuckDB SELECT), the refused column, the words of the reason
+    ("interactions", "'u1' AS user_id, '1' AS item_id, 100 AS timestamp, true AS rating", "rating",
+     "holds BOOLEAN values; interactions.rating takes numbers"),
+    ("interactions", "['u1', 'u2'] AS user_id, '1' AS item_id, 100 AS timestamp", "user_id", "holds VARCHAR[] values"),
+    ("users", "1.0 AS user_id", "user_id", "holds DECIMAL(2,1) values; users.user_id takes text or whole numbers"),
+    ("reviews", "'r1' AS review_id, '\\xFF\\xFE'::BLOB AS text", "text", "holds BLOB values; reviews.text takes text"),
+    ("items", "'7' AS item_id, {'a': 1} AS title", "title", "holds STRUCT"),
+]
+
+
+@pytest.mark.parametrize(("entity", "select", "column", "reason"), WRONG_PARQUET_TYPES,
+                         ids=[w[0] + "-" + w[2] for w in WRONG_PARQUET_TYPES])
+def test_parquet_column_of_a_wrong_type_is_refused(items_home, tmp_path, entity, select, column, reason):
+    path = to_parquet(tmp_path / "typed.parquet", f"SELECT {select}")
+    before = snapshot(items_home)
+    with pytest.raises(InputError, match=re.escape(reason)) as info:
+        ingest(entity, path, items_home, skip_invalid=True)   # a whole column is wrong: no row can load
+    assert info.value.column == column and snapshot(items_home) == before
+
+
+def test_parquet_values_are_range_checked_as_they_come(items_home, tmp_path):
+    """Native timestamps and floats get the checks text gets: no year 1, no rounding 30.9 to 31."""
+    events = to_parquet(tmp_path / "e.parquet", "SELECT 'u1' AS user_id, '1' AS item_id, "
+                        "TIMESTAMP '0001-01-01' AS timestamp")
+    with pytest.raises(InputError, match="outside the years 1900..2099") as info:
+        ingest("interactions", events, items_home)
+    assert (info.value.row, info.value.column) == (1, "timestamp")
+    users = to_parquet(tmp_path / "u.parquet", "SELECT * FROM (VALUES ('a', 30.0), ('b', 30.9)) t(user_id, age)")
+    with pytest.raises(InputError, match="'30.9' is not an integer") as info:
+        ingest("users", users, items_home)
+    assert info.value.row == 2
+
+
+def test_columns_named_like_stagings_own_are_ignored(items_home, tmp_path):
+    """A file may have columns called rowid, __row or file_row_number: they are extra columns, and row
+    numbers in errors still count the file's rows."""
+    csv_file = write(tmp_path / "e.csv", "user_id,item_id,timestamp,rowid,__row\nu7,1,100,abc,x\nu7,2,100,d,y\n")
+    assert ingest("interactions", csv_file, items_home).new == 2
+    parquet = to_parquet(tmp_path / "e.parquet", "SELECT * FROM (VALUES ('u8', '1', 100, 7), ('u8', 'nope', 100, 3))"
+                         " t(user_id, item_id, timestamp, file_row_number)")
+    with pytest.raises(InputError, match="unknown item_id 'nope'") as info:
+        ingest("interactions", parquet, items_home)
+    assert info.value.row == 2
+    ok = to_parquet(tmp_path / "ok.parquet", "SELECT 'u9' AS user_id, '1' AS item_id, 100 AS timestamp, "
+                    "5 AS file_row_number, 'z' AS __row")
+    assert ingest("interactions", ok, items_home).new == 1
+
+
+def test_loading_a_file_again_replaces_its_rejects(items_home, tmp_path):
+    path = write(tmp_path / "mixed.csv", "user_id,item_id,timestamp,rating\nu1,1,100,4\nu2,1,100,99\n")
+    for _ in range(2):
+        assert ingest("interactions", path, items_home, skip_invalid=True).rejected == 1
+    assert count(items_home, "SELECT count(*) FROM rejected_rows") == 1
+    write(path, "user_id,item_id,timestamp,rating\nu1,1,100,4\nu2,1,100,9\n")   # fixed
+    assert ingest("interactions", path, items_home).rejected == 0
+    assert count(items_home, "SELECT count(*) FROM rejected_rows") == 0
+
+
+@pytest.mark.parametrize("bounds", [(0.0, float("inf")), (float("nan"), 5.0), (5.0, 1.0)])
+def test_rating_range_must_be_finite_and_ordered(items_home, tmp_path, bounds):
+    path = write(tmp_path / "e.csv", "user_id,item_id,timestamp,rating\nu1,1,100,4\n")
+    with pytest.raises(MarqueeError, match="rating range: need two finite numbers"):
+        ingest("interactions", path, items_home, rating_range=bounds)
