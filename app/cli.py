@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ def common_options() -> argparse.ArgumentParser:
     common.add_argument("--profile", choices=["auto", "quick", "full"], default="auto",
                         help="quick: sized for a 2-core CPU; full: the real run for a GPU; auto: full on CUDA")
     common.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    common.add_argument("--seed", type=int, default=42)
+    common.add_argument("--seed", type=whole_number(0, 2**32 - 1), default=42)
     return common
 
 
@@ -48,15 +49,34 @@ class Cli:
         return p
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1."""
+def whole_number(lo: int, hi: int | None = None):
+    """argparse type: a whole number in lo..hi (a bad value is a usage error, not a traceback later)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"must be {lo}..{hi}, got {value}" if hi is not None
+                                             else f"must be at least {lo}, got {value}")
+        return value
+    parse.__name__ = "whole number"
+    return parse
+
+
+def positive_number(text: str) -> float:
+    """argparse type: a finite number > 0."""
     try:
-        value = int(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
+
+
+positive_int = whole_number(1)
+threads_int = whole_number(0, 1024)     # 0: torch's default
 
 
 def resolve_profile(args: argparse.Namespace) -> str:
@@ -87,9 +107,19 @@ def _interrupted(exc: BaseException) -> bool:
             or (isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"))
 
 
+def _terminated(signum, frame) -> None:
+    """SIGTERM (a `kill`, a job scheduler) ends a command like Ctrl-C: a running job is marked failed."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminated)
     try:
+        if getattr(args, "device", "auto") == "cuda":   # every command refuses it alike, whatever it runs
+            from data.device import pick_device
+
+            pick_device("cuda")
         code = int(args.handler(args) or 0)
         sys.stdout.flush()   # a closed pipe shows here, not at exit
         return code

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from data.errors import MarqueeError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -51,7 +53,10 @@ def _cutoff(as_of: datetime | date | str | None) -> datetime:
         return NO_CUTOFF
     import pandas as pd  # lazily: `marquee ingest` never needs it
 
-    ts = pd.Timestamp(as_of)
+    try:
+        ts = pd.Timestamp(as_of)
+    except (ValueError, TypeError):
+        raise MarqueeError(f"{as_of!r} is not a date or time (e.g. 1998-03-01 or 1998-03-01T12:00)") from None
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return ts.to_pydatetime()

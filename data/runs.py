@@ -7,6 +7,7 @@ publishes that run's outputs (rows tagged with its `run_id`) in one short transa
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -19,9 +20,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from data import store
+from data import paths, store
 from data.errors import MarqueeError
-from data.paths import artifacts_dir
 
 PIPELINES = ("recsys", "sentiment", "forecast")
 OUTPUT_TABLES = ("recommendations", "similar_items", "review_sentiment", "forecasts", "item_sentiment_daily")
@@ -59,12 +59,12 @@ def start(pipeline: str, model: str, params: Mapping[str, Any], data_snapshot: M
     if pipeline not in PIPELINES:
         raise MarqueeError(f"unknown pipeline {pipeline!r} (one of {', '.join(PIPELINES)})")
     run_id = f"{pipeline}-{_now():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    folder = artifacts_dir(run_id, home)
+    folder = paths.artifacts_dir(run_id, home)
     with store.write(home) as con:
         con.execute(INSERT_RUN, {"run_id": run_id, "pipeline": pipeline, "model": model,
                                  "params": json.dumps(params, default=str),
                                  "snapshot": json.dumps(data_snapshot or {}, default=str),
-                                 "uri": str(folder), "now": _now()})
+                                 "uri": folder.relative_to(paths.home(home)).as_posix(), "now": _now()})
     return Run(run_id, pipeline, model, folder)
 
 
@@ -132,6 +132,8 @@ def record_metrics(run_id: str, metrics: Mapping[str, Any], home: str | os.PathL
 def fail(run_id: str, error: str, home: str | os.PathLike | None = None) -> None:
     with store.write(home) as con:
         con.execute(FAIL_RUN, {"run_id": run_id, "error": error[:2000], "now": _now()})
+    with contextlib.suppress(OSError):   # a run that failed before saving anything leaves no empty folder
+        (paths.home(home) / "artifacts" / run_id).rmdir()
 
 
 def _row_dict(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> dict | None:
@@ -146,19 +148,27 @@ def _row_dict(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> dict | 
     return out
 
 
+def _located(run: dict | None, home: str | os.PathLike | None) -> dict | None:
+    """artifact_uri as a full path: runs record it relative to the home, so a home can be moved or
+    copied with its models (runs recorded before that keep their absolute path)."""
+    if run is not None and run.get("artifact_uri"):
+        run["artifact_uri"] = str(paths.home(home) / run["artifact_uri"])   # an absolute path stays as it is
+    return run
+
+
 def get(run_id: str, home: str | os.PathLike | None = None) -> dict:
     """One run as a dict (params/metrics/data_snapshot decoded); MarqueeError if unknown."""
     with store.read(home) as con:
         run = _row_dict(con, GET_RUN, {"run_id": run_id})
     if run is None:
         raise MarqueeError(f"unknown run {run_id!r} (see `marquee runs`)")
-    return run
+    return _located(run, home)
 
 
 def latest(pipeline: str, home: str | os.PathLike | None = None) -> dict | None:
     """The newest succeeded run of `pipeline`, or None."""
     with store.read(home) as con:
-        return _row_dict(con, LATEST_RUN, {"pipeline": pipeline})
+        return _located(_row_dict(con, LATEST_RUN, {"pipeline": pipeline}), home)
 
 
 def resolve(pipeline: str, run_id: str | None, home: str | os.PathLike | None = None) -> dict:

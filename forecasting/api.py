@@ -26,7 +26,11 @@ Home = str | os.PathLike | None
 
 def _history(home: Home, cutoff, freq: str) -> History:
     with store.read(home) as con:
-        cut = check_cutoff(cutoff, freq) if cutoff else default_cutoff(con, freq)
+        last = default_cutoff(con, freq)
+        cut = check_cutoff(cutoff, freq) if cutoff else last
+        if cut > last:   # the periods in between would count as zero events, and a forecast of zeros scores perfectly
+            raise MarqueeError(f"--cutoff {cut.date()} is after the data: its last full period ends before "
+                               f"{last.date()}; use that or an earlier cutoff")
         return load_history(con, cut, freq)
 
 

@@ -71,3 +71,40 @@ def test_ctrl_c_during_a_query_is_one_line_and_exit_130(tmp_path: Path):
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130 and stderr.strip().splitlines() == ["error: interrupted"], stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("score", "recsys", "--k", "0"), ("score", "recsys", "--k", "-1"), ("score", "recsys", "--batch-size", "-3"),
+    ("score", "recsys", "--threads", "-1"), ("train", "recsys", "--seed", "-5"),
+    ("train", "forecast", "--seed", "99999999999"), ("train", "forecast", "--horizon", "100000"),
+    ("train", "sentiment", "--epochs", "0"), ("train", "sentiment", "--max-train", "-5"),
+    ("train", "sentiment", "--time-budget", "nan"), ("runs", "--limit", "-1"), ("sql", "SELECT 1", "--max-rows", "0"),
+])
+def test_out_of_range_options_are_usage_errors(tmp_path, args):
+    """Refused while parsing (exit 2, one usage line), before anything runs or is published."""
+    proc = marquee(*args, home=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"error: argument {args[-2]}" in proc.stderr.splitlines()[-1]
+
+
+def test_cuda_asked_for_without_a_gpu_is_refused_by_every_command(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    store.init(tmp_path)
+    for args in (("evaluate", "recsys"), ("evaluate", "sentiment"), ("score", "sentiment", "--all")):
+        _one_error_line(marquee(*args, "--device", "cuda", home=tmp_path), "no CUDA GPU is available")
+
+
+def test_sigterm_ends_a_command_like_ctrl_c(tmp_path: Path):
+    """`kill` (a scheduler's timeout) is handled like Ctrl-C, so a job marks its run failed."""
+    store.init(tmp_path)
+    env = {**os.environ, "MARQUEE_HOME": str(tmp_path)}
+    endless = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r"
+    proc = subprocess.Popen([*MARQUEE, "sql", endless], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=REPO)
+    time.sleep(3)
+    proc.terminate()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and stderr.strip().splitlines() == ["error: interrupted"], stderr

@@ -100,3 +100,8 @@ def test_incremental_engagement_refresh_equals_full_recompute(history, tmp_path)
         cached = con.execute("SELECT * FROM item_engagement_daily ORDER BY ALL").fetchall()
         full = features.relation(con, "item_engagement_daily").order("ALL").fetchall()
     assert cached == full and len(cached) == 4
+
+
+def test_a_cutoff_that_is_not_a_time_is_one_clear_error(history):
+    with pytest.raises(MarqueeError, match="'garbage' is not a date or time"), store.read(history) as con:
+        features.as_of(con, "interactions", "garbage")

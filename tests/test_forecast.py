@@ -144,6 +144,9 @@ def test_cli_baseline_run_scores_and_evaluates(home, capsys):
     assert metrics["backtest"]["mean"]["recipe"]["wape"] == pytest.approx(metrics["backtest"]["mean"]["mean4"]["wape"])
     assert marquee(["train", "forecast", "--home", str(home), "--cutoff", "2024-05-14"]) == 2   # a Tuesday
     assert "must start a period" in capsys.readouterr().err
+    # weeks past the data would count as zero events, and a forecast of zeros would score perfectly
+    assert marquee(["train", "forecast", "--home", str(home), "--model", "naive", "--cutoff", "2030-01-07"]) == 2
+    assert "is after the data" in capsys.readouterr().err
 
 
 def test_tiny_nhits_run_writes_well_formed_forecasts(home):

@@ -1,6 +1,9 @@
 """The run registry and atomic publishing."""
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import duckdb
 import pandas as pd
 import pytest
@@ -68,3 +71,27 @@ def test_scoring_an_older_run_does_not_make_it_the_latest_model(home):
     runs.publish(old.run_id, {"recommendations": _recs("u1", 2)}, home=home)   # re-score with the old model
     assert runs.latest("recsys", home)["run_id"] == new.run_id
     assert set(_latest(home, "recommendations").run_id) == {old.run_id}      # its outputs are what is live
+
+
+def test_a_home_moves_with_its_model_files(home, tmp_path):
+    """Runs record their folder relative to the home, so a copied home reads its own copy."""
+    run = runs.start("recsys", "ease", {}, home=home)
+    (run.artifacts / "model.json").write_text("{}")
+    runs.publish(run.run_id, home=home)
+    moved = tmp_path / "moved"
+    shutil.copytree(home, moved)
+    shutil.rmtree(home)
+    found = Path(runs.get(run.run_id, moved)["artifact_uri"])
+    assert found == moved.resolve() / "artifacts" / run.run_id and (found / "model.json").exists()
+    assert Path(runs.latest("recsys", moved)["artifact_uri"]) == found
+
+
+def test_a_failed_run_leaves_no_empty_folder(home):
+    run = runs.start("recsys", "ease", {}, home=home)
+    assert run.artifacts.is_dir()
+    runs.fail(run.run_id, "ValueError: nothing to train on", home=home)
+    assert not run.artifacts.exists() and runs.get(run.run_id, home)["status"] == "failed"
+    kept = runs.start("recsys", "ease", {}, home=home)
+    (kept.artifacts / "partial.json").write_text("{}")   # something was saved: kept for a post-mortem
+    runs.fail(kept.run_id, "KeyboardInterrupt: ", home=home)
+    assert (kept.artifacts / "partial.json").exists()

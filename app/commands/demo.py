@@ -9,6 +9,8 @@ import argparse
 import importlib
 import time
 
+from app.cli import resolve_profile
+
 # (pipeline name in the registry, package whose api.py trains and scores it)
 PIPELINES = (("recsys", "recsys"), ("sentiment", "nlp"), ("forecast", "forecasting"))
 
@@ -43,7 +45,6 @@ def run_batch(home, profile: str, device: str, seed: int) -> dict[str, str]:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from app.cli import resolve_profile
 
     run_batch(args.home, resolve_profile(args), args.device, args.seed)
     if args.no_app:

@@ -4,9 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from app.cli import resolve_profile, whole_number
+
 
 def _train(args: argparse.Namespace) -> None:
-    from app.cli import resolve_profile
     from forecasting import api
 
     run_id = api.train(args.home, profile=resolve_profile(args), device=args.device, seed=args.seed,
@@ -36,7 +37,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 def register(cli) -> None:
     p = cli.verb("train", "forecast", "train the engagement forecaster (weekly title and genre counts)", _train)
-    p.add_argument("--horizon", type=int, default=None, help="periods to forecast (default 4)")
+    p.add_argument("--horizon", type=whole_number(1, 366), default=None, help="periods to forecast (default 4)")
     p.add_argument("--freq", choices=["W", "D"], default=None, help="W: Monday-start weeks (default); D: days")
     p.add_argument("--cutoff", default=None,
                    help="YYYY-MM-DD: train on events before it (default: just after the last full period)")
@@ -46,4 +47,4 @@ def register(cli) -> None:
     p.add_argument("--run", default=None, help="run id (default: the latest trained forecast run)")
     p = cli.verb("evaluate", "forecast", "rolling-origin backtest of a run; metrics go into the run", _evaluate)
     p.add_argument("--run", default=None, help="run id (default: the latest trained forecast run)")
-    p.add_argument("--origins", type=int, default=3, help="backtest origins inside the history")
+    p.add_argument("--origins", type=whole_number(1, 52), default=3, help="backtest origins inside the history")

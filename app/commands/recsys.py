@@ -4,11 +4,12 @@ from __future__ import annotations
 import argparse
 import json
 
+from app.cli import positive_int, resolve_profile, threads_int, whole_number
+
 MODELS = ["auto", "ease", "rp3beta", "ials", "mf", "lightgcn", "blend"]
 
 
 def _train(args: argparse.Namespace) -> None:
-    from app.cli import resolve_profile
     from recsys import api
 
     run_id = api.train(args.home, resolve_profile(args), args.device, args.seed, model=args.model,
@@ -42,15 +43,15 @@ def register(cli) -> None:
                    help="auto (default): try every candidate and a blend, keep the best on validation")
     p.add_argument("--as-of", metavar="TIME", help="train only on interactions strictly before TIME")
     p.add_argument("--weighting", choices=["binary", "rating"], help="matrix values: rating (default; iALS uses them as confidence) or binary")
-    p.add_argument("--threads", type=int, help="torch CPU threads (0: torch default; profile default: quick 1)")
+    p.add_argument("--threads", type=threads_int, help="torch CPU threads (0: torch default; profile default: quick 1)")
 
     s = cli.verb("score", "recsys", "write top-k recommendations for every user and similar_items", _score)
     s.add_argument("--run", help="run id (default: the latest succeeded recsys run)")
-    s.add_argument("--k", type=int, default=10, help="recommendations per user (default 10)")
+    s.add_argument("--k", type=whole_number(1, 1000), default=10, help="recommendations per user (default 10)")
     s.add_argument("--history", metavar="FILE",
                    help="CSV/Parquet user_id,item_id: new users or new events, folded in without retraining")
-    s.add_argument("--batch-size", type=int, default=1024, help="users scored per batch")
-    s.add_argument("--threads", type=int, help="torch CPU threads (default 1; 0: torch default)")
+    s.add_argument("--batch-size", type=positive_int, default=1024, help="users scored per batch")
+    s.add_argument("--threads", type=threads_int, help="torch CPU threads (default 1; 0: torch default)")
 
     e = cli.verb("evaluate", "recsys", "the validation metrics of a run (recorded in the run)", _evaluate)
     e.add_argument("--run", help="run id (default: the latest succeeded recsys run)")

@@ -4,9 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from app.cli import positive_int, positive_number, resolve_profile, whole_number
+
 
 def _train(args: argparse.Namespace) -> None:
-    from app.cli import resolve_profile
     from nlp import api
 
     overrides = {"max_train": args.max_train, "max_len": args.max_len, "epochs": args.epochs,
@@ -43,10 +44,10 @@ def register(cli) -> None:
                    help="minilm: fine-tuned transformer (default); tfidf: TF-IDF + LR baseline; nblr: NB-weighted LR")
     p.add_argument("--labeled", metavar="FILE",
                    help="CSV/Parquet with text,label (default: the sentiment protocol's train part)")
-    p.add_argument("--max-train", type=int, help="cap on training reviews (profile default)")
-    p.add_argument("--max-len", type=int, help="tokens per sequence (profile default)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--time-budget", type=float, help="stop fine-tuning after this many seconds")
+    p.add_argument("--max-train", type=positive_int, help="cap on training reviews (profile default)")
+    p.add_argument("--max-len", type=whole_number(16, 512), help="tokens per sequence (profile default)")
+    p.add_argument("--epochs", type=whole_number(1, 100))
+    p.add_argument("--time-budget", type=positive_number, help="stop fine-tuning after this many seconds")
     p.add_argument("--no-blend", action="store_true", help="never blend the transformer with NB-weighted LR")
 
     s = cli.verb("score", "sentiment", "score the store's unscored reviews, or --input FILE --output FILE", _score)

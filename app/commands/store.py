@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from app.cli import positive_int
+from app.cli import positive_int, resolve_profile
 
 
 def _init(args: argparse.Namespace) -> None:
@@ -20,7 +20,6 @@ def _init(args: argparse.Namespace) -> None:
 
 
 def _load_demo(args: argparse.Namespace) -> None:
-    from app.cli import resolve_profile
     from data import demo
 
     counts = demo.load(args.home, profile=resolve_profile(args), seed=args.seed)
