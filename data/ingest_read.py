@@ -95,8 +95,13 @@ def _numbered(con: duckdb.DuckDBPyConnection, names: list[str], source: str) -> 
     con.execute(f"CREATE OR REPLACE VIEW src AS SELECT rowid + 1 AS __row{columns} FROM src_raw")
 
 
-def stage(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, tuple[str, str]]:
-    """Create view `src` over `path`; returns {lower-case name: (name in file, DuckDB type)}."""
+def stage(con: duckdb.DuckDBPyConnection, path: str | Path, *, max_line_bytes: int | None = None,
+          allow_empty: bool = False) -> dict[str, tuple[str, str]]:
+    """Create view `src` over `path`; returns {lower-case name: (name in file, DuckDB type)}.
+
+    max_line_bytes: the longest CSV line read (DuckDB's default, 2 MB, when None); allow_empty: a file
+    with a header but no rows is fine (an input that adds nothing), not an error.
+    """
     path = Path(path)
     if path.is_dir():
         raise InputError(path, "is a folder, not a file")
@@ -109,10 +114,11 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, tuple[s
         delim = CSV_DELIMITERS[path.suffix.lower()]
         names = _csv_header(path, delim)
         columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names))) + "}"
+        size = f", max_line_size = {int(max_line_bytes)}" if max_line_bytes else ""
         try:
             _numbered(con, names, f"""read_csv({lit(path)}, columns = {columns}, header = true,
                 auto_detect = false, delim = {lit(delim)}, quote = '"', escape = '"', strict_mode = true,
-                null_padding = false)""")
+                null_padding = false{size})""")
         except duckdb.Error as exc:
             raise _csv_error(path, exc) from None
     else:
@@ -130,7 +136,7 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, tuple[s
         except duckdb.Error as exc:
             raise InputError(path, "not a readable Parquet file: " + str(exc).splitlines()[0]) from None
     con.execute("SET preserve_insertion_order = false")   # from here on order comes from __row
-    if not con.execute("SELECT count(*) FROM src").fetchall()[0][0]:
+    if not allow_empty and not con.execute("SELECT count(*) FROM src").fetchall()[0][0]:
         raise InputError(path, "no data rows (the file has only a header)" if fmt == "csv" else "no data rows")
     described = con.execute("DESCRIBE src").fetchall()
     return {name.lower(): (name, dtype) for name, dtype, *_ in described if name != "__row"}

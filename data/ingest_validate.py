@@ -111,7 +111,7 @@ def _checks(col: Column, typed: str, raw: str, is_text: bool, rating_range: tupl
     present = f"({raw} IS NOT NULL AND trim({raw}) <> '')" if is_text else f"({raw} IS NOT NULL)"
     if col.kind == "id" and col.required:
         out.append((f"{typed} IS NULL", lit(f"empty {col.name}")))   # typed id: NULLIF(trim(raw), '')
-    elif col.required or col.nonempty:
+    elif (col.required and col.kind != "text") or col.nonempty:   # a required text column may hold blanks
         out.append((f"NOT {present}", lit(f"empty {col.name}")))
     if col.kind == "id" and screen_id:
         out.append((f"regexp_matches({typed}, '[\\p{{Cc}}\\p{{Cf}}]')",
@@ -171,23 +171,29 @@ def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, found: dict[st
 
 
 def find_problems(con: duckdb.DuckDBPyConnection, entity: Entity, first_only: bool) -> int:
-    """Table `problems` ("row", "column", reason), by row; duplicates name the row they repeat.
+    """Table `problems` ("row", "column", reason), by row; duplicates of `entity.key` (none when it is
+    empty) name the row they repeat; rows with a key column left blank are not compared.
     -> how many (at most 1 with `first_only`)."""
-    key = ", ".join(ident(k) for k in entity.key)
-    file_key = ", ".join("timestamp" if k == "ts" else k for k in entity.key)
-    what = f"duplicate {file_key} (same as row " if len(entity.key) == 1 else f"duplicate event (same {file_key} as row "
-    con.execute(f"""CREATE OR REPLACE TABLE dup_rows AS
-        WITH d AS (SELECT {key}, min(__row) AS first_row FROM checked WHERE __err IS NULL
-                   GROUP BY ALL HAVING count(*) > 1)
-        SELECT c.__row, d.first_row FROM checked c JOIN d USING ({key})
-        WHERE c.__err IS NULL AND c.__row > d.first_row""")
+    duplicates = ""
+    if entity.key:
+        key = ", ".join(ident(k) for k in entity.key)
+        filled = " AND ".join(f"{ident(k)} IS NOT NULL" for k in entity.key)
+        file_key = ", ".join("timestamp" if k == "ts" else k for k in entity.key)
+        what = (f"duplicate {file_key} (same as row " if len(entity.key) == 1
+                else f"duplicate event (same {file_key} as row ")
+        con.execute(f"""CREATE OR REPLACE TABLE dup_rows AS
+            WITH d AS (SELECT {key}, min(__row) AS first_row FROM checked WHERE __err IS NULL AND {filled}
+                       GROUP BY ALL HAVING count(*) > 1)
+            SELECT c.__row, d.first_row FROM checked c JOIN d USING ({key})
+            WHERE c.__err IS NULL AND c.__row > d.first_row""")
+        column = "timestamp" if len(entity.key) > 1 else entity.key[0]
+        duplicates = f"""UNION ALL
+            SELECT __row, {lit(column)}, {lit(what)} || first_row || ')' FROM dup_rows"""
     limit = "LIMIT 1" if first_only else ""
-    column = "timestamp" if len(entity.key) > 1 else entity.key[0]
     con.execute(f"""CREATE OR REPLACE TABLE problems AS
         SELECT "row", "column", reason FROM (
             SELECT __row AS "row", __err.column AS "column", __err.reason AS reason
             FROM checked WHERE __err IS NOT NULL
-            UNION ALL
-            SELECT __row, {lit(column)}, {lit(what)} || first_row || ')' FROM dup_rows)
+            {duplicates})
         ORDER BY "row" {limit}""")
     return con.execute("SELECT count(*) FROM problems").fetchall()[0][0]

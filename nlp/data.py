@@ -6,18 +6,29 @@ row the way `evalkit.py sentiment-split` builds it, so the protocol's test revie
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from data.errors import InputError
+from data.ingest_spec import ENTITIES, Column, Entity
+from data.input_file import read_rows
 from data.sources import reviews_csv
 
 SPLIT_SEED = 42          # the protocol's seed
 TEST_FRACTION = 0.2
 LABEL_WORDS = {"1": 1, "0": 0, "1.0": 1, "0.0": 0, "pos": 1, "neg": 0, "positive": 1, "negative": 0,
                "true": 1, "false": 0}
+# Files are read as `marquee ingest reviews` reads them (same formats, ids, types, duplicate ids refused),
+# except that texts have no length cap (the model keeps a long text's head and tail) and a text to score
+# may be empty (it is skipped with a warning, the rest is scored). A labelled file's review_id is optional.
+MAX_LINE_BYTES = 64 << 20
+_REVIEW_ID = ENTITIES["reviews"].column("review_id")
+TEXTS = Entity("input", (_REVIEW_ID, Column("text", "text", required=True)), key=("review_id",))
+LABELED = Entity("labeled", (Column("text", "text", required=True, nonempty=True), Column("label", "text", required=True),
+                             Column("source", "text"), replace(_REVIEW_ID, required=False)), key=("review_id",))
 
 
 def _half_up(x: float) -> int:
@@ -47,72 +58,30 @@ def protocol_train() -> pd.DataFrame:
     return df.loc[~protocol_test_mask(df), ["review_id", "source", "text", "label"]].reset_index(drop=True)
 
 
-def read_table(path: str | Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a CSV or Parquet file that must have `columns` (others are dropped).
-
-    Bytes that are not UTF-8 are replaced (U+FFFD) rather than failing the whole file; callers
-    report which rows were affected.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "file not found")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
-        else:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", encoding_errors="replace")
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise InputError(path, f"cannot read as {'Parquet' if path.suffix == '.parquet' else 'CSV'}: "
-                               f"{str(exc).splitlines()[0]}") from exc
-    for col in columns:
-        if col not in df.columns:
-            raise InputError(path, f"missing column {col!r} (found: {', '.join(map(str, df.columns))})", column=col)
-    return df[list(columns) + [c for c in optional if c in df.columns]].reset_index(drop=True)
-
-
-def _to_text(value) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
-
-
 def read_labeled(path: str | Path) -> pd.DataFrame:
-    """A user's labelled file -> DataFrame(text, label int 0/1). Bad rows raise InputError (file, row, column)."""
-    raw = read_table(path, ("text", "label"), optional=("source",))
-    df = raw
-    texts, labels = [], []
-    for i, (text, label) in enumerate(zip(df["text"], df["label"], strict=True), start=1):
-        text = _to_text(text)
-        if text is None or not text.strip():
-            raise InputError(path, "empty text", row=i, column="text")
-        key = str(label).strip().lower()
+    """A user's labelled file -> DataFrame(text, label int 0/1[, source]). Bad rows raise InputError (file, row,
+    column); so does a review_id (optional) given twice, which could only repeat or contradict a label."""
+    raw = read_rows(path, LABELED, max_line_bytes=MAX_LINE_BYTES)
+    labels = []
+    for i, label in enumerate(raw["label"], start=1):
+        key = ("" if label is None else str(label)).strip().lower()
         if key not in LABEL_WORDS:
             raise InputError(path, f"label {label!r} is not 0/1 (or pos/neg)", row=i, column="label")
-        texts.append(text)
         labels.append(LABEL_WORDS[key])
     if len(set(labels)) < 2:
         raise InputError(path, "needs both positive (1) and negative (0) labels", column="label")
     if len(labels) < 10:
         raise InputError(path, f"only {len(labels)} labelled rows; need at least 10")
-    out = pd.DataFrame({"text": texts, "label": np.asarray(labels, dtype=np.int64)})
+    out = pd.DataFrame({"text": raw["text"].astype(str), "label": np.asarray(labels, dtype=np.int64)})
     if "source" in raw.columns:   # optional: only used to stratify the validation split
-        out["source"] = raw["source"].astype(str).to_numpy()
+        out["source"] = raw["source"].fillna("").astype(str).to_numpy()
     return out
 
 
-def read_texts(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
-    """A file to score -> (DataFrame(review_id, text), warnings). Text is str ('' when missing)."""
-    df = read_table(path, ("review_id", "text"))
-    ids = df["review_id"].map(_to_text)
-    if ids.isna().any() or (ids.str.strip() == "").any():
-        row = int(np.flatnonzero((ids.isna() | (ids.fillna("").str.strip() == "")).to_numpy())[0]) + 1
-        raise InputError(path, "empty review_id", row=row, column="review_id")
-    texts = df["text"].map(_to_text).fillna("")
-    warnings = [f"{path}, row {i + 1}, column 'text': not valid UTF-8; undecodable bytes replaced"
-                for i in np.flatnonzero(texts.str.contains("\ufffd", regex=False).to_numpy())]
-    return pd.DataFrame({"review_id": ids.astype(str), "text": texts.astype(str)}), warnings
+def read_texts(path: str | Path) -> pd.DataFrame:
+    """A file to score -> DataFrame(review_id, text). Text is str ('' when missing: refused by the caller)."""
+    df = read_rows(path, TEXTS, max_line_bytes=MAX_LINE_BYTES, allow_empty=True)
+    return pd.DataFrame({"review_id": df["review_id"].astype(str), "text": df["text"].fillna("").astype(str)})
 
 
 def clip_text(text: str, max_chars: int) -> str:

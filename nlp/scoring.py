@@ -6,6 +6,7 @@ them in one transaction. Empty texts are refused (no evidence to score), never a
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -88,14 +89,21 @@ def score_store(model: SentimentModel, run_id: str, home=None, rescore_all: bool
 
 
 def _write(frame: pd.DataFrame, path: Path) -> None:
-    """Write CSV or Parquet (by suffix) atomically: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write CSV or Parquet (by suffix) atomically: a reader never sees half a file, and a failed write
+    leaves nothing behind (one error line, not a traceback)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        frame.to_parquet(tmp, index=False)
-    else:
-        frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix.lower() in (".parquet", ".pq"):
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InputError(path, f"cannot write the output: {exc.strerror or exc}") from None
+    finally:
+        with contextlib.suppress(OSError):   # gone already, or its folder never existed
+            tmp.unlink(missing_ok=True)
 
 
 def score_file(model: SentimentModel, src: str | Path, dst: str | Path, progress: bool = True,
@@ -103,11 +111,11 @@ def score_file(model: SentimentModel, src: str | Path, dst: str | Path, progress
     """Score a CSV/Parquet of review_id,text into review_id,p_positive,label (the store is not touched)."""
     if Path(dst).resolve() == Path(src).resolve():
         raise InputError(dst, "output would overwrite the input file")
-    df, warnings = read_texts(src)
+    if Path(dst).is_dir():   # refused before any scoring is done
+        raise InputError(dst, "is a folder; name a file to write")
+    df = read_texts(src)
     scores, empty = _score_frame(model, df, progress, with_parts)
     rows = np.flatnonzero(empty.to_numpy()) + 1
-    warnings += [f"{src}, row {r}, column 'text': empty text, not scored" for r in rows]
-    _warn(warnings)
+    _warn([f"{src}, row {r}, column 'text': empty text, not scored" for r in rows])
     _write(scores, Path(dst))
-    return {"scored": len(scores), "refused_empty": int(empty.sum()),
-            "replaced_non_utf8": sum("UTF-8" in w for w in warnings), "output": str(dst)}
+    return {"scored": len(scores), "refused_empty": int(empty.sum()), "output": str(dst)}

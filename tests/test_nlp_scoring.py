@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -89,17 +90,16 @@ def test_bad_texts_in_the_store_are_refused_or_scored_never_a_crash(tfidf_run, h
     assert p["h"] > 0.5 > p["ok"]
 
 
-def test_input_output_round_trip_with_bad_bytes_and_empty_rows(tfidf_run, home, tmp_path, capsys):
+def test_input_output_round_trip_with_long_and_empty_rows(tfidf_run, home, tmp_path, capsys):
     src = tmp_path / "in.csv"
     src.write_bytes(b"review_id,text,extra\n"
                     b"a,the film was great and wonderful,x\n"
-                    b"b,awful \xff\xfe boring,y\n"
+                    b"b,awful and boring,y\n"
                     b"c,,z\n"
-                    b"d," + b"superb " * 150_000 + b",w\n")
+                    b"d," + b"superb " * 750_000 + b",w\n")                   # a 5 MB line
     dst = tmp_path / "out.csv"
     assert cli(["score", "sentiment", "--home", str(home), "--input", str(src), "--output", str(dst)]) == 0
-    err = capsys.readouterr().err
-    assert "row 2, column 'text': not valid UTF-8" in err and "row 3, column 'text': empty text" in err
+    assert "row 3, column 'text': empty text" in capsys.readouterr().err
     out = pd.read_csv(dst)
     assert list(out.columns) == ["review_id", "p_positive", "label"]
     assert out["review_id"].tolist() == ["a", "b", "d"]
@@ -109,6 +109,52 @@ def test_input_output_round_trip_with_bad_bytes_and_empty_rows(tfidf_run, home, 
                 "--output", str(pq)]) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(pq).reset_index(drop=True), out, check_dtype=False)
     assert _rows(home, "SELECT count(*) AS n FROM review_sentiment")["n"][0] == 0   # store untouched
+    ints = tmp_path / "ints.parquet"                  # numbers as text: `marquee ingest reviews` takes them too
+    pd.DataFrame({"review_id": [1, 2], "text": [7, 8]}).to_parquet(ints)
+    assert cli(["score", "sentiment", "--home", str(home), "--input", str(ints), "--output", str(dst)]) == 0
+    assert pd.read_csv(dst, dtype=str)["review_id"].tolist() == ["1", "2"]
+
+
+def _bad_inputs(folder) -> list[tuple]:
+    """(file, where the one-line error points) for inputs `marquee ingest reviews` would refuse too."""
+    cases = {"ragged.csv": (b"review_id,text\nr1,good,extra\n", "row 1: line 2: ragged row: expected 2 fields, found 3"),
+             "dup.csv": (b"review_id,text\nr1,good\nr1,bad\n", "row 2, column 'review_id': duplicate review_id (same as row 1)"),
+             "bytes.csv": (b"review_id,text\nr1,good\nr2,awful \xff\xfe boring\n", "row 2: line 3: bytes that are not UTF-8"),
+             "head.csv": (b"review_id,review_id,text\nr1,r2,good\n", "column 'review_id': header names a column twice")}
+    out = []
+    for name, (content, where) in cases.items():
+        (folder / name).write_bytes(content)
+        out.append((folder / name, where))
+    lists = folder / "lists.parquet"
+    pd.DataFrame({"review_id": ["r1", "r2"], "text": [["good"], ["bad"]]}).to_parquet(lists)
+    return [*out, (lists, "column 'text': the file's text column holds VARCHAR[] values")]
+
+
+def test_bad_input_files_are_one_line_errors_and_write_nothing(tfidf_run, home, tmp_path, capsys):
+    dst = tmp_path / "out" / "scores.csv"
+    for src, where in _bad_inputs(tmp_path):
+        assert cli(["score", "sentiment", "--home", str(home), "--input", str(src), "--output", str(dst)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{src}, {where}" in err, err
+        assert not dst.exists()
+
+
+def test_unwritable_outputs_are_one_line_errors_and_leave_no_temp_file(tfidf_run, home, tmp_path, capsys):
+    work = tmp_path / "work"
+    (work / "folder").mkdir(parents=True)
+    (work / "afile").write_text("")
+    src = work / "in.csv"
+    src.write_text("review_id,text\nr1,good\n")
+    targets = {work / "folder": "is a folder", work / "afile" / "out.csv": "cannot write the output"}
+    if Path("/proc/self").is_dir():                    # Linux: a place no file can be created
+        targets[Path("/proc/nope.csv")] = "cannot write the output"
+    for dst, reason in targets.items():
+        assert cli(["score", "sentiment", "--home", str(home), "--input", str(src), "--output", str(dst)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {dst}: {reason}") and err.count("\n") == 1, err
+        assert not list(dst.parent.glob(f".{dst.name}.*.tmp"))
+    assert sorted(p.name for p in work.iterdir()) == ["afile", "folder", "in.csv"]      # nothing half-written
+    assert not list((work / "folder").iterdir()) and (work / "afile").read_text() == ""
 
 
 def test_labeled_file_errors_name_file_row_and_column(home, tmp_path, capsys):
@@ -120,8 +166,32 @@ def test_labeled_file_errors_name_file_row_and_column(home, tmp_path, capsys):
     missing = tmp_path / "nolabel.csv"
     pd.DataFrame({"text": ["good"]}).to_csv(missing, index=False)
     assert cli(["train", "sentiment", "--home", str(home), "--labeled", str(missing)]) == 2
-    assert "missing column 'label'" in capsys.readouterr().err
+    assert "missing required column(s) label" in capsys.readouterr().err
     assert _rows(home, "SELECT count(*) AS n FROM runs")["n"][0] == 0
+
+
+def test_labeled_file_is_read_strictly_and_refuses_repeated_ids(home, tmp_path, capsys):
+    good = toy_reviews(12)
+    cases = {}
+    ids = good.assign(review_id=[f"r{i}" for i in range(len(good))])
+    cases["dup.csv"] = (ids.assign(review_id=["r0", "r1", "r1"] + ids["review_id"].tolist()[3:]),
+                        "row 3, column 'review_id': duplicate review_id (same as row 2)")
+    flipped = pd.concat([ids, ids.iloc[[0]].assign(label=1 - ids["label"].iloc[0])], ignore_index=True)
+    cases["conflict.parquet"] = (flipped, f"row {len(flipped)}, column 'review_id': duplicate review_id (same as row 1)")
+    for name, (frame, where) in cases.items():
+        path = tmp_path / name
+        frame.to_parquet(path) if name.endswith(".parquet") else frame.to_csv(path, index=False)
+        assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{path}, {where}" in err, err
+    raw = tmp_path / "bytes.csv"
+    raw.write_bytes(good.to_csv(index=False).encode() + b"caf\xe9 was great,1\n")
+    assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(raw)]) == 2
+    assert f"{raw}, row {len(good) + 1}: line {len(good) + 2}: bytes that are not UTF-8" in capsys.readouterr().err
+    assert _rows(home, "SELECT count(*) AS n FROM runs")["n"][0] == 0
+    same_text = pd.concat([good, good.iloc[[0]]], ignore_index=True)      # no id column: repeats are not judged
+    same_text.assign(review_id=[""] * len(same_text)).to_csv(raw, index=False)   # nor blank ids
+    assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(raw)]) == 0
 
 
 def test_evaluate_reports_validation_metrics(tfidf_run, home):

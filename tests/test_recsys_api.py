@@ -118,9 +118,43 @@ def test_unknown_item_in_history_names_file_row_and_column(scored, tmp_path, cap
     err = capsys.readouterr().err
     assert "bad.csv" in err and "row 2" in err and "'item_id'" in err and "nope" in err
     assert _recs(home, run_id).equals(before)                                        # nothing half-written
-    with pytest.raises(InputError, match="missing column 'item_id'"):
+    with pytest.raises(InputError, match="missing required column.s. item_id"):
         pd.DataFrame({"user_id": ["a"]}).to_csv(hist, index=False)
         api.score(home, run_id, "cpu", history_file=str(hist))
+
+
+@pytest.mark.parametrize(("content", "where"), [
+    ("user_id,item_id\nnewu9,t1,t5\n", "row 1: line 2: ragged row: expected 2 fields, found 3"),
+    ("user_id,item_id,timestamp\nnewu9,t1,2024-01-01\nnewu9,t2,notadate\n",
+     "row 2, column 'timestamp': 'notadate' is not a timestamp"),
+    ("user_id,item_id,ts\nnewu9,t1,1997-13-45\n", "row 1, column 'timestamp': '1997-13-45' is not a timestamp"),
+    ("user_id,item_id,timestamp\nnewu9,t1,2999-01-01\n", "row 1, column 'timestamp': '2999-01-01' is outside"),
+    ("user_id,user_id,item_id\nnewu9,u1,t1\n", "column 'user_id': header names a column twice"),
+    ("user_id,item_id\nnewu9,\n", "row 1, column 'item_id': empty item_id"),
+])
+def test_history_file_is_checked_like_an_ingest_file(scored, tmp_path, capsys, content, where):
+    home, run_id, before = scored
+    hist = tmp_path / "hist.csv"
+    hist.write_text(content)
+    assert main(["score", "recsys", "--home", str(home), "--history", str(hist), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{hist}, {where}" in err
+    assert _recs(home, run_id).equals(before)                                        # nothing published
+
+
+def test_history_file_takes_what_ingest_takes_tsv_parquet_and_header_only(scored, tmp_path):
+    home, run_id, before = scored
+    tsv = tmp_path / "hist.tsv"
+    tsv.write_text("user_id\titem_id\ttimestamp\nnewbie\tt20\t2024-02-01 10:00:00\nnewbie\tt21\t1706781600\n")
+    out = api.score(home, run_id, "cpu", k=5, history_file=str(tsv))
+    assert out["folded_in_users"] == 1 and set(_recs(home, run_id)["user_id"]) == set(before["user_id"]) | {"newbie"}
+    pq = tmp_path / "hist.pq"
+    pd.DataFrame({"user_id": [7], "item_id": ["t22"]}).to_parquet(pq)                   # whole-number ids, as ingest
+    assert api.score(home, run_id, "cpu", k=5, history_file=str(pq))["folded_in_users"] == 1
+    assert "7" in set(_recs(home, run_id)["user_id"])
+    header_only = tmp_path / "none.csv"
+    header_only.write_text("user_id,item_id\n")
+    assert api.score(home, run_id, "cpu", k=5, history_file=str(header_only))["folded_in_users"] == 0
 
 
 def test_recommend_for_history_cold_start_panel(scored):

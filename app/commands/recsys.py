@@ -49,7 +49,8 @@ def register(cli) -> None:
     s.add_argument("--run", help="run id (default: the latest succeeded recsys run)")
     s.add_argument("--k", type=whole_number(1, 1000), default=10, help="recommendations per user (default 10)")
     s.add_argument("--history", metavar="FILE",
-                   help="CSV/Parquet user_id,item_id: new users or new events, folded in without retraining")
+                   help="CSV/TSV/Parquet user_id,item_id[,timestamp]: new users or new events, folded in "
+                        "without retraining (read like `marquee ingest interactions`)")
     s.add_argument("--batch-size", type=positive_int, default=1024, help="users scored per batch")
     s.add_argument("--threads", type=threads_int, help="torch CPU threads (default 1; 0: torch default)")
 
