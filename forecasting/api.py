@@ -17,11 +17,15 @@ import pandas as pd
 from data import runs, store
 from data.device import pick_device, seed_everything
 from data.errors import MarqueeError
+from data.model_files import STRUCTURE_ERRORS, ModelFileError, built_from, of_run, read_json
 from forecasting import backtest, fallback, nets
-from forecasting.config import ForecastConfig, make_config
+from forecasting.config import FREQS, MODELS, ForecastConfig, make_config
 from forecasting.series import History, check_cutoff, default_cutoff, load_history, select_series, wide
 
 Home = str | os.PathLike | None
+RECIPE = "recipe.json"
+RECIPE_KEYS = {"cutoff": str, "freq": str, "horizon": int, "min_events": int, "share_window": int, "name": str,
+               "base": str, "weight": (int, float), "scales": dict}
 
 
 def _history(home: Home, cutoff, freq: str) -> History:
@@ -83,7 +87,7 @@ def train(home: Home = None, profile: str = "quick", device: str = "auto", seed:
                                 progress)[0] for k in range(cfg.ensemble)]
             nets.save(members, run.artifacts, {"arch": base, "hparams": nets.hparams(base, cfg), "encoder_length": enc,
                                            "normalizer": cfg.normalizer, "genres": genres, "series": modeled})
-        (run.artifacts / "recipe.json").write_text(json.dumps(recipe, indent=2))
+        (run.artifacts / RECIPE).write_text(json.dumps(recipe, indent=2))
         metrics = {"selected": name, "inner_backtest_wape": scores, "calibration": scales,
                    "select_seconds": round(t_select, 2), "train_seconds": round(time.perf_counter() - t0, 2)}
         runs.publish(run.run_id, metrics=metrics, home=home)
@@ -94,10 +98,20 @@ def train(home: Home = None, profile: str = "quick", device: str = "auto", seed:
 
 
 def _recipe(run: dict) -> dict:
-    path = Path(run["artifact_uri"]) / "recipe.json"
-    if not path.exists():
-        raise MarqueeError(f"run {run['run_id']} has no recipe.json in {path.parent}: was it trained?")
-    return json.loads(path.read_text())
+    """The run's checked recipe.json; a missing or damaged one is a ModelFileError naming it."""
+    path = Path(run["artifact_uri"]) / RECIPE
+    recipe = read_json(path, RECIPE_KEYS)
+    h, base = recipe["horizon"], recipe["base"]
+    bad = [key for key, ok in (("freq", recipe["freq"] in FREQS), ("horizon", h >= 1),
+                               ("base", base in MODELS and base != "auto")) if not ok]
+    if bad:
+        raise ModelFileError(path, "impossible " + ", ".join(f"{key} {recipe[key]!r}" for key in bad))
+    with built_from(path, errors=(*STRUCTURE_ERRORS, MarqueeError)):
+        check_cutoff(recipe["cutoff"], recipe["freq"])
+        for kind in ("item", "genre"):
+            if np.asarray(recipe["scales"][kind], dtype=float).shape != (2, h):
+                raise ValueError(f"{kind} interval scales are not 2 x {h} numbers")
+    return recipe
 
 
 def _config(recipe: dict, run: dict) -> ForecastConfig:
@@ -120,13 +134,14 @@ def _forecast(hist: History, recipe: dict, artifacts: Path, device) -> tuple[bac
         p = baselines.forecast(name, w.history, h)
         w.forecasts[name] = np.stack([p, p, p], axis=-1)
     if recipe["base"] in backtest.ARCHS:
-        config = json.loads((artifacts / "model.json").read_text())
+        config = nets.read_config(artifacts)
         if config["series"] != modeled:
             raise MarqueeError("the store's history before the run's cutoff changed since training; retrain")
         genres = config["genres"]
-        frame = nets.model_frame(hist, x, genres)
-        ds = nets.make_dataset(frame, genres, config["encoder_length"], h, config["normalizer"])
-        members, _ = nets.load(artifacts, ds, device)
+        with built_from(artifacts / nets.MODEL_FILE):
+            frame = nets.model_frame(hist, x, genres)
+            ds = nets.make_dataset(frame, genres, config["encoder_length"], h, config["normalizer"])
+        members = nets.load(artifacts, config, ds, device)
         future = nets.model_frame(hist, x, genres, h)
         q = nets.combine([nets.predict(net, ds, future, device) for net in members])
         w.forecasts[recipe["base"]] = np.stack([q[s] for s in modeled])
@@ -155,10 +170,11 @@ def forecasts_frame(hist: History, recipe: dict, w: backtest.Window, q: np.ndarr
 def score(home: Home = None, run_id: str | None = None, device: str = "auto", **options) -> dict:
     """Publish the run's forecasts for `horizon` periods from its cutoff: every series, flagged fallbacks."""
     run = runs.resolve("forecast", run_id, home)
-    recipe = _recipe(run)
-    dev = pick_device(device)
-    hist = _history(home, recipe["cutoff"], recipe["freq"])
-    w, q = _forecast(hist, recipe, Path(run["artifact_uri"]), dev)
+    with of_run(run["run_id"], "forecast"):
+        recipe = _recipe(run)
+        dev = pick_device(device)
+        hist = _history(home, recipe["cutoff"], recipe["freq"])
+        w, q = _forecast(hist, recipe, Path(run["artifact_uri"]), dev)
     df = forecasts_frame(hist, recipe, w, q, list(hist.items["item_id"]))
     counts = runs.publish(run["run_id"], {"forecasts": df}, home=home)
     return {"run_id": run["run_id"], "rows": counts["forecasts"], "series": int(df["series_id"].nunique()),
@@ -170,7 +186,8 @@ def evaluate(home: Home = None, run_id: str | None = None, device: str = "auto",
     """Rolling-origin backtest of the run's recipe inside its history (refit at each origin), against naive
     and mean4; metrics are recorded in the run."""
     run = runs.resolve("forecast", run_id, home)
-    recipe = _recipe(run)
+    with of_run(run["run_id"], "forecast"):
+        recipe = _recipe(run)
     cfg = _config(recipe, run)
     dev = pick_device(device)
     hist = _history(home, recipe["cutoff"], recipe["freq"])

@@ -18,10 +18,14 @@ import numpy as np
 import pandas as pd
 
 from data.device import cpu_threads
+from data.model_files import ModelFileError, built_from, read_json, read_tensors, recorded_sha256, sha256
 from forecasting.config import QUANTILES, ForecastConfig
 from forecasting.series import History
 
 SENTIMENT = ["sent_reviews", "sent_pos"]
+MODEL_FILE = "model.json"
+MODEL_KEYS = {"arch": str, "hparams": dict, "encoder_length": int, "normalizer": str, "genres": list, "series": list,
+              "members": int}
 
 
 def model_frame(hist: History, matrix: pd.DataFrame, genres: list[str], horizon: int = 0) -> pd.DataFrame:
@@ -226,23 +230,42 @@ def combine(preds: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def save(models: list, path: Path, config: dict) -> None:
-    """Each member's state_dict as `model-<k>.safetensors`, plus `model.json` (arch, hparams, dataset settings)."""
+    """Each member's state_dict as `model-<k>.safetensors`, plus `model.json` (arch, hparams, dataset
+    settings, the SHA-256 of each member's file)."""
     from safetensors.torch import save_file
 
+    sums = {}
     for k, model in enumerate(models):
         state = {n: v.detach().cpu().contiguous() for n, v in model.state_dict().items()}
-        save_file(state, str(path / f"model-{k}.safetensors"))
-    (path / "model.json").write_text(json.dumps({**config, "members": len(models)}, indent=2, default=str))
+        save_file(state, str(path / member_file(k)))
+        sums[member_file(k)] = sha256(path / member_file(k))
+    (path / MODEL_FILE).write_text(json.dumps({**config, "members": len(models), "sha256": sums}, indent=2,
+                                              default=str))
 
 
-def load(path: Path, dataset, device) -> tuple[list, dict]:
-    """Rebuild each member from the JSON config over `dataset` and load its safetensors weights."""
-    from safetensors.torch import load_file
+def member_file(k: int) -> str:
+    return f"model-{k}.safetensors"
 
-    config = json.loads((path / "model.json").read_text())
+
+def read_config(path: Path) -> dict:
+    """The checked `model.json` of the ensemble saved in `path` (a ModelFileError naming it if it is
+    missing or damaged)."""
+    config = read_json(path / MODEL_FILE, MODEL_KEYS)
+    if config["members"] < 1:
+        raise ModelFileError(path / MODEL_FILE, f"an ensemble of {config['members']} members")
+    return config
+
+
+def load(path: Path, config: dict, dataset, device) -> list:
+    """Rebuild each member from `config` (read_config) over `dataset` and load its safetensors weights;
+    a missing or damaged file is a ModelFileError naming it."""
     models = []
     for k in range(config["members"]):
-        model = build_model(config["arch"], dataset, config["hparams"])
-        model.load_state_dict(load_file(str(path / f"model-{k}.safetensors"), device="cpu"))
+        file = path / member_file(k)
+        state = read_tensors(file, checksum=recorded_sha256(config, file.name, path / MODEL_FILE))
+        with built_from(path / MODEL_FILE):
+            model = build_model(config["arch"], dataset, config["hparams"])
+        with built_from(file):
+            model.load_state_dict(state)
         models.append(model.to(device).eval())
-    return models, config
+    return models

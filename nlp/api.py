@@ -9,6 +9,7 @@ from pathlib import Path
 from data import runs
 from data.device import pick_device
 from data.errors import MarqueeError
+from data.model_files import of_run
 from data.paths import home as home_dir
 from nlp.config import MODELS, make_config, to_dict
 
@@ -64,12 +65,14 @@ def _load(folder: str, mtime: float, device: str):
 
 
 def load_model(home=None, run_id: str | None = None, device: str = "auto", model_dir=None):
-    """The saved model of `run_id` (latest succeeded run if None), or of the folder `model_dir`; cached."""
+    """The saved model of `run_id` (latest succeeded run if None), or of the folder `model_dir`; cached.
+    A missing or damaged model file is one MarqueeError naming it."""
     folder = Path(model_dir) if model_dir else _model_folder(home, run_id)
     meta = folder / "sentiment.json"
-    if not meta.exists():
-        raise MarqueeError(f"no sentiment model in {folder}")
-    return _load(str(folder.resolve()), meta.stat().st_mtime, device)
+    if model_dir and not meta.exists():
+        raise MarqueeError(f"no sentiment model in {folder} (no sentiment.json)")
+    with of_run(folder.name, "sentiment"):
+        return _load(str(folder.resolve()), meta.stat().st_mtime if meta.is_file() else 0.0, device)
 
 
 def score(home=None, run_id: str | None = None, device: str = "auto", *, input=None, output=None,

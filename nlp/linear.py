@@ -11,12 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from data.model_files import ModelFileError, read_json, read_tensors, recorded_sha256, sha256
+
 NGRAMS = (1, 2)
 C_GRID = {"tfidf": (1.0, 4.0, 16.0), "nblr": (0.25, 1.0, 4.0)}   # picked on validation
+VOCAB, WEIGHTS = "vocab.json", "weights.safetensors"
 
 
 def _vectorizer(vocabulary=None, min_df: int = 2) -> CountVectorizer:
@@ -90,13 +93,24 @@ class LinearTextModel:
     # ---------------------------------------------------------------- files
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "vocab.json").write_text(json.dumps({"kind": self.kind, "ngram_range": list(NGRAMS),
-                                                       "intercept": self.intercept, "vocab": self.vocab}))
         save_file({"weights": np.ascontiguousarray(self.weights, dtype=np.float32),
-                   "coef": np.ascontiguousarray(self.coef, dtype=np.float32)}, str(folder / "weights.safetensors"))
+                   "coef": np.ascontiguousarray(self.coef, dtype=np.float32)}, str(folder / WEIGHTS))
+        (folder / VOCAB).write_text(json.dumps({"kind": self.kind, "ngram_range": list(NGRAMS),
+                                                "intercept": self.intercept, "vocab": self.vocab,
+                                                "sha256": {WEIGHTS: sha256(folder / WEIGHTS)}}))
 
     @classmethod
     def load(cls, folder: Path) -> LinearTextModel:
-        meta = json.loads((folder / "vocab.json").read_text())
-        arrays = load_file(str(folder / "weights.safetensors"))
+        """The model saved in `folder`; a missing or damaged file is a ModelFileError naming it."""
+        meta = read_json(folder / VOCAB, {"kind": str, "vocab": list, "intercept": (int, float)})
+        if meta["kind"] not in C_GRID:
+            raise ModelFileError(folder / VOCAB, f"unknown linear model {meta['kind']!r}")
+        if not all(isinstance(t, str) for t in meta["vocab"]) or len(set(meta["vocab"])) != len(meta["vocab"]):
+            raise ModelFileError(folder / VOCAB, "the vocabulary is not a list of distinct strings")
+        arrays = read_tensors(folder / WEIGHTS, ("weights", "coef"), recorded_sha256(meta, WEIGHTS, folder / VOCAB),
+                              framework="numpy")
+        n = len(meta["vocab"])
+        if any(arrays[k].shape != (n,) for k in ("weights", "coef")):
+            raise ModelFileError(folder / WEIGHTS, f"arrays of shapes {arrays['weights'].shape} and "
+                                                   f"{arrays['coef'].shape} for a vocabulary of {n}")
         return cls(meta["kind"], meta["vocab"], arrays["weights"], arrays["coef"], float(meta["intercept"]))

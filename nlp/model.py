@@ -1,7 +1,8 @@
 """A trained sentiment model as saved under a run's artifacts, and its predictions.
 
 Folder layout (no pickle anywhere):
-    sentiment.json            model kind, temperature, max_len, truncation, blend weight, ...
+    sentiment.json            model kind, temperature, max_len, truncation, blend weight, ...,
+                              SHA-256 of transformer/model.safetensors (checked on load)
     transformer/              save_pretrained: model.safetensors + config.json + tokenizer files
     linear/                   vocab.json + weights.safetensors (TF-IDF or NB-weighted LR)
 p_positive = sigmoid(z / T) with z = w * z_transformer / T_t + (1 - w) * z_linear / T_l.
@@ -14,11 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
+from data.model_files import ModelFileError, built_from, check_safetensors, read_json, recorded_sha256, sha256
 from nlp.calibrate import probabilities
+from nlp.config import TRUNCATIONS
 from nlp.data import clip_text
 from nlp.linear import LinearTextModel
 
 META_FILE = "sentiment.json"
+TRANSFORMER_WEIGHTS = "transformer/model.safetensors"
+NUMBER = (int, float)
+META_KEYS = {"model": str, "blend_weight": NUMBER, "temperature": NUMBER, "max_chars": int, "max_len": int,
+             "truncation": str, "head_fraction": NUMBER, "max_chunks": int}
+META_OPTIONAL = {"transformer_temperature": NUMBER, "linear_temperature": NUMBER, "eval_batch_size": int,
+                 "sha256": dict}
 
 
 @dataclass
@@ -66,31 +75,43 @@ class SentimentModel:
     # ---------------------------------------------------------------- files
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        meta = dict(self.meta)
         if self.scorer is not None:
             self.scorer.net.save_pretrained(folder / "transformer", safe_serialization=True)
             self.scorer.tok.save_pretrained(folder / "transformer")
+            meta["sha256"] = {TRANSFORMER_WEIGHTS: sha256(folder / TRANSFORMER_WEIGHTS)}
         if self.linear is not None:
             self.linear.save(folder / "linear")
-        (folder / META_FILE).write_text(json.dumps(self.meta, indent=2, default=float))
+        (folder / META_FILE).write_text(json.dumps(meta, indent=2, default=float))
         self.folder = folder
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "auto", batch_size: int | None = None) -> SentimentModel:
-        from data.device import pick_device
-        from data.errors import MarqueeError
-
+        """The model saved in `folder` (JSON and safetensors only: nothing in it runs); the parts its
+        blend weight uses must be there. A missing or damaged file is a ModelFileError naming it."""
         folder = Path(folder)
-        if not (folder / META_FILE).exists():
-            raise MarqueeError(f"no sentiment model in {folder} (missing {META_FILE})")
-        meta = json.loads((folder / META_FILE).read_text())
+        meta = read_json(folder / META_FILE, META_KEYS, META_OPTIONAL)
+        if not 0 <= meta["blend_weight"] <= 1 or meta["truncation"] not in TRUNCATIONS:
+            raise ModelFileError(folder / META_FILE, "blend_weight outside 0..1 or an unknown truncation")
+        checksum = recorded_sha256(meta, TRANSFORMER_WEIGHTS, folder / META_FILE)
+        meta.pop("sha256", None)
         scorer = linear = None
-        if (folder / "transformer").exists() and meta.get("blend_weight", 1.0) > 0:
-            from nlp.transformer import TransformerScorer, load_backbone
-
-            tok, net = load_backbone(folder / "transformer")
-            scorer = TransformerScorer(tok, net, pick_device(device), meta["max_len"], meta["truncation"],
-                                       meta["head_fraction"], meta["max_chunks"],
-                                       batch_size or meta.get("eval_batch_size", 64))
-        if (folder / "linear").exists():
+        if meta["blend_weight"] > 0:
+            scorer = _load_scorer(folder / "transformer", checksum, meta, device, batch_size)
+        if meta["blend_weight"] < 1:
             linear = LinearTextModel.load(folder / "linear")
         return cls(meta, scorer, linear, folder)
+
+
+def _load_scorer(path: Path, checksum: str | None, meta: dict, device: str, batch_size: int | None):
+    """The fine-tuned transformer in `path`, from its safetensors only (a pickled checkpoint beside
+    it is never read)."""
+    from data.device import pick_device
+    from nlp.transformer import TransformerScorer, load_backbone
+
+    check_safetensors(path / "model.safetensors", checksum)
+    read_json(path / "config.json")
+    with built_from(path, errors=(Exception,)):   # whatever transformers raises on a broken folder
+        tok, net = load_backbone(path)
+    return TransformerScorer(tok, net, pick_device(device), meta["max_len"], meta["truncation"],
+                             meta["head_fraction"], meta["max_chunks"], batch_size or meta.get("eval_batch_size", 64))

@@ -36,14 +36,16 @@ def _quiet_transformers() -> None:
 
 
 def load_backbone(path: str | Path):
-    """(tokenizer, 2-label sequence classifier) from a local folder; never touches the network."""
+    """(tokenizer, 2-label sequence classifier) from a local folder; never touches the network, and
+    reads the weights from safetensors only (a pickled pytorch_model.bin could run code)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     _quiet_transformers()
     if os.environ.get("MARQUEE_TORCH_THREADS"):   # e.g. 1 on a CPU shared with other jobs: no spinning threads
         torch.set_num_threads(int(os.environ["MARQUEE_TORCH_THREADS"]))
     tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    net = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=2, local_files_only=True)
+    net = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=2, local_files_only=True,
+                                                             use_safetensors=True)
     return tok, net
 
 

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from data import runs
 from data.device import cpu_threads, pick_device, seed_everything
 from data.errors import MarqueeError
+from data.model_files import ModelFileError, of_run, read_json
 from recsys import dataset, history, scoring
 from recsys.config import preset
 from recsys.models import MODELS, Recommender, load
@@ -72,17 +73,20 @@ def _load_cached(folder: str, device: str) -> tuple[Recommender, np.ndarray, np.
 
 
 def _load_uncached(folder: Path, device: str) -> tuple[Recommender, np.ndarray, np.ndarray]:
-    if not (folder / MODEL_DIR).exists():
-        raise MarqueeError(f"the run's model files are missing under {folder}")
-    ids = json.loads((folder / IDS_FILE).read_text())
     model = load(folder / MODEL_DIR, pick_device(device))
+    ids = read_json(folder / IDS_FILE, {"users": list, "items": list})
+    if (len(ids["users"]), len(ids["items"])) != model.train.shape:
+        raise ModelFileError(folder / IDS_FILE, f"{len(ids['users'])} users x {len(ids['items'])} titles for a "
+                                                f"model of {model.train.shape[0]} x {model.train.shape[1]}")
     return model, np.array(ids["users"], dtype=object), np.array(ids["items"], dtype=object)
 
 
 def load_run(home=None, run_id: str | None = None, device: str = "auto") -> tuple[dict, Recommender, np.ndarray, np.ndarray]:
-    """(run, model, user_ids, item_ids) of `run_id` or the latest succeeded recsys run."""
+    """(run, model, user_ids, item_ids) of `run_id` or the latest succeeded recsys run; a missing
+    or damaged model file is one MarqueeError naming it."""
     run = runs.resolve("recsys", run_id, home)
-    model, users, items = _load_cached(run["artifact_uri"], device)
+    with of_run(run["run_id"], "recsys"):
+        model, users, items = _load_cached(run["artifact_uri"], device)
     return run, model, users, items
 
 

@@ -1,12 +1,12 @@
 """The model factory: every class implements `recsys.models.base.Recommender`."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from data.device import pick_device
+from data.model_files import ModelFileError, read_json
 from recsys.models.base import CONFIG, Recommender
 from recsys.models.blend import Blend
 from recsys.models.ease import EASE
@@ -26,9 +26,13 @@ def make_recommender(kind: str, device: str | torch.device = "auto", seed: int =
 
 
 def load(folder: str | Path, device: str | torch.device = "auto") -> Recommender:
-    """Reload a saved model (any kind) onto `device`."""
+    """Reload a saved model (any kind) onto `device`; a missing or damaged file is a ModelFileError."""
     folder = Path(folder)
-    config = json.loads((folder / CONFIG).read_text())
+    config = read_json(folder / CONFIG, {"kind": str, "params": dict, "shape": list})
+    if config["kind"] not in MODELS:
+        raise ModelFileError(folder / CONFIG, f"unknown model kind {config['kind']!r}")
+    if len(config["shape"]) != 2 or not all(type(n) is int and n > 0 for n in config["shape"]):
+        raise ModelFileError(folder / CONFIG, f"shape {config['shape']!r} is not two whole numbers")
     dev = device if isinstance(device, torch.device) else pick_device(device)
     return MODELS[config["kind"]].from_files(folder, config, dev)
 

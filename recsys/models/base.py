@@ -15,10 +15,13 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
+
+from data.model_files import built_from, read_tensors, recorded_sha256, sha256
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
+TRAIN_TENSORS = ("train.indptr", "train.indices", "train.data")
 
 
 def rows_dense(matrix: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -96,14 +99,20 @@ class Recommender(ABC):
                     "train.data": torch.as_tensor(X.data, dtype=torch.float32)}
         save_file(tensors, str(folder / WEIGHTS))
         (folder / CONFIG).write_text(json.dumps({"kind": self.kind, "seed": self.seed, "params": self.params,
-                                                 "shape": list(X.shape)}, indent=2))
+                                                 "shape": list(X.shape),
+                                                 "sha256": {WEIGHTS: sha256(folder / WEIGHTS)}}, indent=2))
         return folder
 
     @classmethod
     def from_files(cls, folder: Path, config: dict, device: str | torch.device) -> Recommender:
-        model = cls(device=device, seed=config.get("seed", 42), **config["params"])
-        t = load_file(str(folder / WEIGHTS), device="cpu")
-        model.train = sp.csr_matrix((t.pop("train.data").numpy(), t.pop("train.indices").numpy(),
-                                     t.pop("train.indptr").numpy()), shape=tuple(config["shape"]))
-        model.set_state({k: v.to(model.device) for k, v in t.items()})
+        """The model saved in `folder`; `config` is its config.json (kind, params, shape checked)."""
+        with built_from(folder / CONFIG):
+            model = cls(device=device, seed=config.get("seed", 42), **config["params"])
+        weights = folder / WEIGHTS
+        t = read_tensors(weights, TRAIN_TENSORS, recorded_sha256(config, WEIGHTS, folder / CONFIG))
+        with built_from(weights):
+            model.train = sp.csr_matrix((t.pop("train.data").numpy(), t.pop("train.indices").numpy(),
+                                         t.pop("train.indptr").numpy()), shape=tuple(config["shape"]))
+            model.train.check_format(full_check=True)
+            model.set_state({k: v.to(model.device) for k, v in t.items()})
         return model

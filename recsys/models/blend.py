@@ -10,6 +10,7 @@ from pathlib import Path
 import scipy.sparse as sp
 import torch
 
+from data.model_files import ModelFileError, built_from
 from recsys.models.base import CONFIG, Recommender
 
 
@@ -66,7 +67,11 @@ class Blend(Recommender):
     def from_files(cls, folder: Path, config: dict, device) -> Blend:
         from recsys.models import load
 
-        model = cls(device=device, seed=config.get("seed", 42), **config["params"])
-        model.models = [load(folder / f"component{c}", device) for c in range(len(model.params["components"]))]
+        with built_from(folder / CONFIG):
+            model = cls(device=device, seed=config.get("seed", 42), **config["params"])
+            parts = range(len(model.params["components"]))
+        if not parts:
+            raise ModelFileError(folder / CONFIG, "a blend of no models")
+        model.models = [load(folder / f"component{c}", device) for c in parts]
         model.train = model.models[0].train
         return model
