@@ -45,12 +45,9 @@ DAMAGES: dict[str, Callable[[Path], object]] = {
 
 
 def _copy(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str = "home") -> Path:
-    """A private copy of `home` whose runs use the copy's model files (a run records an absolute path)."""
+    """A private copy of `home` (runs record their model folder relative to the home: the copy's are used)."""
     copy = tmp_path / name
     shutil.copytree(home, copy)
-    with store.write(copy) as con:
-        con.execute("UPDATE runs SET artifact_uri = replace(artifact_uri, $old, $new)",
-                    {"old": str(home / "artifacts"), "new": str(copy / "artifacts")})
     monkeypatch.setenv("MARQUEE_HOME", str(copy))
     return copy
 
