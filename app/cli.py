@@ -23,7 +23,7 @@ VERBS = {"train": "train a model (a new run)", "score": "batch-score with a trai
 def common_options() -> argparse.ArgumentParser:
     """Options every leaf command takes, wherever they are written on the line."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--home", help="Marquee home folder (default: $MARQUEE_HOME or ./.marquee)")
+    common.add_argument("--home", type=_folder, help="Marquee home folder (default: $MARQUEE_HOME or ./.marquee)")
     common.add_argument("--profile", choices=["auto", "quick", "full"], default="auto",
                         help="quick: sized for a 2-core CPU; full: the real run for a GPU; auto: full on CUDA")
     common.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -62,6 +62,13 @@ def whole_number(lo: int, hi: int | None = None):
         return value
     parse.__name__ = "whole number"
     return parse
+
+
+def _folder(text: str) -> str:
+    """argparse type: a non-empty path (an empty --home would silently mean ./.marquee)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; name a folder")
+    return text
 
 
 def positive_number(text: str) -> float:

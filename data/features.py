@@ -55,6 +55,8 @@ def _cutoff(as_of: datetime | date | str | None) -> datetime:
 
     try:
         ts = pd.Timestamp(as_of)
+        if pd.isna(ts):   # '' and 'NaT' parse to "no time", which no event is before
+            raise ValueError(as_of)
     except (ValueError, TypeError):
         raise MarqueeError(f"{as_of!r} is not a date or time (e.g. 1998-03-01 or 1998-03-01T12:00)") from None
     if ts.tzinfo is not None:

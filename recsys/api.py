@@ -92,8 +92,9 @@ def load_run(home=None, run_id: str | None = None, device: str = "auto") -> tupl
 
 def _fold_in(model: Recommender, user_ids: np.ndarray, item_ids: np.ndarray, extra: pd.DataFrame
              ) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-    """Training rows + the extra events: (history (R, I), all user ids (R,), known (R,): the model's
-    row for users whose history is unchanged, else -1)."""
+    """Training rows + the extra events (of the model's titles; a pair the training data has changes
+    nothing): (history (R, I), all user ids (R,), known (R,): the model's row for users whose history
+    is unchanged, else -1)."""
     uidx = {u: i for i, u in enumerate(user_ids)}
     new_users = [u for u in pd.unique(extra["user_id"]) if u not in uidx]
     all_users = np.concatenate([user_ids, np.array(new_users, dtype=object)])
@@ -103,7 +104,9 @@ def _fold_in(model: Recommender, user_ids: np.ndarray, item_ids: np.ndarray, ext
     add = sp.csr_matrix((np.ones(len(extra), np.float32), (rows, cols)), shape=(len(all_users), len(item_ids)))
     add.data[:] = 1.0   # a pair listed twice still counts once (a full-strength event)
     base = sp.vstack([model.train, sp.csr_matrix((len(new_users), len(item_ids)), dtype=np.float32)]).tocsr()
-    merged = base.maximum(add).tocsr()
+    add = (add - add.multiply(base > 0)).tocsr()   # known pairs keep their trained weight
+    add.eliminate_zeros()
+    merged = (base + add).tocsr()
     known = np.where(np.arange(len(all_users)) < len(user_ids), np.arange(len(all_users)), -1)
     changed = np.flatnonzero(np.asarray((merged != base).sum(1)).ravel() > 0)
     known[changed] = -1
@@ -122,9 +125,11 @@ def score(home: str | os.PathLike | None = None, run_id: str | None = None, devi
 
 def _score(home, run: dict, model: Recommender, user_ids: np.ndarray, item_ids: np.ndarray, k: int,
            history_file: str | None, similar_k: int, batch_size: int) -> dict:
-    extra = history.read(history_file, {t: i for i, t in enumerate(item_ids)}) if history_file else \
-        pd.DataFrame({"user_id": [], "item_id": []}, dtype=str)
-    hist, all_users, known = _fold_in(model, user_ids, item_ids, extra)
+    # events in the store since training (same titles) are folded in too: a title watched since is
+    # never recommended, and a user who arrived since gets picks from their own events
+    since = dataset.events(home, item_ids)
+    extra = history.read(history_file, {t: i for i, t in enumerate(item_ids)}) if history_file else since[:0]
+    hist, all_users, known = _fold_in(model, user_ids, item_ids, pd.concat([since, extra], ignore_index=True))
     top = scoring.recommend(model, hist, known, k, batch_size)
     titles = dataset.titles(home)
     recs = scoring.to_frame(all_users, top, item_ids, titles)
@@ -147,7 +152,7 @@ def evaluate(home: str | os.PathLike | None = None, run_id: str | None = None, *
         top = scoring.recommend(model, model.train, np.arange(len(user_ids)), 10)
     ok = top.items >= 0
     rows = np.repeat(np.arange(len(user_ids)), top.items.shape[1]).reshape(top.items.shape)
-    seen = int((np.asarray(model.train[rows[ok], top.items[ok]]).ravel() > 0).sum())
+    seen = int((np.asarray(model.train[rows[ok], top.items[ok]]).ravel() > 0).sum()) if ok.any() else 0
     out = {"selected": m.get("selected"), "validation": m.get("validation"),
            "candidates": {k: c["validation"] for k, c in m.get("candidates", {}).items()},
            "catalog_coverage@10": float(len(np.unique(top.items[top.items >= 0])) / len(item_ids)),

@@ -67,6 +67,13 @@ def load(home: str | os.PathLike | None = None, as_of: datetime | date | str | N
     return build_matrix(events, weighting)
 
 
+def events(home: str | os.PathLike | None = None, items: np.ndarray | None = None) -> pd.DataFrame:
+    """Every (user_id, item_id) pair of the store's interactions, optionally only of `items`."""
+    with store.read(home) as con:
+        pairs = features.relation(con, "interactions").select("user_id, item_id").distinct().df().astype(str)
+    return pairs[pairs["item_id"].isin(items)].reset_index(drop=True) if items is not None else pairs
+
+
 def store_users(home: str | os.PathLike | None = None) -> list[str]:
     """Every user the store knows (some may have no interactions yet)."""
     with store.read(home) as con:

@@ -73,10 +73,13 @@ def all_from_hits(hits: np.ndarray, n_rel: np.ndarray, k: int) -> dict[str, floa
 
 
 def topk_hits(scores: torch.Tensor, seen: torch.Tensor, heldout: torch.Tensor, k: int) -> np.ndarray:
-    """Top-k of `scores` (B, I) with `seen` (B, I) masked out, as hits against `heldout` (B, I)."""
+    """Top-k of `scores` (B, I) with `seen` (B, I) masked out, as hits against `heldout` (B, I)
+    (B, k); a catalogue of fewer than k titles leaves the last columns without hits."""
     masked = scores.float().masked_fill(seen > 0, float("-inf"))
-    top = masked.topk(k, dim=1).indices
-    return (heldout.gather(1, top) > 0).float().cpu().numpy()
+    top = masked.topk(min(k, masked.shape[1]), dim=1).indices
+    hits = np.zeros((masked.shape[0], k), np.float32)
+    hits[:, :top.shape[1]] = (heldout.gather(1, top) > 0).float().cpu().numpy()
+    return hits
 
 
 def evaluate(model, fit: sp.csr_matrix, heldout: sp.csr_matrix, k: int = 10, users: np.ndarray | None = None,

@@ -79,6 +79,7 @@ def test_ctrl_c_during_a_query_is_one_line_and_exit_130(tmp_path: Path):
     ("train", "forecast", "--seed", "99999999999"), ("train", "forecast", "--horizon", "100000"),
     ("train", "sentiment", "--epochs", "0"), ("train", "sentiment", "--max-train", "-5"),
     ("train", "sentiment", "--time-budget", "nan"), ("runs", "--limit", "-1"), ("sql", "SELECT 1", "--max-rows", "0"),
+    ("app", "--port", "70000"), ("runs", "--home", ""),
 ])
 def test_out_of_range_options_are_usage_errors(tmp_path, args):
     """Refused while parsing (exit 2, one usage line), before anything runs or is published."""

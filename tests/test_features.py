@@ -102,6 +102,7 @@ def test_incremental_engagement_refresh_equals_full_recompute(history, tmp_path)
     assert cached == full and len(cached) == 4
 
 
-def test_a_cutoff_that_is_not_a_time_is_one_clear_error(history):
-    with pytest.raises(MarqueeError, match="'garbage' is not a date or time"), store.read(history) as con:
-        features.as_of(con, "interactions", "garbage")
+@pytest.mark.parametrize("cutoff", ["garbage", "", "NaT"])
+def test_a_cutoff_that_is_not_a_time_is_one_clear_error(history, cutoff):
+    with pytest.raises(MarqueeError, match=f"'{cutoff}' is not a date or time"), store.read(history) as con:
+        features.as_of(con, "interactions", cutoff)

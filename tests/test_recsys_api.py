@@ -193,3 +193,40 @@ def test_train_without_data_is_a_clear_error(home):
         api.train(home, "quick", "cpu")
     with pytest.raises(MarqueeError, match="no trained recsys model"):
         api.score(home)
+
+
+def test_events_ingested_since_training_are_folded_in(scored, tmp_path):
+    """A title watched after training is not recommended; a viewer who arrived since gets picks made
+    from their own events, not the popular list."""
+    home, run_id, recs = scored
+    user = recs.user_id.iloc[0]
+    watched = recs[recs.user_id == user].item_id.iloc[0]   # their rank-1 pick, watched now
+    newcomer = recs[recs.user_id == user].item_id.tolist()[1:3]
+    events = pd.DataFrame({"user_id": [user, "arrived", "arrived"], "item_id": [watched, *newcomer],
+                           "timestamp": ["2024-06-01T00:00:00"] * 3})
+    events.to_csv(tmp_path / "since.csv", index=False)
+    ingest.ingest("interactions", tmp_path / "since.csv", home)
+    out = api.score(home, run_id, "cpu", k=5)
+    after = _recs(home, run_id)
+    assert watched not in set(after[after.user_id == user].item_id)
+    mine = after[after.user_id == "arrived"]
+    assert len(mine) == 5 and not set(mine.item_id) & set(newcomer) and (mine.reason != "popular").all()
+    assert out["folded_in_users"] == 2
+    unchanged = recs[recs.user_id == recs.user_id.iloc[-1]]   # no new events: the same picks as before
+    assert after[after.user_id == unchanged.user_id.iloc[0]].item_id.tolist() == unchanged.item_id.tolist()
+
+
+def test_a_catalogue_smaller_than_k_and_a_user_who_saw_everything(home, tmp_path):
+    """Four titles (fewer than the k=10 of model selection), one viewer who watched all of them: train,
+    score and evaluate still work."""
+    pd.DataFrame({"item_id": list("ABCD"), "title": list("ABCD")}).to_csv(tmp_path / "items.csv", index=False)
+    pd.DataFrame({"user_id": ["u1"] * 4 + ["u2", "u2", "u3"], "item_id": list("ABCD") + ["A", "B", "C"],
+                  "timestamp": [100 + i for i in range(7)]}).to_csv(tmp_path / "events.csv", index=False)
+    ingest.ingest("items", tmp_path / "items.csv", home)
+    ingest.ingest("interactions", tmp_path / "events.csv", home)
+    run_id = api.train(home, "quick", "cpu", model="ease")
+    api.score(home, run_id, "cpu", k=10)
+    recs = _recs(home, run_id)
+    assert "u1" not in set(recs[recs.reason != "popular"].user_id)   # nothing left for u1 but the popular list
+    assert set(recs[recs.user_id == "u3"].item_id) <= {"A", "B", "D"}   # never C, which u3 saw
+    assert api.evaluate(home, run_id)["recommended_seen_items"] == 0

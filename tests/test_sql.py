@@ -129,6 +129,11 @@ def test_json_and_csv_keep_duckdb_values_exact(sql_home):
                                         "2024-01-02 03:04:05"]
 
 
+def test_an_empty_result_prints_its_columns_and_no_rows(sql_home):
+    proc = marquee("sql", "SELECT item_id, title FROM items WHERE false", home=sql_home)
+    assert proc.returncode == 0 and proc.stdout.splitlines() == ["item_id  title", "(no rows)"]
+
+
 def test_cli_refuses_with_exit_2_and_one_line(sql_home):
     for query in ("DROP TABLE items", "select * from read_csv('/etc/passwd')"):
         proc = marquee("sql", query, home=sql_home)

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from app.cli import whole_number
+
 MAIN = Path(__file__).resolve().parents[1] / "main.py"
 
 
@@ -90,4 +92,4 @@ def _app(args: argparse.Namespace) -> int:
 
 def register(cli) -> None:
     p = cli.command("app", "start the dashboard on http://127.0.0.1:PORT", _app)
-    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--port", type=whole_number(1, 65535), default=8501)

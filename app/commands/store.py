@@ -77,7 +77,10 @@ def _sql(args: argparse.Namespace) -> None:
         limits["timeout"] = args.timeout
     if args.format == "table":
         frame = sql.run_readonly(args.query, **limits)
-        print(frame.to_string(index=False) if len(frame.columns) else "(no columns)")
+        if not len(frame.columns):
+            print("(no columns)")
+        else:   # pandas shows an empty frame as "Empty DataFrame / Columns: [...] / Index: []"
+            print(frame.to_string(index=False) if len(frame) else "  ".join(map(str, frame.columns)) + "\n(no rows)")
         truncated = frame.attrs["truncated"]
     else:
         columns, rows, truncated = sql.fetch_readonly(args.query, **limits)
