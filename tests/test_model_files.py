@@ -223,6 +223,63 @@ def test_sentiment_linear_model_saved_without_a_checksum_still_loads(sentiment_r
     assert ((p >= 0.5) == (test["label"] == 1)).all()
 
 
+BAD_SENTIMENT_META = {   # each value would load and silently change (or stop) every prediction
+    "temperature": [-1, 0, float("nan"), float("inf")], "linear_temperature": [0, -2.5],
+    "transformer_temperature": [0], "max_len": [0, 2], "max_chunks": [0], "eval_batch_size": [0, -8],
+    "max_chars": [0, -1], "head_fraction": [-0.1, 1.5], "blend_weight": [5, 0.5], "model": ["minilm", "nblr", "bert"],
+    "truncation": ["tail"],
+}
+
+
+def _edit_json(path: Path, change: dict) -> None:
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}))   # NaN/Infinity as Python writes them
+
+
+@pytest.mark.parametrize(("key", "value"), [(k, v) for k, vs in BAD_SENTIMENT_META.items() for v in vs])
+def test_a_sentiment_json_value_out_of_range_is_named(sentiment_ro, tmp_path, monkeypatch, key, value):
+    from nlp import api
+
+    home, run_id = sentiment_ro
+    home = _copy(home, tmp_path, monkeypatch)
+    path = home / "artifacts" / run_id / "sentiment.json"
+    _edit_json(path, {key: value})
+    if (key, value) == ("model", "minilm"):      # the kind's own file is what is missing: it is the one named
+        path = path.parent / "transformer" / "model.safetensors"
+    with pytest.raises(MarqueeError) as exc:
+        api.score(home, run_id, progress=False)
+    assert f"'{key}' is {value!r}" in _assert_one_line(exc, path, run_id, "sentiment")
+    assert _published(home, run_id) == 0
+
+
+def test_an_edited_model_dir_is_refused_through_the_cli(sentiment_ro, tmp_path, monkeypatch, capsys):
+    home, run_id = sentiment_ro
+    md = tmp_path / "md"
+    shutil.copytree(home / "artifacts" / run_id, md)
+    texts = tmp_path / "ok.csv"
+    texts.write_text("review_id,text\nr1,great movie loved it\nr2,awful\n")
+    args = ["score", "sentiment", "--model-dir", str(md), "--input", str(texts), "--output", str(tmp_path / "o.csv"),
+            "--home", str(home)]
+    assert marquee(args) == 0                                  # the copy as saved scores
+    capsys.readouterr()
+    _edit_json(md / "sentiment.json", {"temperature": -1})
+    assert marquee(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {md / 'sentiment.json'}: ")
+    assert "'temperature' is -1; it must be a finite number above 0" in err
+
+
+def test_in_range_sentiment_json_edits_still_load(sentiment_ro, tmp_path, monkeypatch):
+    from nlp import api
+
+    home, run_id = sentiment_ro
+    home = _copy(home, tmp_path, monkeypatch)
+    _edit_json(home / "artifacts" / run_id / "sentiment.json",
+               {"temperature": 2.0, "max_len": 3, "max_chunks": 1, "eval_batch_size": 1, "max_chars": 1,
+                "head_fraction": 0, "linear_temperature": 0.5})
+    p = np.asarray(api.predict_texts(["a wonderful film", "dull and tedious"], home, run_id))
+    assert ((p > 0) & (p < 1)).all()
+
+
 # ---------------------------------------------------------------- sentiment (a MiniLM-shaped folder)
 
 @pytest.fixture(scope="module")
@@ -311,6 +368,16 @@ def test_a_missing_transformer_folder_is_named(minilm):
     with pytest.raises(MarqueeError) as exc:
         _load_minilm(minilm)
     _assert_one_line(exc, minilm / "transformer" / "model.safetensors", minilm.name, "sentiment")
+
+
+@pytest.mark.parametrize("change", [{"max_len": 65}, {"model": "tfidf"}, {"model": "tfidf", "blend_weight": 0.0},
+                                    {"transformer_temperature": 0}])
+def test_a_transformer_sentiment_json_that_does_not_fit_its_files_is_named(minilm, change):
+    path = minilm / "sentiment.json"     # the tiny BERT reads at most 64 positions; a tfidf model has no transformer
+    _edit_json(path, change)
+    with pytest.raises(MarqueeError) as exc:
+        _load_minilm(minilm)
+    _assert_one_line(exc, path, minilm.name, "sentiment")
 
 
 # ---------------------------------------------------------------- forecast (a tiny N-HiTS)

@@ -194,6 +194,48 @@ def test_labeled_file_is_read_strictly_and_refuses_repeated_ids(home, tmp_path, 
     assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(raw)]) == 0
 
 
+def _imbalanced(n_pos: int, n_neg: int) -> pd.DataFrame:
+    """A labelled file with `n_neg` negatives, each from its own source (one-row (label, source) groups)."""
+    toy = toy_reviews(2 * max(n_pos, n_neg))
+    pos, neg = toy[toy["label"] == 1].head(n_pos), toy[toy["label"] == 0].head(n_neg)
+    return pd.concat([pos.assign(source="rt"), neg.assign(source=[f"s{i}" for i in range(n_neg)])],
+                     ignore_index=True)
+
+
+@pytest.mark.parametrize("model", ["tfidf", "nblr"])
+def test_a_label_with_too_few_rows_is_refused_before_a_run_starts(home, tmp_path, capsys, model):
+    from nlp.data import MIN_ROWS_PER_LABEL
+
+    short = tmp_path / "short.csv"
+    _imbalanced(11, MIN_ROWS_PER_LABEL - 1).to_csv(short, index=False)
+    assert cli(["train", "sentiment", "--home", str(home), "--model", model, "--labeled", str(short)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {short}, column 'label': each label needs at least {MIN_ROWS_PER_LABEL} rows "
+                   f"(found {MIN_ROWS_PER_LABEL - 1} labelled 0)\n")
+    assert _rows(home, "SELECT count(*) AS n FROM runs")["n"][0] == 0
+    assert not any((home / "artifacts").glob("*"))
+
+    enough = tmp_path / "enough.csv"     # the boundary, with each negative from its own source
+    _imbalanced(10, MIN_ROWS_PER_LABEL).to_csv(enough, index=False)
+    assert cli(["train", "sentiment", "--home", str(home), "--model", model, "--labeled", str(enough)]) == 0
+    assert _rows(home, "SELECT status FROM runs")["status"].tolist() == ["succeeded"]
+
+
+@pytest.mark.parametrize("n_pos", [2, 3, 10, 40])
+@pytest.mark.parametrize("n_neg", [2, 3, 5])
+@pytest.mark.parametrize("sources", ["none", "one each", "shared"])
+def test_the_validation_split_leaves_every_label_in_both_parts(n_pos, n_neg, sources):
+    from nlp.data import train_val_split
+
+    df = pd.DataFrame({"text": ["t"] * (n_pos + n_neg), "label": [1] * n_pos + [0] * n_neg})
+    if sources != "none":
+        df["source"] = [f"s{i}" if sources == "one each" else "rt" for i in range(len(df))]
+    for seed in range(5):
+        tr, va = train_val_split(df, 0.1, None, seed)
+        assert set(tr["label"]) == {0, 1} and set(va["label"]) == {0, 1}
+        assert len(tr) + len(va) == len(df)
+
+
 def test_evaluate_reports_validation_metrics(tfidf_run, home):
     out = api.evaluate(home, tfidf_run)
     assert out["run_id"] == tfidf_run and 0.0 <= out["val"]["accuracy"] <= 1.0
