@@ -201,6 +201,7 @@ def test_sentiment_flipped_weights_fail_through_the_cli_and_the_app(sentiment_ro
     home = _copy(home, tmp_path, monkeypatch)
     path = home / "artifacts" / run_id / "linear" / "weights.safetensors"
     _flip_mid_data(path)
+    capsys.readouterr()   # the first `import app.live` may log Streamlit's "no runtime" warnings
     assert marquee(["score", "sentiment", "--home", str(home)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: {path}: ") and "SHA-256 mismatch" in err
