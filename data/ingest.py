@@ -104,7 +104,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, entity: Entity, present: list[str]) 
     cols = ", ".join(ident(c) for c in present)
     updates = [c for c in present if c != key]
     action = ("DO UPDATE SET " + ", ".join(f"{ident(c)} = excluded.{ident(c)}" for c in updates)
-              if updates else "DO NOTHING")
+              + ", ingested_at = excluded.ingested_at" if updates else "DO NOTHING")   # when it last changed
     con.execute(f"INSERT INTO {entity.name} ({cols}) SELECT {cols} FROM memory.main.good "
                 f"ON CONFLICT ({key}) {action}")   # names come from the entity spec, not the file
     return new, total - new

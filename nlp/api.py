@@ -84,6 +84,8 @@ def score(home=None, run_id: str | None = None, device: str = "auto", *, input=N
 
     if (input is None) != (output is None):
         raise MarqueeError("--input and --output go together")
+    if rescore_all and input is not None:
+        raise MarqueeError("--all re-scores the store's reviews; --input scores a file: use one or the other")
     if model_dir is not None and input is None:
         raise MarqueeError("--model-dir scores files only (--input/--output); the store is scored by a run")
     model = load_model(home, run_id, device, model_dir)

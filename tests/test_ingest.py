@@ -156,12 +156,16 @@ def test_same_rows_twice_are_not_duplicated(items_home, tmp_path):
     assert (first.new, second.new, second.unchanged) == (2, 0, 2)
     assert count(items_home, "SELECT count(*) FROM interactions") == 3
     items = write(tmp_path / "i.csv", "item_id,title\n1,Toy Story (1995)\n4,Casino\n")
+    with store.read(items_home) as con:
+        loaded = dict(con.execute("SELECT item_id, ingested_at FROM items").fetchall())
     result = ingest("items", items, items_home)
     assert (result.new, result.updated) == (1, 1)
     with store.read(items_home) as con:
         assert con.execute("SELECT title, genres FROM items WHERE item_id = '1'").fetchall() == [
             ("Toy Story (1995)", "Animation|Comedy")]   # columns the file lacks are kept
+        stamps = dict(con.execute("SELECT item_id, ingested_at FROM items").fetchall())
         assert con.execute("SELECT count(*) FROM items").fetchall()[0][0] == 4
+    assert stamps["1"] > loaded["1"] and stamps["2"] == loaded["2"]   # when each row last changed
     reviews = write(tmp_path / "r.csv", "review_id,text,user_id,item_id\nr1,Great fun,u1,1\n")
     ingest("reviews", reviews, items_home)
     ingest("reviews", reviews, items_home)

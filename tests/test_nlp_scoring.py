@@ -155,6 +155,9 @@ def test_unwritable_outputs_are_one_line_errors_and_leave_no_temp_file(tfidf_run
         assert not list(dst.parent.glob(f".{dst.name}.*.tmp"))
     assert sorted(p.name for p in work.iterdir()) == ["afile", "folder", "in.csv"]      # nothing half-written
     assert not list((work / "folder").iterdir()) and (work / "afile").read_text() == ""
+    assert cli(["score", "sentiment", "--home", str(home), "--all", "--input", str(src), "--output",
+                str(work / "o.csv")]) == 2   # --all is about the store: never silently dropped
+    assert "use one or the other" in capsys.readouterr().err and not (work / "o.csv").exists()
 
 
 def test_labeled_file_errors_name_file_row_and_column(home, tmp_path, capsys):
