@@ -260,6 +260,12 @@ def users(limit: int = 5000) -> list[str]:
     return frame(USERS, limit=limit)["user_id"].tolist()
 
 
+def recommendations_published() -> bool:
+    """Whether the latest scored recsys run has any recommendations (to tell "not scored yet" from
+    "no picks for this user")."""
+    return bool(frame("SELECT count(*) AS n FROM (SELECT 1 FROM recommendations_latest LIMIT 1)")["n"].iloc[0])
+
+
 def user_detail(user_id: str, history: int = 20, top_n: int = 10) -> tuple[pd.DataFrame, int, pd.DataFrame]:
     """(recent history, total events, top-N recommendations) of one user."""
     got = many(history=(USER_HISTORY, {"user_id": user_id, "limit": history}),

@@ -16,6 +16,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from data import runs, store
+from data.ingest import ingest
 
 MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 PAGES = ["overview", "recommendations", "titles", "sentiment", "forecasts", "sql", "runs"]
@@ -129,6 +130,18 @@ def test_recommendations_follow_the_selected_user(app_home):
     assert at.table[0].value["title"].iloc[0] == facts["user2_top"]
     side_by_side = at.dataframe[1].value
     assert set(side_by_side["model"]) == {"bpr", "popularity"} and "ndcg@10" in side_by_side.columns
+
+
+def test_a_user_without_picks_in_a_scored_run_is_told_why(app_store, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    shutil.copytree(app_store[0], home)
+    monkeypatch.setenv("MARQUEE_HOME", str(home))
+    (tmp_path / "users.csv").write_text("user_id\nnewcomer\n")
+    ingest("users", tmp_path / "users.csv", home)
+    at = page("recommendations")
+    at.selectbox(key="user").set_value("newcomer").run()
+    assert not at.exception and "No picks for user newcomer in the latest run" in texts(at)
+    assert "No recommendations yet" not in texts(at)
 
 
 def test_cold_start_without_a_loadable_model_says_what_to_do(app_home):

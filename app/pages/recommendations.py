@@ -20,7 +20,10 @@ with left:
     st.dataframe(history[["ts", "title", "rating"]], hide_index=True)
 with right:
     st.subheader("Top picks")
-    if recs.empty:
+    if recs.empty and q.recommendations_published():
+        st.info(f"No picks for user {user_id} in the latest run: they arrived after it was scored, or have seen "
+                "every title it knows. `marquee score recsys` folds in events ingested since training.")
+    elif recs.empty:
         st.info("No recommendations yet: run `marquee train recsys && marquee score recsys`")
     else:
         st.table(recs[["rank", "title", "score", "reason"]].set_index("rank"))
