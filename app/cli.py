@@ -110,8 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _interrupted(exc: BaseException) -> bool:
     """Ctrl-C, also as DuckDB reports it when it lands inside a query."""
-    return (isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "InterruptException"
-            or (isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"))
+    return isinstance(exc, KeyboardInterrupt) or (isinstance(exc, RuntimeError) and str(exc) == "Query interrupted")
 
 
 def _terminated(signum, frame) -> None:

@@ -14,6 +14,7 @@ import duckdb
 from data import store
 from data.errors import MarqueeError
 from data.ingest_read import ident
+from data.output_file import replacing
 
 CATALOG = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY table_name"
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -29,24 +30,19 @@ def export(name: str, file: str | os.PathLike, home: str | os.PathLike | None = 
         raise MarqueeError(f"{target}: folder {target.parent} does not exist")
     if target.is_dir():
         raise MarqueeError(f"{target}: is a folder; name a file to write")
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     with store.read(home) as con:
         known = {row[0].lower(): row[0] for row in con.execute(CATALOG).fetchall()}
         if name.lower() not in known:
             raise MarqueeError(f"unknown table or view {name!r}; known: {', '.join(sorted(known.values()))}")
         rel = con.table(known[name.lower()])
         try:
-            if fmt == "csv":
-                rel.write_csv(str(tmp), header=True)
-            else:
-                rel.write_parquet(str(tmp))
-            rows = con.execute(f"SELECT count(*) FROM {ident(known[name.lower()])}").fetchall()[0][0]
-            os.replace(tmp, target)
+            with replacing(target) as tmp:
+                if fmt == "csv":
+                    rel.write_csv(str(tmp), header=True)
+                else:
+                    rel.write_parquet(str(tmp))
+                rows = con.execute(f"SELECT count(*) FROM {ident(known[name.lower()])}").fetchall()[0][0]
         except (duckdb.Error, OSError) as exc:
-            tmp.unlink(missing_ok=True)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
             raise MarqueeError(f"{target}: cannot write the export ({reason})") from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
     return rows

@@ -19,7 +19,7 @@ import duckdb
 
 from data import features, store
 from data.errors import InputError, MarqueeError
-from data.ingest_read import file_format, ident, stage
+from data.ingest_read import connect, file_format, ident, stage
 from data.ingest_spec import ENTITIES, RATING_RANGE, Entity
 from data.ingest_validate import build_checked, find_problems, resolve_columns
 from data.paths import staging_dir, store_path
@@ -77,14 +77,6 @@ class IngestResult:
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _staging_connection(home: str | os.PathLike | None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()   # in-memory: validation never touches the store
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
-    con.execute("SET temp_directory = $dir", {"dir": str(staging_dir(home) / "duckdb_tmp")})
-    return con
 
 
 def _load_known_items(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | None) -> None:
@@ -202,7 +194,7 @@ def ingest(entity: str, path: str | os.PathLike, home: str | os.PathLike | None 
     spec, file = ENTITIES[entity], Path(path)
     if not store_path(home).exists():
         raise MarqueeError(f"no store at {store_path(home)}: run `marquee init` first")
-    con = _staging_connection(home)
+    con = connect(staging_dir(home) / "duckdb_tmp")
     try:
         signature = _signature(file)
         rows, rejected, found = _validate(con, spec, file, home, skip_invalid, rating_range)

@@ -20,6 +20,17 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 RESERVED = ("__row", "file_row_number")   # names staging uses itself; a file's columns of these names are ignored
 
 
+def connect(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB to stage and check a file in (the store is never opened here); UTC, no
+    progress bar, spilling to `temp_dir` when given (a big ingest)."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    if temp_dir is not None:
+        con.execute("SET temp_directory = $dir", {"dir": str(temp_dir)})
+    return con
+
+
 def lit(value: str) -> str:
     """A SQL string literal (for the few places DuckDB takes no parameters: file paths in views)."""
     return "'" + str(value).replace("'", "''") + "'"

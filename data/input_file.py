@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from data.errors import InputError
-from data.ingest_read import file_format, ident, stage
+from data.ingest_read import connect, file_format, ident, stage
 from data.ingest_spec import RATING_RANGE, Entity
 from data.ingest_validate import build_checked, find_problems, resolve_columns
 
@@ -28,10 +28,8 @@ def read_rows(path: str | os.PathLike, entity: Entity, *, max_line_bytes: int | 
     max_line_bytes / allow_empty: as in `stage` (long texts to score; a header-only file adds nothing).
     """
     path = Path(path)
-    con = duckdb.connect()
+    con = connect()
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_progress_bar = false")
         found = resolve_columns(entity, stage(con, path, max_line_bytes=max_line_bytes, allow_empty=allow_empty),
                                 path)
         columns = [c.store_name for c in entity.columns if c.name in found]

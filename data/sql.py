@@ -103,13 +103,11 @@ def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: flo
         threading.Thread(target=work, name="marquee-sql", daemon=True).start()
         try:
             finished = done.wait(timeout)
-        except KeyboardInterrupt:
-            con.interrupt()
-            done.wait()
-            raise
+        finally:
+            if not done.is_set():   # timed out, or Ctrl-C: stop the query before the connection closes
+                con.interrupt()
+                done.wait()
         if not finished:
-            con.interrupt()
-            done.wait()
             raise MarqueeError(f"query stopped after {timeout:g} s (raise the timeout to let it run longer)")
     error = outcome.get("error")
     if isinstance(error, duckdb.Error):

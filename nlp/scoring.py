@@ -6,8 +6,6 @@ them in one transaction. Empty texts are refused (no evidence to score), never a
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pandas as pd
 
 from data import features, runs, store
 from data.errors import InputError
+from data.output_file import replacing
 from nlp.data import read_texts
 from nlp.model import SentimentModel
 
@@ -91,19 +90,15 @@ def score_store(model: SentimentModel, run_id: str, home=None, rescore_all: bool
 def _write(frame: pd.DataFrame, path: Path) -> None:
     """Write CSV or Parquet (by suffix) atomically: a reader never sees half a file, and a failed write
     leaves nothing behind (one error line, not a traceback)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix.lower() in (".parquet", ".pq"):
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
+        with replacing(path) as tmp:
+            if path.suffix.lower() in (".parquet", ".pq"):
+                frame.to_parquet(tmp, index=False)
+            else:
+                frame.to_csv(tmp, index=False)
     except OSError as exc:
         raise InputError(path, f"cannot write the output: {exc.strerror or exc}") from None
-    finally:
-        with contextlib.suppress(OSError):   # gone already, or its folder never existed
-            tmp.unlink(missing_ok=True)
 
 
 def score_file(model: SentimentModel, src: str | Path, dst: str | Path, progress: bool = True,

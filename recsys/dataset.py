@@ -67,11 +67,11 @@ def load(home: str | os.PathLike | None = None, as_of: datetime | date | str | N
     return build_matrix(events, weighting)
 
 
-def events(home: str | os.PathLike | None = None, items: np.ndarray | None = None) -> pd.DataFrame:
-    """Every (user_id, item_id) pair of the store's interactions, optionally only of `items`."""
+def events(home: str | os.PathLike | None, items: np.ndarray) -> pd.DataFrame:
+    """Every (user_id, item_id) pair of the store's interactions with one of `items`."""
     with store.read(home) as con:
         pairs = features.relation(con, "interactions").select("user_id, item_id").distinct().df().astype(str)
-    return pairs[pairs["item_id"].isin(items)].reset_index(drop=True) if items is not None else pairs
+    return pairs[pairs["item_id"].isin(items)].reset_index(drop=True)
 
 
 def store_users(home: str | os.PathLike | None = None) -> list[str]:

@@ -45,7 +45,6 @@ def run_batch(home, profile: str, device: str, seed: int) -> dict[str, str]:
 
 
 def _demo(args: argparse.Namespace) -> int:
-
     run_batch(args.home, resolve_profile(args), args.device, args.seed)
     if args.no_app:
         print("[demo] done; start the dashboard with `marquee app`", flush=True)
