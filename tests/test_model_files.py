@@ -60,6 +60,20 @@ def _assert_one_line(exc: pytest.ExceptionInfo, path: Path, run_id: str, pipelin
     return msg
 
 
+def _assert_damage_refused(trained_ro, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pipeline: str, name: str,
+                           damage: str, score) -> None:
+    """Damage file `name` of a copy of the trained run: `score(home, run_id)` refuses it in one line naming
+    the file and the run, and publishes nothing."""
+    home, run_id = trained_ro
+    home = _copy(home, tmp_path, monkeypatch)
+    path = home / "artifacts" / run_id / name
+    DAMAGES[damage](path)
+    with pytest.raises(MarqueeError) as exc:
+        score(home, run_id)
+    _assert_one_line(exc, path, run_id, pipeline)
+    assert _published(home, run_id) == 0
+
+
 def _published(home: Path, run_id: str) -> int:
     with store.read(home) as con:
         return con.execute("SELECT count(*) FROM run_outputs WHERE run_id = $r", {"r": run_id}).fetchone()[0]
@@ -90,14 +104,8 @@ RECSYS_FILES = ("model/model.safetensors", "model/config.json", "ids.json")
 def test_recsys_refuses_a_damaged_file_naming_it(recsys_ro, tmp_path, monkeypatch, name, damage):
     from recsys import api
 
-    home, run_id = recsys_ro
-    home = _copy(home, tmp_path, monkeypatch)
-    path = home / "artifacts" / run_id / name
-    DAMAGES[damage](path)
-    with pytest.raises(MarqueeError) as exc:
-        api.score(home, run_id, "cpu", k=5)
-    _assert_one_line(exc, path, run_id, "recsys")
-    assert _published(home, run_id) == 0
+    _assert_damage_refused(recsys_ro, tmp_path, monkeypatch, "recsys", name, damage,
+                           lambda home, run_id: api.score(home, run_id, "cpu", k=5))
 
 
 def test_recsys_model_saved_without_a_checksum_still_loads_to_the_same_picks(recsys_ro, tmp_path, monkeypatch):
@@ -184,14 +192,8 @@ SENTIMENT_FILES = ("linear/weights.safetensors", "linear/vocab.json", "sentiment
 def test_sentiment_refuses_a_damaged_file_naming_it(sentiment_ro, tmp_path, monkeypatch, name, damage):
     from nlp import api
 
-    home, run_id = sentiment_ro
-    home = _copy(home, tmp_path, monkeypatch)
-    path = home / "artifacts" / run_id / name
-    DAMAGES[damage](path)
-    with pytest.raises(MarqueeError) as exc:
-        api.score(home, run_id, progress=False)
-    _assert_one_line(exc, path, run_id, "sentiment")
-    assert _published(home, run_id) == 0
+    _assert_damage_refused(sentiment_ro, tmp_path, monkeypatch, "sentiment", name, damage,
+                           lambda home, run_id: api.score(home, run_id, progress=False))
 
 
 def test_sentiment_flipped_weights_fail_through_the_cli_and_the_app(sentiment_ro, tmp_path, monkeypatch, capsys):
@@ -413,14 +415,8 @@ FORECAST_FILES = ("recipe.json", "model.json", "model-0.safetensors")
 def test_forecast_refuses_a_damaged_file_naming_it(forecast_ro, tmp_path, monkeypatch, name, damage):
     from forecasting import api
 
-    home, run_id = forecast_ro
-    home = _copy(home, tmp_path, monkeypatch)
-    path = home / "artifacts" / run_id / name
-    DAMAGES[damage](path)
-    with pytest.raises(MarqueeError) as exc:
-        api.score(home, run_id, "cpu")
-    _assert_one_line(exc, path, run_id, "forecast")
-    assert _published(home, run_id) == 0
+    _assert_damage_refused(forecast_ro, tmp_path, monkeypatch, "forecast", name, damage,
+                           lambda home, run_id: api.score(home, run_id, "cpu"))
 
 
 def test_forecast_flipped_weights_fail_through_the_cli(forecast_ro, tmp_path, monkeypatch, capsys):
