@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from app.run_metrics import flat_metrics, headline_metrics, is_number, metric_rank
 from data import paths, store
 
 # --- store version: what the cache is keyed on -----------------------------------------------------------
@@ -133,7 +134,6 @@ RUN_OUTPUTS = """
 SELECT table_name, "rows", published_at FROM run_outputs WHERE run_id = $run_id ORDER BY table_name"""
 
 
-HEADLINE = ("ndcg", "wape", "accuracy", "auc", "mase", "coverage", "brier", "precision", "recall", "map")
 
 
 def home() -> str:
@@ -183,21 +183,6 @@ def frame(sql: str, **params: Any) -> pd.DataFrame:
     return _cached(sql, _key(params), h, _version(h))
 
 
-def flat_metrics(text: str | dict | None, prefix: str = "") -> dict[str, Any]:
-    """A run's metrics JSON as one flat dict (`a.b.c` keys), numbers and strings only."""
-    data = json.loads(text) if isinstance(text, str) else (text or {})
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flat_metrics(value, f"{name}."))
-        elif isinstance(value, int | float | str | bool) or value is None:
-            out[name] = value
-        else:
-            out[name] = json.dumps(value, default=str)[:200]
-    return out
-
-
 def _age(ts: Any) -> str:
     if ts is None or pd.isna(ts):
         return "-"
@@ -216,33 +201,10 @@ def overview() -> tuple[dict[str, int], pd.DataFrame, pd.DataFrame]:
     return ({k: int(v) for k, v in got["counts"].iloc[0].items()}, got["weekly"], _latest_runs(got["latest"]))
 
 
-def metric_rank(key: str) -> tuple[int, bool, int, int]:
-    """Sort key putting quality metrics first (in HEADLINE order), the run's own before per-candidate
-    ones (`name/candidate`), shallow and short names before nested."""
-    hit = next((i for i, word in enumerate(HEADLINE) if word in key.lower()), len(HEADLINE))
-    return hit, "/" in key, key.count("."), len(key)
-
-
 def metric_columns(runs_frame: pd.DataFrame) -> list[str]:
     """The numeric metric columns of a `pipeline_runs` frame, quality metrics first (no parameters)."""
     cols = [c for c in runs_frame.columns[3:] if runs_frame[c].dtype.kind in "fi" and not c.startswith("params.")]
     return sorted(cols, key=metric_rank)
-
-
-def headline_metrics(metrics: str | dict | None, n: int = 4) -> dict[str, float]:
-    """The few numbers worth showing first: quality metrics (nDCG, WAPE, accuracy, ...), those of the
-    best-ranked metric's group first (e.g. all of `validation.*`), before per-candidate details and
-    parameters; numeric only."""
-    numeric = {k: v for k, v in flat_metrics(metrics).items()
-               if _is_number(v) and not k.startswith(("params.", "candidates.", "linear.")) and "/" not in k}
-
-    ranked = sorted(numeric, key=metric_rank)
-    known = [k for k in ranked if metric_rank(k)[0] < len(HEADLINE)]
-    if known:
-        group = known[0].rpartition(".")[0]
-        ranked = [k for k in known if k.rpartition(".")[0] == group] + \
-                 [k for k in known if k.rpartition(".")[0] != group]
-    return {k: numeric[k] for k in ranked[:n]}
 
 
 def _latest_runs(df: pd.DataFrame) -> pd.DataFrame:
@@ -355,24 +317,20 @@ def backtest_table(metrics: str | dict | None) -> tuple[pd.DataFrame, str]:
     chosen = {"recipe", str(m.get("selected"))}
     mean = (m.get("backtest") or {}).get("mean") if isinstance(m.get("backtest"), dict) else None
     if isinstance(mean, dict) and mean:
-        rows = [{"method": k, **{n: float(x) for n, x in v.items() if _is_number(x)}}
+        rows = [{"method": k, **{n: float(x) for n, x in v.items() if is_number(x)}}
                 for k, v in mean.items() if isinstance(v, dict)]
         source = "rolling-origin backtest (`marquee evaluate forecast`), mean over origins"
     elif isinstance(m.get("inner_backtest_wape"), dict) and m["inner_backtest_wape"]:
-        rows = [{"method": k, "wape": float(v)} for k, v in m["inner_backtest_wape"].items() if _is_number(v)]
+        rows = [{"method": k, "wape": float(v)} for k, v in m["inner_backtest_wape"].items() if is_number(v)]
         source = "backtests inside the training history (model selection)"
     else:
-        rows = [{"method": k, "wape": float(v)} for k, v in flat_metrics(m).items() if "wape" in k.lower() and _is_number(v)]
+        rows = [{"method": k, "wape": float(v)} for k, v in flat_metrics(m).items() if "wape" in k.lower() and is_number(v)]
         source = "run metrics"
     df = pd.DataFrame(rows)
     if df.empty or "wape" not in df.columns:
         return pd.DataFrame(columns=["method", "wape", "chosen"]), source
     df["chosen"] = df["method"].isin(chosen)
     return df.sort_values("wape", kind="stable").reset_index(drop=True), source
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and v == v
 
 
 def genre_weekly(genre: str) -> pd.DataFrame:

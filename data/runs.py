@@ -36,7 +36,8 @@ SET_METRICS = "UPDATE runs SET metrics = $metrics WHERE run_id = $run_id"
 GET_RUN = "SELECT * FROM runs WHERE run_id = $run_id"
 LATEST_RUN = """SELECT * FROM runs WHERE pipeline = $pipeline AND status = 'succeeded'
 ORDER BY finished_at DESC LIMIT 1"""
-LIST_RUNS = """SELECT run_id, pipeline, model, status, started_at, finished_at, metrics
+LIST_RUNS = """SELECT run_id, pipeline, model, status, started_at, finished_at, params, metrics, data_snapshot,
+       artifact_uri, error
 FROM runs ORDER BY started_at DESC LIMIT $limit"""
 RECORD_OUTPUT = "INSERT OR REPLACE INTO run_outputs VALUES ($run_id, $table, $rows, $now)"
 

@@ -1,6 +1,7 @@
 """The run registry and atomic publishing."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -95,3 +96,27 @@ def test_a_failed_run_leaves_no_empty_folder(home):
     (kept.artifacts / "partial.json").write_text("{}")   # something was saved: kept for a post-mortem
     runs.fail(kept.run_id, "KeyboardInterrupt: ", home=home)
     assert (kept.artifacts / "partial.json").exists()
+
+
+def test_runs_command_shows_one_short_line_per_run(home):
+    """`marquee runs` is a table a person reads: headline metrics or the error, never the metrics JSON."""
+    from tests.ingest_helpers import marquee
+
+    done = runs.start("recsys", "ease", {"l2": 500.0}, home=home)
+    many = {f"candidate_{i}": {"validation": {"ndcg@10": 0.1 * i, "recall@10": 0.2}} for i in range(40)}
+    runs.publish(done.run_id, metrics={"validation": {"ndcg@10": 0.45049, "recall@10": 0.2428}, **many}, home=home)
+    failed = runs.start("forecast", "nhits", {}, home=home)
+    runs.fail(failed.run_id, "ValueError: no series with 20 events\nTraceback ...", home=home)
+    out = marquee("runs", home=home)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split()[:4] == ["run_id", "pipeline", "model", "status"] and len(lines) == 3
+    assert all(len(line) < 160 for line in lines)
+    by_run = {line.split()[0]: line for line in lines[1:]}
+    assert "ndcg@10 0.4505" in by_run[done.run_id] and "candidate_" not in by_run[done.run_id]
+    assert by_run[failed.run_id].endswith("ValueError: no series with 20 events")
+
+    full = marquee("runs", "--format", "json", home=home)
+    records = {r["run_id"]: r for r in json.loads(full.stdout)}
+    assert records[done.run_id]["metrics"]["candidate_39"]["validation"]["ndcg@10"] == pytest.approx(3.9)
+    assert records[done.run_id]["params"] == {"l2": 500.0} and records[failed.run_id]["status"] == "failed"

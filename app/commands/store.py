@@ -103,11 +103,52 @@ def _export(args: argparse.Namespace) -> None:
     print(f"exported {rows:,} rows of {args.name} to {args.file}")
 
 
+def _took(started: Any, finished: Any) -> str:
+    """A run's duration, e.g. 3m13s ("-" while it runs or when a time is missing)."""
+    if started is None or finished is None or started != started or finished != finished:   # None or NaT
+        return "-"
+    seconds = round((finished - started).total_seconds())
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def _outcome(status: str, metrics: str | None, error: str | None) -> str:
+    """What a run came to in one short cell: its headline metrics, or the first line of its error."""
+    from app.run_metrics import headline_metrics
+
+    if status == "failed":
+        first = (error or "").strip().splitlines()[:1]
+        return (first[0][:80] + ("..." if len(first[0]) > 80 else "")) if first else "(no error recorded)"
+    from app.run_metrics import HEADLINE
+
+    def label(key: str) -> str:   # the leaf name when it says what it measures (ndcg@10), else the whole key
+        leaf = key.rpartition(".")[2]
+        return leaf if any(word in leaf.lower() for word in HEADLINE) else key
+
+    return "  ".join(f"{label(k)} {v:.4g}" for k, v in headline_metrics(metrics, n=3).items())
+
+
 def _runs(args: argparse.Namespace) -> None:
     from data import runs
 
     df = runs.list_runs(limit=args.limit, home=args.home)
-    print(df.to_string(index=False) if len(df) else "no runs yet: try `marquee train recsys`")
+    if args.format == "json":   # everything, params and metrics as JSON objects
+        records = [{k: (json.loads(v) if k in ("params", "metrics", "data_snapshot") and v else _jsonable(v))
+                    for k, v in row.items()} for row in df.astype(object).to_dict("records")]
+        print(json.dumps(records, ensure_ascii=False))
+        return
+    if not len(df):
+        print("no runs yet: try `marquee train recsys`")
+        return
+    rows = [[r.run_id, r.pipeline, r.model or "-", r.status,
+             r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at == r.started_at else "-",
+             _took(r.started_at, r.finished_at), _outcome(r.status, r.metrics, r.error)]
+            for r in df.itertuples(index=False)]
+    header = ["run_id", "pipeline", "model", "status", "started", "took", "metrics or error"]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
 def register(cli) -> None:
@@ -128,4 +169,7 @@ def register(cli) -> None:
     p = cli.command("export", "write a table or view to a .csv or .parquet file", _export)
     p.add_argument("name", metavar="TABLE_OR_VIEW")
     p.add_argument("file")
-    cli.command("runs", "list the run registry", _runs).add_argument("--limit", type=positive_int, default=50)
+    p = cli.command("runs", "list the run registry, newest first: headline metrics, or why a run failed", _runs)
+    p.add_argument("--limit", type=positive_int, default=50, help="how many runs (default 50)")
+    p.add_argument("--format", choices=["table", "json"], default="table",
+                   help="json: every field, with the full params and metrics (default table)")

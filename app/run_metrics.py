@@ -1,0 +1,52 @@
+"""A run's metrics JSON for people: flattened, and its few headline numbers picked out.
+
+Pure functions shared by the dashboard and `marquee runs` (no Streamlit, no store).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+HEADLINE = ("ndcg", "wape", "accuracy", "auc", "mase", "coverage", "brier", "precision", "recall", "map")
+
+
+def flat_metrics(text: str | dict | None, prefix: str = "") -> dict[str, Any]:
+    """A run's metrics JSON as one flat dict (`a.b.c` keys), numbers and strings only."""
+    data = json.loads(text) if isinstance(text, str) else (text or {})
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flat_metrics(value, f"{name}."))
+        elif isinstance(value, int | float | str | bool) or value is None:
+            out[name] = value
+        else:
+            out[name] = json.dumps(value, default=str)[:200]
+    return out
+
+
+def metric_rank(key: str) -> tuple[int, bool, int, int]:
+    """Sort key putting quality metrics first (in HEADLINE order), the run's own before per-candidate
+    ones (`name/candidate`), shallow and short names before nested."""
+    hit = next((i for i, word in enumerate(HEADLINE) if word in key.lower()), len(HEADLINE))
+    return hit, "/" in key, key.count("."), len(key)
+
+
+def headline_metrics(metrics: str | dict | None, n: int = 4) -> dict[str, float]:
+    """The few numbers worth showing first: quality metrics (nDCG, WAPE, accuracy, ...), those of the
+    best-ranked metric's group first (e.g. all of `validation.*`), before per-candidate details and
+    parameters; numeric only."""
+    numeric = {k: v for k, v in flat_metrics(metrics).items()
+               if is_number(v) and not k.startswith(("params.", "candidates.", "linear.")) and "/" not in k}
+
+    ranked = sorted(numeric, key=metric_rank)
+    known = [k for k in ranked if metric_rank(k)[0] < len(HEADLINE)]
+    if known:
+        group = known[0].rpartition(".")[0]
+        ranked = [k for k in known if k.rpartition(".")[0] == group] + \
+                 [k for k in known if k.rpartition(".")[0] != group]
+    return {k: numeric[k] for k in ranked[:n]}
+
+
+def is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and v == v
