@@ -116,12 +116,16 @@ def stratified_subset(df: pd.DataFrame, n: int | None, seed: int, by: list[str])
 
 def train_val_split(df: pd.DataFrame, val_fraction: float, max_val: int | None, seed: int
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hold out a stratified validation part (by label, and source when present)."""
-    by = ["label"] + (["source"] if "source" in df.columns else [])
+    """Hold out a stratified validation part: by label, and by source too when every (label, source)
+    group is big enough to give validation its share of at least one row (each group gives one, so
+    many small sources, e.g. one per row, would otherwise leave almost nothing to train on)."""
     rng = np.random.default_rng(seed)
     n_val = max(2, round(val_fraction * len(df)))
     if max_val is not None:
         n_val = min(n_val, max_val)
+    by = ["label"]
+    if "source" in df.columns and n_val * df.groupby(["label", "source"]).size().min() >= len(df):
+        by.append("source")
     in_val = np.zeros(len(df), dtype=bool)
     for _, idx in sorted(df.groupby(by).indices.items()):
         k = max(1, round(n_val * len(idx) / len(df)))

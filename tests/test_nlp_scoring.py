@@ -239,6 +239,30 @@ def test_the_validation_split_leaves_every_label_in_both_parts(n_pos, n_neg, sou
         assert len(tr) + len(va) == len(df)
 
 
+@pytest.mark.parametrize("sources", ["one each", "a few tiny"])
+def test_many_small_sources_still_leave_most_rows_for_training(sources):
+    """Each (label, source) group gives validation a row; with one source per row that was every row."""
+    from nlp.data import train_val_split
+
+    n = 400
+    df = pd.DataFrame({"text": ["t"] * n, "label": [i % 2 for i in range(n)],
+                       "source": [f"s{i}" if sources == "one each" else ("tiny" if i < 4 else "big") for i in range(n)]})
+    tr, va = train_val_split(df, 0.1, None, seed=0)
+    assert len(va) == pytest.approx(40, abs=2) and len(tr) + len(va) == n
+    assert set(va["label"]) == {0, 1}
+
+
+def test_big_sources_still_stratify_the_validation_split():
+    from nlp.data import train_val_split
+
+    df = pd.DataFrame({"text": ["t"] * 1000, "label": [i % 2 for i in range(1000)],
+                       "source": ["imdb" if i < 800 else "rt" for i in range(1000)]})
+    for seed in range(3):
+        _, va = train_val_split(df, 0.1, None, seed)
+        assert va.groupby(["source", "label"]).size().to_dict() == {("imdb", 0): 40, ("imdb", 1): 40,
+                                                                     ("rt", 0): 10, ("rt", 1): 10}
+
+
 def test_evaluate_reports_validation_metrics(tfidf_run, home):
     out = api.evaluate(home, tfidf_run)
     assert out["run_id"] == tfidf_run and 0.0 <= out["val"]["accuracy"] <= 1.0
