@@ -5,7 +5,8 @@ would otherwise still let a query read the store's own files), extension loading
 extensions are switched off and the configuration is then locked, so no later statement can
 loosen it; and only ONE statement of type SELECT (which covers WITH, FROM-first, DESCRIBE, SHOW
 and SUMMARIZE) or EXPLAIN of such a statement is accepted at all. Results are capped at
-`max_rows`, and a query running longer than `timeout` seconds is stopped.
+`max_rows`, a query running longer than `timeout` seconds is stopped, and one needing more memory
+than `memory_limit_mib()` fails (a single value, up to DuckDB's 4 GB string limit, is not counted).
 """
 from __future__ import annotations
 
@@ -24,6 +25,18 @@ from data.errors import MarqueeError
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_TIMEOUT = 120.0   # seconds
 T = TypeVar("T")
+
+
+def memory_limit_mib() -> int:
+    """What one analyst query may use: 40% of the machine's memory, at most 4 GiB. DuckDB's own default
+    (80%) lets one query of the dashboard's SQL page take the server, and the machine, down with it."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):   # no sysconf (Windows): assume a small machine
+        total = 4 * 2**30
+    return max(256, min(4096, int(0.4 * total / 2**20)))
+
+
 LOCKDOWN = (
     "SET enable_external_access = false",
     # the store's own files stay readable without this (DuckDB allows its database paths)
@@ -68,6 +81,7 @@ def check_query(query: str) -> str:
 
 
 def _locked_down(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"SET memory_limit = '{memory_limit_mib()}MiB'")
     for setting in LOCKDOWN:
         con.execute(setting)
 
@@ -110,6 +124,9 @@ def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: flo
         if not finished:
             raise MarqueeError(f"query stopped after {timeout:g} s (raise the timeout to let it run longer)")
     error = outcome.get("error")
+    if isinstance(error, duckdb.OutOfMemoryException):
+        raise MarqueeError(f"query needs more than the {memory_limit_mib():,} MiB of memory an analyst query may "
+                           "use: filter, aggregate or LIMIT it") from None
     if isinstance(error, duckdb.Error):
         raise MarqueeError("query failed: " + " ".join(str(error).split())) from None
     if error is not None:

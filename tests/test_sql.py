@@ -114,6 +114,27 @@ def test_a_query_running_too_long_is_stopped(sql_home):
     assert run_readonly("SELECT 1 AS one", sql_home, timeout=0.5)["one"].tolist() == [1]   # the store is fine
 
 
+def test_a_query_needing_too_much_memory_fails_cleanly(sql_home, monkeypatch):
+    import data.sql
+
+    limit = data.sql.memory_limit_mib()
+    assert 256 <= limit <= 4096
+    number, unit = run_readonly("SELECT current_setting('memory_limit') AS m", sql_home)["m"].iloc[0].split()
+    assert float(number) * {"MiB": 1, "GiB": 1024}[unit] == pytest.approx(limit, rel=0.01)   # not DuckDB's 80% of RAM
+    monkeypatch.setattr(data.sql, "memory_limit_mib", lambda: 64)
+    with pytest.raises(MarqueeError, match="needs more than the 64 MiB of memory"):
+        run_readonly("SELECT list(range) AS l FROM range(30000000)", sql_home)   # ~0.5 GB without the limit
+    assert run_readonly("SELECT count(*) AS n FROM interactions", sql_home)["n"].tolist() == [300]
+
+
+def test_table_output_cuts_long_values_and_csv_keeps_them(sql_home):
+    query = "SELECT repeat('x', 5000) AS s, 1 AS n"
+    table = marquee("sql", query, home=sql_home)
+    assert table.returncode == 0 and max(map(len, table.stdout.splitlines())) < 200 and "..." in table.stdout
+    csv_out = marquee("sql", query, "--format", "csv", home=sql_home)
+    assert csv_out.stdout.splitlines()[1] == "x" * 5000 + ",1"
+
+
 def test_json_and_csv_keep_duckdb_values_exact(sql_home):
     query = ("SELECT UUID '00000000-0000-0000-0000-00000000002a' AS u, INTERVAL 1 DAY + INTERVAL 90 MINUTE AS i, "
              "170141183460469231731687303715884105727::HUGEINT AS h, '\\xFF\\x00a'::BLOB AS b, "

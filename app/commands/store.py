@@ -12,6 +12,8 @@ from typing import Any
 
 from app.cli import positive_int, resolve_profile
 
+TABLE_CELL_CHARS = 120   # `marquee sql` tables cut longer values (csv and json keep them whole)
+
 
 def _init(args: argparse.Namespace) -> None:
     from data import store
@@ -80,7 +82,8 @@ def _sql(args: argparse.Namespace) -> None:
         if not len(frame.columns):
             print("(no columns)")
         else:   # pandas shows an empty frame as "Empty DataFrame / Columns: [...] / Index: []"
-            print(frame.to_string(index=False) if len(frame) else "  ".join(map(str, frame.columns)) + "\n(no rows)")
+            print(frame.to_string(index=False, max_colwidth=TABLE_CELL_CHARS) if len(frame)
+                  else "  ".join(map(str, frame.columns)) + "\n(no rows)")
         truncated = frame.attrs["truncated"]
     else:
         columns, rows, truncated = sql.fetch_readonly(args.query, **limits)
@@ -163,7 +166,8 @@ def register(cli) -> None:
                    help="accepted rating range (default 0 10)")
     p = cli.command("sql", "run one read-only SQL query against the store", _sql)
     p.add_argument("query")
-    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                   help=f"table cuts values at {TABLE_CELL_CHARS} characters; csv and json keep them whole")
     p.add_argument("--max-rows", type=positive_int, default=10_000, help="row cap (default 10000)")
     p.add_argument("--timeout", type=float, help="stop the query after this many seconds (default 120)")
     p = cli.command("export", "write a table or view to a .csv or .parquet file", _export)
