@@ -114,7 +114,8 @@ def _checks(col: Column, typed: str, raw: str, is_text: bool, rating_range: tupl
     elif (col.required and col.kind != "text") or col.nonempty:   # a required text column may hold blanks
         out.append((f"NOT {present}", lit(f"empty {col.name}")))
     if col.kind == "id" and screen_id:
-        out.append((f"regexp_matches({typed}, '[\\p{{Cc}}\\p{{Cf}}]')",
+        # the GLOB (anything but printable ASCII) is twice as fast as the regex and rules out most ids
+        out.append((f"{typed} GLOB '*[! -~]*' AND regexp_matches({typed}, '[\\p{{Cc}}\\p{{Cf}}]')",
                     lit(f"{col.name} holds a control or invisible character (tab, line break, zero-width space, ...)")))
     if col.kind in KIND_WORDS:
         out.append((f"{present} AND {typed} IS NULL", f"{shown} || {lit(' is not ' + KIND_WORDS[col.kind])}"))
