@@ -35,8 +35,10 @@ def metric_rank(key: str) -> tuple[int, bool, int, int]:
 def headline_metrics(metrics: str | dict | None, n: int = 4) -> dict[str, float]:
     """The few numbers worth showing first: quality metrics (nDCG, WAPE, accuracy, ...), those of the
     best-ranked metric's group first (e.g. all of `validation.*`), before per-candidate details and
-    parameters; numeric only."""
-    numeric = {k: v for k, v in flat_metrics(metrics).items()
+    parameters; numeric only. Where the run names the model it `selected` and scores candidates by
+    name (`inner_backtest_wape.<name>`), the selected one's score leads."""
+    flat = flat_metrics(metrics)
+    numeric = {k: v for k, v in flat.items()
                if is_number(v) and not k.startswith(("params.", "candidates.", "linear.")) and "/" not in k}
 
     ranked = sorted(numeric, key=metric_rank)
@@ -45,6 +47,9 @@ def headline_metrics(metrics: str | dict | None, n: int = 4) -> dict[str, float]
         group = known[0].rpartition(".")[0]
         ranked = [k for k in known if k.rpartition(".")[0] == group] + \
                  [k for k in known if k.rpartition(".")[0] != group]
+    selected = flat.get("selected")
+    if isinstance(selected, str):
+        ranked = sorted(ranked, key=lambda k: not k.endswith("." + selected))   # stable: the rest keep their order
     return {k: numeric[k] for k in ranked[:n]}
 
 

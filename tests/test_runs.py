@@ -120,3 +120,15 @@ def test_runs_command_shows_one_short_line_per_run(home):
     records = {r["run_id"]: r for r in json.loads(full.stdout)}
     assert records[done.run_id]["metrics"]["candidate_39"]["validation"]["ndcg@10"] == pytest.approx(3.9)
     assert records[done.run_id]["params"] == {"l2": 500.0} and records[failed.run_id]["status"] == "failed"
+
+
+def test_headline_puts_the_selected_models_score_first():
+    from app.run_metrics import headline_metrics
+
+    metrics = {"selected": "nhits*0.75+mean4", "select_seconds": 58.8,
+               "inner_backtest_wape": {"nhits": 0.61, "mean4": 0.68, "naive": 1.06, "nhits*0.75+mean4": 0.606}}
+    assert list(headline_metrics(metrics, n=3).items()) == [
+        ("inner_backtest_wape.nhits*0.75+mean4", 0.606), ("inner_backtest_wape.nhits", 0.61),
+        ("inner_backtest_wape.mean4", 0.68)]
+    plain = {"validation": {"ndcg@10": 0.45, "recall@10": 0.24}, "train_seconds": 17.4}
+    assert list(headline_metrics(plain)) == ["validation.ndcg@10", "validation.recall@10"]
