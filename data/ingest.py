@@ -59,7 +59,7 @@ class IngestResult:
     rows: int            # data rows in the file
     new: int             # rows added to the store
     updated: int         # rows whose id was already stored (upserted; 0 for interactions)
-    unchanged: int       # interactions already stored (skipped, not duplicated)
+    unchanged: int       # rows already stored as they are (skipped, not duplicated)
     rejected: int        # rows refused (only with skip_invalid)
     users_registered: int = 0
 
@@ -87,19 +87,22 @@ def _load_known_items(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | 
     con.unregister("_known_items")
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, entity: Entity, present: list[str]) -> tuple[int, int]:
-    """Insert-or-update entity rows by id, touching only the columns the file had. -> (new, updated)."""
-    key = entity.key[0]
-    total = con.execute("SELECT count(*) FROM memory.main.good").fetchall()[0][0]
-    new = con.execute(f"SELECT count(*) FROM memory.main.good WHERE {key} NOT IN (SELECT {key} FROM {entity.name})"
-                      ).fetchall()[0][0]
+def _upsert(con: duckdb.DuckDBPyConnection, entity: Entity, present: list[str]) -> tuple[int, int, int]:
+    """Insert-or-update entity rows by id, touching only the columns the file had; a row equal to the
+    stored one is left alone (its ingested_at too). -> (new, updated, unchanged)."""
+    key = ident(entity.key[0])
     cols = ", ".join(ident(c) for c in present)
-    updates = [c for c in present if c != key]
+    same = " AND ".join(f"s.{ident(c)} IS NOT DISTINCT FROM g.{ident(c)}" for c in present)
+    stored = f"EXISTS (SELECT 1 FROM {entity.name} s WHERE s.{key} = g.{key})"
+    equal = f"EXISTS (SELECT 1 FROM {entity.name} s WHERE s.{key} = g.{key} AND {same})"
+    total, new, unchanged = con.execute(f"SELECT count(*), count(*) FILTER (NOT {stored}), count(*) FILTER ({equal}) "
+                                        "FROM memory.main.good g").fetchall()[0]
+    updates = [c for c in present if c != entity.key[0]]
     action = ("DO UPDATE SET " + ", ".join(f"{ident(c)} = excluded.{ident(c)}" for c in updates)
               + ", ingested_at = excluded.ingested_at" if updates else "DO NOTHING")   # when it last changed
-    con.execute(f"INSERT INTO {entity.name} ({cols}) SELECT {cols} FROM memory.main.good "
+    con.execute(f"INSERT INTO {entity.name} ({cols}) SELECT {cols} FROM memory.main.good g WHERE NOT {equal} "
                 f"ON CONFLICT ({key}) {action}")   # names come from the entity spec, not the file
-    return new, total - new
+    return new, total - new - unchanged, unchanged
 
 
 def _publish(con: duckdb.DuckDBPyConnection, entity: Entity, present: list[str], n_good: int
@@ -120,8 +123,8 @@ def _publish(con: duckdb.DuckDBPyConnection, entity: Entity, present: list[str],
         else:
             features.refresh_item_engagement_daily(con, touched=TOUCHED)
         return new, 0, n_good - new, registered
-    new, updated = _upsert(con, entity, present)
-    return new, updated, 0, registered
+    new, updated, unchanged = _upsert(con, entity, present)
+    return new, updated, unchanged, registered
 
 
 def _signature(file: Path) -> tuple[int, int] | None:
@@ -172,7 +175,7 @@ def _validate(con: duckdb.DuckDBPyConnection, spec: Entity, file: Path, home: st
         con.execute("CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.typed")
         return rows, 0, found
     con.execute("""CREATE OR REPLACE TABLE rejects AS
-        SELECT $entity AS entity, $file AS file, p."row", p."column", p.reason, to_json(s) AS raw
+        SELECT $entity AS entity, $file AS file, p."row", p."column", p.reason, json_remove(to_json(s), '$.__row') AS raw
         FROM problems p JOIN src s ON s.__row = p."row" ORDER BY p."row" """,
                 {"entity": spec.name, "file": str(file)})
     con.execute("""CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.typed c

@@ -147,7 +147,8 @@ def test_skip_invalid_loads_good_rows_and_keeps_rejects(items_home, tmp_path):
     assert loaded == [("u1", "1"), ("u3", "3")]
     assert [(r[2], r[3]) for r in rejects] == [(2, "timestamp"), (3, "item_id"), (4, "rating"), (6, "timestamp")]
     assert all(r[0] == "interactions" and r[1] == str(path) for r in rejects)
-    assert "duplicate event" in rejects[3][4] and json.loads(rejects[1][5])["item_id"] == "99"
+    assert "duplicate event" in rejects[3][4]
+    assert json.loads(rejects[1][5]) == {"user_id": "u1", "item_id": "99", "timestamp": "100", "rating": "4"}
 
 
 def test_same_rows_twice_are_not_duplicated(items_home, tmp_path):
@@ -170,6 +171,22 @@ def test_same_rows_twice_are_not_duplicated(items_home, tmp_path):
     ingest("reviews", reviews, items_home)
     ingest("reviews", reviews, items_home)
     assert count(items_home, "SELECT count(*) FROM reviews") == 1
+
+
+def test_loading_unchanged_rows_again_updates_nothing(items_home, tmp_path):
+    items = write(tmp_path / "i.csv", "item_id,title,genres\n7,Heat,Crime\n8,Ronin,\n")
+    first = ingest("items", items, items_home)
+    with store.read(items_home) as con:
+        stamps = dict(con.execute("SELECT item_id, ingested_at FROM items").fetchall())
+    again = ingest("items", items, items_home)
+    assert (first.new, again.new, again.updated, again.unchanged) == (2, 0, 0, 2)
+    assert "2 already in the store" in again.summary() and "updated" not in again.summary()
+    changed = ingest("items", write(tmp_path / "j.csv", "item_id,title,genres\n7,Heat,Crime|Drama\n8,Ronin,\n"),
+                     items_home)
+    assert (changed.new, changed.updated, changed.unchanged) == (0, 1, 1)
+    with store.read(items_home) as con:
+        after = dict(con.execute("SELECT item_id, ingested_at FROM items").fetchall())
+    assert after["8"] == stamps["8"] and after["7"] > stamps["7"]   # NULL genres compare equal to NULL
 
 
 def test_parquet_types_timestamps_users_and_features(items_home, tmp_path):

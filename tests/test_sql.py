@@ -135,6 +135,18 @@ def test_table_output_cuts_long_values_and_csv_keeps_them(sql_home):
     assert csv_out.stdout.splitlines()[1] == "x" * 5000 + ",1"
 
 
+def test_table_output_shows_null_once_and_numbers_exactly(sql_home):
+    query = ("SELECT 'nan'::DOUBLE AS f, NULL::DOUBLE AS d, NULL::INTEGER AS i, NULL::VARCHAR AS v, NULL::DATE AS dt, "
+             "sum(rating)::HUGEINT AS s, 12345678901234567890::HUGEINT AS h, count(*) AS n FROM interactions")
+    proc = marquee("sql", query, home=sql_home)
+    assert proc.returncode == 0, proc.stderr
+    header, row = proc.stdout.splitlines()
+    assert header.split() == ["f", "d", "i", "v", "dt", "s", "h", "n"]
+    assert row.split() == ["nan", "NULL", "NULL", "NULL", "NULL", "900", "12345678901234567890", "300"]
+    plan = marquee("sql", "EXPLAIN SELECT count(*) FROM interactions", home=sql_home)
+    assert plan.returncode == 0 and len(plan.stdout.splitlines()) > 3 and "\\n" not in plan.stdout
+
+
 def test_json_and_csv_keep_duckdb_values_exact(sql_home):
     query = ("SELECT UUID '00000000-0000-0000-0000-00000000002a' AS u, INTERVAL 1 DAY + INTERVAL 90 MINUTE AS i, "
              "170141183460469231731687303715884105727::HUGEINT AS h, '\\xFF\\x00a'::BLOB AS b, "

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.cli import positive_int, resolve_profile
+from app.text_table import render
 
 TABLE_CELL_CHARS = 120   # `marquee sql` tables cut longer values (csv and json keep them whole)
 
@@ -77,23 +78,20 @@ def _sql(args: argparse.Namespace) -> None:
     limits = {"home": args.home, "max_rows": args.max_rows}
     if args.timeout is not None:
         limits["timeout"] = args.timeout
+    columns, rows, truncated = sql.fetch_readonly(args.query, **limits)
     if args.format == "table":
-        frame = sql.run_readonly(args.query, **limits)
-        if not len(frame.columns):
+        if columns == ["explain_key", "explain_value"]:   # EXPLAIN: the plan as DuckDB draws it
+            print("\n".join(str(value) for _, value in rows))
+        elif not columns:
             print("(no columns)")
-        else:   # pandas shows an empty frame as "Empty DataFrame / Columns: [...] / Index: []"
-            print(frame.to_string(index=False, max_colwidth=TABLE_CELL_CHARS) if len(frame)
-                  else "  ".join(map(str, frame.columns)) + "\n(no rows)")
-        truncated = frame.attrs["truncated"]
-    else:
-        columns, rows, truncated = sql.fetch_readonly(args.query, **limits)
-        if args.format == "csv":
-            out = csv.writer(sys.stdout, lineterminator="\n")
-            out.writerow(columns)
-            out.writerows([("" if v is None else _text(v)) for v in row] for row in rows)
         else:
-            print(json.dumps([dict(zip(columns, map(_jsonable, row), strict=True)) for row in rows],
-                             ensure_ascii=False))
+            print(render(columns, rows, text=_text, max_chars=TABLE_CELL_CHARS) + ("" if rows else "\n(no rows)"))
+    elif args.format == "csv":
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(columns)
+        out.writerows([("" if v is None else _text(v)) for v in row] for row in rows)
+    else:
+        print(json.dumps([dict(zip(columns, map(_jsonable, row), strict=True)) for row in rows], ensure_ascii=False))
     if truncated:
         print(f"(truncated: showing the first {args.max_rows:,} rows; raise --max-rows to see more)",
               file=sys.stderr)
@@ -116,20 +114,29 @@ def _took(started: Any, finished: Any) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
-def _outcome(status: str, metrics: str | None, error: str | None) -> str:
-    """What a run came to in one short cell: its headline metrics, or the first line of its error."""
-    from app.run_metrics import headline_metrics
+def _outcome(status: str, metrics: str | None, error: str | None, max_chars: int = 80) -> str:
+    """What a run came to in one short cell: its headline metrics (as many as fit), or its error's first line."""
+    from app.run_metrics import HEADLINE, headline_metrics
 
     if status == "failed":
         first = (error or "").strip().splitlines()[:1]
-        return (first[0][:80] + ("..." if len(first[0]) > 80 else "")) if first else "(no error recorded)"
-    from app.run_metrics import HEADLINE
+        return (first[0][:max_chars] + ("..." if len(first[0]) > max_chars else "")) if first else "(no error recorded)"
 
-    def label(key: str) -> str:   # the leaf name when it says what it measures (ndcg@10), else the whole key
+    def label(key: str) -> str:   # validation.ndcg@10 -> ndcg@10; inner_backtest_wape.mean4 -> mean4 wape
         leaf = key.rpartition(".")[2]
-        return leaf if any(word in leaf.lower() for word in HEADLINE) else key
+        if any(word in leaf.lower() for word in HEADLINE):
+            return leaf
+        group, _, name = key.partition(".")
+        word = next((w for w in HEADLINE if w in group.lower()), group)
+        return f"{name} {word}" if name else key
 
-    return "  ".join(f"{label(k)} {v:.4g}" for k, v in headline_metrics(metrics, n=3).items())
+    shown = ""
+    for key, value in headline_metrics(metrics, n=3).items():
+        part = f"{label(key)} {value:.4f}" if abs(value) < 10 else f"{label(key)} {value:,.4g}"
+        if shown and len(shown) + 2 + len(part) > max_chars:
+            break
+        shown = f"{shown}  {part}" if shown else part
+    return shown
 
 
 def _runs(args: argparse.Namespace) -> None:
@@ -148,10 +155,7 @@ def _runs(args: argparse.Namespace) -> None:
              r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at == r.started_at else "-",
              _took(r.started_at, r.finished_at), _outcome(r.status, r.metrics, r.error)]
             for r in df.itertuples(index=False)]
-    header = ["run_id", "pipeline", "model", "status", "started", "took", "metrics or error"]
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    print(render(["run_id", "pipeline", "model", "status", "started", "took", "metrics or error"], rows))
 
 
 def register(cli) -> None:

@@ -1,0 +1,44 @@
+"""Plain-text tables for the terminal (`marquee sql`, `marquee runs`): values as DuckDB gives them.
+
+Kept off pandas on purpose: a DataFrame shows NULL four ways (None, NaN, <NA>, NaT), turns a HUGEINT
+`sum()` into a float and pads every line to its widest cell. Here NULL is `NULL`, a number prints
+exactly, numbers align right, and a cell longer than `max_chars` is cut with `...`.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+NULL = "NULL"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def cell(value: Any, text: Callable[[Any], str] = str, max_chars: int | None = None) -> str:
+    """One value as a table cell: NULL for None, `nan`/`inf` as such, line breaks shown as `\\n`."""
+    if value is None:
+        shown = NULL
+    elif isinstance(value, float) and not math.isfinite(value):
+        shown = str(value)
+    else:
+        shown = text(value).replace("\r", "\\r").replace("\n", "\\n")
+    if max_chars is not None and len(shown) > max_chars:
+        shown = shown[: max_chars - 3] + "..."
+    return shown
+
+
+def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], text: Callable[[Any], str] = str,
+           max_chars: int | None = None) -> str:
+    """Columns and rows as aligned lines: a header, then one line per row (no trailing spaces)."""
+    cells = [[cell(v, text, max_chars) for v in row] for row in rows]
+    right = [bool(rows) and all(_is_number(row[i]) or row[i] is None for row in rows) for i in range(len(columns))]
+    widths = [max([len(str(c))] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right, strict=True)).rstrip()
+
+    return "\n".join([line([str(c) for c in columns]), *(line(r) for r in cells)])
