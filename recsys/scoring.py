@@ -35,7 +35,8 @@ def popularity(model: Recommender) -> np.ndarray:
 
 
 def explain(model: Recommender, history: torch.Tensor, picks: torch.Tensor) -> torch.Tensor:
-    """(B, I) histories, (B, k) picks -> (B, k): the history title most similar to each pick."""
+    """(B, I) histories, (B, k) picks -> (B, k): the history title most similar to each pick, or -1 where
+    none is similar to it at all (similarity <= 0)."""
     B, k = picks.shape
     out = torch.full((B, k), -1, dtype=torch.int64, device=picks.device)
     for s in range(0, B, REASON_BATCH):
@@ -44,7 +45,8 @@ def explain(model: Recommender, history: torch.Tensor, picks: torch.Tensor) -> t
         sim = model.item_similarity(p.clamp(min=0).reshape(-1)).float().reshape(len(p), k, -1)  # (b, k, I)
         sim = sim.masked_fill((h <= 0)[:, None, :], float("-inf"))
         best = sim.max(-1)
-        out[s:s + REASON_BATCH] = torch.where(torch.isfinite(best.values) & (p >= 0), best.indices, -1)
+        # a title that is not positively similar to the pick is no reason for it ("picked for you")
+        out[s:s + REASON_BATCH] = torch.where((best.values > 0) & (p >= 0), best.indices, -1)
     return out
 
 

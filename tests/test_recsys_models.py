@@ -60,6 +60,21 @@ class RecommenderContract:
         assert sum(CLUSTER <= p < 2 * CLUSTER for p in picks) >= 4    # the rest of cluster B
         assert all(CLUSTER <= r < CLUSTER + 5 for r in top.reasons[0])  # explained by their own titles
 
+    def test_a_reason_is_a_watched_title_similar_to_the_pick_or_none(self, fitted):
+        h = torch.zeros(2, 30)
+        h[0, [0, 1, 2]] = 1           # cluster A
+        h[1, [0, 11, 25]] = 1         # one title of each cluster
+        picks = torch.arange(30).repeat(2, 1)           # explain every title, related or not
+        reasons = scoring.explain(fitted, h, picks)
+        for b in range(2):
+            watched = h[b].nonzero().ravel().tolist()
+            for pick, why in zip(picks[b].tolist(), reasons[b].tolist(), strict=True):
+                sim = fitted.item_similarity(torch.tensor([pick])).float()[0, watched]
+                if why == -1:
+                    assert sim.max() <= 0                 # nothing watched supports it
+                else:
+                    assert why in watched and fitted.item_similarity(torch.tensor([pick])).float()[0, why] > 0
+
     def test_known_users_never_get_a_seen_title(self, fitted):
         X = fitted.train
         top = scoring.recommend(fitted, X, np.arange(X.shape[0]), k=8)
