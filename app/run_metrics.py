@@ -33,9 +33,9 @@ def metric_rank(key: str) -> tuple[int, bool, int, int]:
 
 
 def headline_metrics(metrics: str | dict | None, n: int = 4) -> dict[str, float]:
-    """The few numbers worth showing first: quality metrics (nDCG, WAPE, accuracy, ...), those of the
-    best-ranked metric's group first (e.g. all of `validation.*`), before per-candidate details and
-    parameters; numeric only. Where the run names the model it `selected` and scores candidates by
+    """The few numbers worth showing first: the quality metrics (nDCG, WAPE, accuracy, ...) of the
+    best-ranked metric's group (e.g. `validation.*`, never a baseline's group beside it, per-candidate
+    details or parameters); numeric only. Where the run names the model it `selected` and scores candidates by
     name (`inner_backtest_wape.<name>`), the selected one's score leads."""
     flat = flat_metrics(metrics)
     numeric = {k: v for k, v in flat.items()
@@ -43,10 +43,9 @@ def headline_metrics(metrics: str | dict | None, n: int = 4) -> dict[str, float]
 
     ranked = sorted(numeric, key=metric_rank)
     known = [k for k in ranked if metric_rank(k)[0] < len(HEADLINE)]
-    if known:
-        group = known[0].rpartition(".")[0]
-        ranked = [k for k in known if k.rpartition(".")[0] == group] + \
-                 [k for k in known if k.rpartition(".")[0] != group]
+    if known:   # only the leading group: `val.*`, not the baselines' `val_nblr.*` measured beside it
+        group = known[0].rpartition(".")[0]   # known[0] is the shallowest, shortest key: its group is whole
+        ranked = [k for k in known if (k.startswith(group + ".") if group else "." not in k)]
     selected = flat.get("selected")
     if isinstance(selected, str):
         ranked = sorted(ranked, key=lambda k: not k.endswith("." + selected))   # stable: the rest keep their order

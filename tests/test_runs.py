@@ -132,3 +132,5 @@ def test_headline_puts_the_selected_models_score_first():
         ("inner_backtest_wape.mean4", 0.68)]
     plain = {"validation": {"ndcg@10": 0.45, "recall@10": 0.24}, "train_seconds": 17.4}
     assert list(headline_metrics(plain)) == ["validation.ndcg@10", "validation.recall@10"]
+    sentiment = {"val": {"accuracy": 0.893, "nll": 0.25, "auc": 0.973}, "val_nblr": {"accuracy": 0.91, "auc": 0.96}}
+    assert list(headline_metrics(sentiment)) == ["val.accuracy", "val.auc"]   # not the baseline beside it
