@@ -9,8 +9,10 @@ dataset is rebuilt from the store as of the same cutoff, which is deterministic.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sys
 import warnings
 from pathlib import Path
 
@@ -185,7 +187,8 @@ def fit(arch: str, frame: pd.DataFrame, genres: list[str], encoder_length: int, 
     model = build_model(arch, ds, hparams(arch, cfg))
     loader = cached_loader(ds, cfg.batch_size)
     trainer = pl.Trainer(max_epochs=cfg.max_epochs, gradient_clip_val=0.1, **_trainer_kwargs(device, progress))
-    with cpu_threads(device, cfg.cpu_threads):
+    # Lightning's progress bar (rich or tqdm) writes to stdout, which is a command's result (`evaluate`'s JSON)
+    with cpu_threads(device, cfg.cpu_threads), contextlib.redirect_stdout(sys.stderr):
         trainer.fit(model, train_dataloaders=loader)
     return model, ds
 

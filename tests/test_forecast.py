@@ -15,6 +15,7 @@ from data import runs, store
 from data.errors import MarqueeError
 from forecasting import api, baselines, fallback, nets, series
 from forecasting.config import make_config
+from tests.ingest_helpers import marquee as marquee_process
 
 START = pd.Timestamp("2024-01-01")          # a Monday
 ITEMS = pd.DataFrame({
@@ -149,13 +150,20 @@ def test_cli_baseline_run_scores_and_evaluates(home, capsys):
     assert "is after the data" in capsys.readouterr().err
 
 
-def test_tiny_nhits_run_writes_well_formed_forecasts(home):
+def _tiny_counts() -> dict[str, list[int]]:
+    """16 weeks of 4 busy titles; title 4 too small to model (a fallback), title 5 without events."""
     rng = np.random.default_rng(1)
-    counts = {"1": list(rng.poisson(30, 16)), "2": list(rng.poisson(15, 16)), "3": list(rng.poisson(8, 16)),
-              "6": list(rng.poisson(4, 16)), "4": [0] * 12 + [2, 1, 2, 1]}       # 4: too small -> fallback
-    _load(home, _weekly_events(counts))                                          # 5: no events at all
-    run_id = api.train(home, model="nhits", cutoff="2024-04-22", horizon=3, max_epochs=1, hidden_size=8,
-                       encoder_length=6, inner_origins=1, batch_size=32, progress=False)
+    return {"1": list(rng.poisson(30, 16)), "2": list(rng.poisson(15, 16)), "3": list(rng.poisson(8, 16)),
+            "6": list(rng.poisson(4, 16)), "4": [0] * 12 + [2, 1, 2, 1]}
+
+
+TINY_NHITS = {"model": "nhits", "cutoff": "2024-04-22", "horizon": 3, "max_epochs": 1, "hidden_size": 8,
+              "encoder_length": 6, "batch_size": 32, "progress": False}
+
+
+def test_tiny_nhits_run_writes_well_formed_forecasts(home):
+    _load(home, _weekly_events(_tiny_counts()))
+    run_id = api.train(home, inner_origins=1, **TINY_NHITS)
     run = runs.get(run_id, home)
     assert run["status"] == "succeeded" and run["metrics"]["selected"] == "nhits"
     artifacts = run["artifact_uri"]
@@ -178,3 +186,12 @@ def test_tiny_nhits_run_writes_well_formed_forecasts(home):
     assert (new > 0).all() and np.allclose(new / drama, (new / drama)[0])
     with pytest.raises(MarqueeError):
         make_config("quick", freq="M")
+
+
+def test_evaluate_prints_only_its_json(home):
+    """`marquee evaluate forecast > m.json` must save JSON: the refits' progress bar goes to stderr."""
+    _load(home, _weekly_events(_tiny_counts()))
+    api.train(home, inner_origins=0, **TINY_NHITS)
+    out = marquee_process("evaluate", "forecast", "--origins", "1", home=home)
+    assert out.returncode == 0, out.stderr
+    assert set(json.loads(out.stdout)) == {"recipe", "naive", "mean4"}
