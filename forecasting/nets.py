@@ -28,6 +28,9 @@ SENTIMENT = ["sent_reviews", "sent_pos"]
 MODEL_FILE = "model.json"
 MODEL_KEYS = {"arch": str, "hparams": dict, "encoder_length": int, "normalizer": str, "genres": list, "series": list,
               "members": int}
+# pytorch-forecasting hands these modules to Lightning's save_hyperparameters, which warns on every
+# construction: advice for pytorch-forecasting's authors, nothing a user can act on
+SAVED_MODULE_WARNING = r"Attribute '(loss|logging_metrics)' is an instance of `nn.Module`"
 
 
 def model_frame(hist: History, matrix: pd.DataFrame, genres: list[str], horizon: int = 0) -> pd.DataFrame:
@@ -136,8 +139,10 @@ def build_model(arch: str, dataset, params: dict):
     from torch import nn
 
     cls = {"nhits": NHiTS, "tft": TemporalFusionTransformer}[arch]
-    return cls.from_dataset(dataset, loss=QuantileLoss(quantiles=list(QUANTILES)), logging_metrics=nn.ModuleList(),
-                            **params)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=SAVED_MODULE_WARNING)
+        return cls.from_dataset(dataset, loss=QuantileLoss(quantiles=list(QUANTILES)),
+                                logging_metrics=nn.ModuleList(), **params)
 
 
 def _take(obj, idx):

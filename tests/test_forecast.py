@@ -5,6 +5,7 @@ Every test builds its own small store: a handful of titles with known weekly eve
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -188,10 +189,15 @@ def test_tiny_nhits_run_writes_well_formed_forecasts(home):
         make_config("quick", freq="M")
 
 
-def test_evaluate_prints_only_its_json(home):
-    """`marquee evaluate forecast > m.json` must save JSON: the refits' progress bar goes to stderr."""
+def test_commands_show_their_result_not_training_noise(home):
+    """`marquee evaluate forecast > m.json` must save JSON: the refits' progress bar goes to stderr; and
+    loading a network (score) shows no Lightning advice meant for pytorch-forecasting's authors."""
     _load(home, _weekly_events(_tiny_counts()))
     api.train(home, inner_origins=0, **TINY_NHITS)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        api.score(home)
+    assert not [w for w in seen if "is an instance of `nn.Module`" in str(w.message)]
     out = marquee_process("evaluate", "forecast", "--origins", "1", home=home)
     assert out.returncode == 0, out.stderr
     assert set(json.loads(out.stdout)) == {"recipe", "naive", "mean4"}
