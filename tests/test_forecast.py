@@ -76,8 +76,9 @@ def test_series_match_a_hand_count(home):
         ("genre:Romance", w[0]): 1, ("genre:Romance", w[1]): 1, ("genre:Romance", w[2]): 0, ("genre:Romance", w[3]): 0,
     }
     assert got == want
-    modeled, small = series.select_series(series.wide(hist), min_events=2)
-    assert modeled == ["genre:Comedy", "genre:Drama", "genre:Romance", "item:1", "item:3"] and small == ["item:2"]
+    modeled = series.select_series(series.wide(hist), min_events=2)
+    assert modeled == ["genre:Comedy", "genre:Drama", "genre:Romance", "item:1", "item:3"]
+    assert series.fallback_titles(hist.items, modeled) == ["item:2", "item:4", "item:5", "item:6"]  # 4-6: no events
     with store.read(home) as con:
         assert series.default_cutoff(con, "W") == pd.Timestamp("2024-01-22")   # the last week is partial
         daily = series.load_history(con, pd.Timestamp("2024-01-09"), "D")
@@ -160,6 +161,19 @@ def _tiny_counts() -> dict[str, list[int]]:
 
 TINY_NHITS = {"model": "nhits", "cutoff": "2024-04-22", "horizon": 3, "max_epochs": 1, "hidden_size": 8,
               "encoder_length": 6, "batch_size": 32, "progress": False}
+
+
+def test_train_and_score_count_the_same_fallback_titles(home):
+    """The run's data_snapshot, score's summary and forecasts_latest agree on the titles forecast from their
+    genres: a title with too few events, and those with none before the cutoff."""
+    counts = {"1": [20 + w for w in range(20)], "2": [10] * 20, "3": [5] * 20, "4": [0] * 16 + [1, 1, 1, 1]}
+    _load(home, _weekly_events(counts))          # 4: too small; 5, 6: no events
+    run_id = api.train(home, model="mean4", cutoff="2024-05-13", progress=False)
+    out = api.score(home, run_id)
+    with store.read(home) as con:
+        published = con.sql("SELECT DISTINCT series_id FROM forecasts_latest WHERE method = 'genre_fallback'").df()
+    assert sorted(published["series_id"]) == ["item:4", "item:5", "item:6"]
+    assert runs.get(run_id, home)["data_snapshot"]["fallback_titles"] == out["genre_fallback_titles"] == 3
 
 
 def test_tiny_nhits_run_writes_well_formed_forecasts(home):
