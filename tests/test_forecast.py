@@ -176,6 +176,16 @@ def test_train_and_score_count_the_same_fallback_titles(home):
     assert runs.get(run_id, home)["data_snapshot"]["fallback_titles"] == out["genre_fallback_titles"] == 3
 
 
+def test_an_auto_run_is_registered_with_the_recipe_it_selected(home):
+    """Like recsys' `auto:blend`: the runs table says what `auto` chose, not just `auto`."""
+    counts = {"1": [20 + w for w in range(20)], "2": [10] * 20, "3": [5] * 20}
+    _load(home, _weekly_events(counts))
+    run_id = api.train(home, cutoff="2024-05-13", candidates=("mean4", "naive"), progress=False)
+    run = runs.get(run_id, home)
+    assert set(run["metrics"]["inner_backtest_wape"]) == {"mean4", "naive"}     # a real choice was made
+    assert run["model"] == f"auto:{run['metrics']['selected']}"
+
+
 def test_tiny_nhits_run_writes_well_formed_forecasts(home):
     _load(home, _weekly_events(_tiny_counts()))
     run_id = api.train(home, inner_origins=1, **TINY_NHITS)
