@@ -18,7 +18,7 @@ from data import runs, store
 from data.device import pick_device, seed_everything
 from data.errors import MarqueeError
 from data.model_files import STRUCTURE_ERRORS, ModelFileError, built_from, of_run, read_json
-from forecasting import backtest, fallback, nets
+from forecasting import backtest, fallback, nets, series
 from forecasting.config import FREQS, MODELS, ForecastConfig, make_config
 from forecasting.series import History, check_cutoff, default_cutoff, load_history, select_series, wide
 
@@ -26,6 +26,7 @@ Home = str | os.PathLike | None
 RECIPE = "recipe.json"
 RECIPE_KEYS = {"cutoff": str, "freq": str, "horizon": int, "min_events": int, "share_window": int, "name": str,
                "base": str, "weight": (int, float), "scales": dict}
+SET_MODEL = "UPDATE runs SET model = $model WHERE run_id = $run_id"
 
 
 def _history(home: Home, cutoff, freq: str) -> History:
@@ -56,9 +57,10 @@ def train(home: Home = None, profile: str = "quick", device: str = "auto", seed:
     seed_everything(seed)
     hist = _history(home, cutoff, cfg.freq)
     m = wide(hist)
-    modeled, small = select_series(m, cfg.min_events)
+    modeled = select_series(m, cfg.min_events)
     snapshot = {"cutoff": str(hist.cutoff.date()), "freq": cfg.freq, "first_period": str(hist.start.date()),
-                "events": int(hist.counts["y"].sum()), "modeled_series": len(modeled), "fallback_titles": len(small)}
+                "events": int(hist.counts["y"].sum()), "modeled_series": len(modeled),
+                "fallback_titles": len(series.fallback_titles(hist.items, modeled))}
     run = runs.start("forecast", cfg.model, {**cfg.to_dict(), "profile": profile, "seed": seed, "device": str(dev)},
                      snapshot, home)
     try:
@@ -90,7 +92,9 @@ def train(home: Home = None, profile: str = "quick", device: str = "auto", seed:
         (run.artifacts / RECIPE).write_text(json.dumps(recipe, indent=2))
         metrics = {"selected": name, "inner_backtest_wape": scores, "calibration": scales,
                    "select_seconds": round(t_select, 2), "train_seconds": round(time.perf_counter() - t0, 2)}
-        runs.publish(run.run_id, metrics=metrics, home=home)
+        label = f"auto:{name}" if cfg.model == "auto" else name   # the registry names what `auto` chose, as recsys
+        runs.publish(run.run_id, metrics=metrics, home=home,
+                     also=lambda con: con.execute(SET_MODEL, {"model": label, "run_id": run.run_id}))
     except BaseException as exc:
         runs.fail(run.run_id, f"{type(exc).__name__}: {exc}", home)
         raise
@@ -125,7 +129,7 @@ def _forecast(hist: History, recipe: dict, artifacts: Path, device) -> tuple[bac
     """The run's recipe applied at its cutoff: (window, calibrated (n, h, 3))."""
     h = recipe["horizon"]
     m = wide(hist)
-    modeled, _ = select_series(m, recipe["min_events"])
+    modeled = select_series(m, recipe["min_events"])
     x = m.loc[modeled]
     w = backtest.Window(hist.cutoff, modeled, x.to_numpy(), None)
     from forecasting import baselines
@@ -148,7 +152,7 @@ def _forecast(hist: History, recipe: dict, artifacts: Path, device) -> tuple[bac
     return w, backtest.apply(w, recipe["base"], recipe["weight"], recipe["scales"])
 
 
-def forecasts_frame(hist: History, recipe: dict, w: backtest.Window, q: np.ndarray, all_items: list[str]) -> pd.DataFrame:
+def forecasts_frame(hist: History, recipe: dict, w: backtest.Window, q: np.ndarray) -> pd.DataFrame:
     """Rows series_id, ds, p10, p50, p90, method for the modeled series and every other title (fallback)."""
     h = recipe["horizon"]
     ds = pd.date_range(hist.cutoff, periods=h, freq=hist.step)
@@ -157,8 +161,7 @@ def forecasts_frame(hist: History, recipe: dict, w: backtest.Window, q: np.ndarr
     genre_fc = {s: v for s, v in fc.items() if s.startswith("genre:")}
     genres_of = {f"item:{i}": g for i, g in zip(hist.items["item_id"], hist.items["genres"], strict=True)}
     m = wide(hist)
-    small = sorted({f"item:{i}" for i in all_items} - set(w.series))
-    fb = fallback.forecast(small, genres_of, genre_fc, m, recipe["share_window"])
+    fb = fallback.forecast(series.fallback_titles(hist.items, w.series), genres_of, genre_fc, m, recipe["share_window"])
     rows = [(s, v, method) for s, v in fc.items()] + [(s, v, "genre_fallback") for s, v in fb.items()]
     ids = np.repeat([r[0] for r in rows], h)
     vals = np.concatenate([r[1] for r in rows]) if rows else np.zeros((0, 3))
@@ -175,7 +178,7 @@ def score(home: Home = None, run_id: str | None = None, device: str = "auto", **
         dev = pick_device(device)
         hist = _history(home, recipe["cutoff"], recipe["freq"])
         w, q = _forecast(hist, recipe, Path(run["artifact_uri"]), dev)
-    df = forecasts_frame(hist, recipe, w, q, list(hist.items["item_id"]))
+    df = forecasts_frame(hist, recipe, w, q)
     counts = runs.publish(run["run_id"], {"forecasts": df}, home=home)
     return {"run_id": run["run_id"], "rows": counts["forecasts"], "series": int(df["series_id"].nunique()),
             "genre_fallback_titles": int(df.loc[df["method"] == "genre_fallback", "series_id"].nunique())}

@@ -59,7 +59,7 @@ def window(hist: History, origin: pd.Timestamp, cfg: ForecastConfig, archs: list
            progress: bool = False) -> Window:
     """Forecast [origin, origin + horizon) with the baselines and each of `archs` trained before `origin`."""
     m = wide(hist, origin)
-    modeled, _ = select_series(m, cfg.min_events)
+    modeled = select_series(m, cfg.min_events)
     m = m.loc[modeled]
     x = m.to_numpy()
     truth = None

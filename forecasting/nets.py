@@ -9,8 +9,10 @@ dataset is rebuilt from the store as of the same cutoff, which is deterministic.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sys
 import warnings
 from pathlib import Path
 
@@ -26,6 +28,9 @@ SENTIMENT = ["sent_reviews", "sent_pos"]
 MODEL_FILE = "model.json"
 MODEL_KEYS = {"arch": str, "hparams": dict, "encoder_length": int, "normalizer": str, "genres": list, "series": list,
               "members": int}
+# pytorch-forecasting hands these modules to Lightning's save_hyperparameters, which warns on every
+# construction: advice for pytorch-forecasting's authors, nothing a user can act on
+SAVED_MODULE_WARNING = r"Attribute '(loss|logging_metrics)' is an instance of `nn.Module`"
 
 
 def model_frame(hist: History, matrix: pd.DataFrame, genres: list[str], horizon: int = 0) -> pd.DataFrame:
@@ -134,8 +139,10 @@ def build_model(arch: str, dataset, params: dict):
     from torch import nn
 
     cls = {"nhits": NHiTS, "tft": TemporalFusionTransformer}[arch]
-    return cls.from_dataset(dataset, loss=QuantileLoss(quantiles=list(QUANTILES)), logging_metrics=nn.ModuleList(),
-                            **params)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=SAVED_MODULE_WARNING)
+        return cls.from_dataset(dataset, loss=QuantileLoss(quantiles=list(QUANTILES)),
+                                logging_metrics=nn.ModuleList(), **params)
 
 
 def _take(obj, idx):
@@ -185,7 +192,8 @@ def fit(arch: str, frame: pd.DataFrame, genres: list[str], encoder_length: int, 
     model = build_model(arch, ds, hparams(arch, cfg))
     loader = cached_loader(ds, cfg.batch_size)
     trainer = pl.Trainer(max_epochs=cfg.max_epochs, gradient_clip_val=0.1, **_trainer_kwargs(device, progress))
-    with cpu_threads(device, cfg.cpu_threads):
+    # Lightning's progress bar (rich or tqdm) writes to stdout, which is a command's result (`evaluate`'s JSON)
+    with cpu_threads(device, cfg.cpu_threads), contextlib.redirect_stdout(sys.stderr):
         trainer.fit(model, train_dataloaders=loader)
     return model, ds
 

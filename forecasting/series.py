@@ -125,19 +125,23 @@ def wide(hist: History, end: pd.Timestamp | None = None) -> pd.DataFrame:
                           ).reindex(columns=periods, fill_value=0).astype("float64")
 
 
-def select_series(matrix: pd.DataFrame, min_events: int) -> tuple[list[str], list[str]]:
-    """(modeled, fallback): titles with >= min_events events and every genre; the other titles."""
+def select_series(matrix: pd.DataFrame, min_events: int) -> list[str]:
+    """The modeled series: every genre, and the titles with >= min_events events."""
     total = matrix.sum(axis=1)
     is_genre = matrix.index.str.startswith("genre:")
-    modeled = matrix.index[is_genre | (total >= min_events)]
-    fallback = matrix.index[~is_genre & (total < min_events)]
-    return sorted(modeled), sorted(fallback)
+    return sorted(matrix.index[is_genre | (total >= min_events)])
+
+
+def fallback_titles(items: pd.DataFrame, modeled: list[str]) -> list[str]:
+    """The titles forecast from their genres: every catalog title not modeled, those without a single
+    event before the cutoff included (the matrix has no row for them, but they get a forecast too)."""
+    return sorted({f"item:{i}" for i in items["item_id"]} - set(modeled))
 
 
 def build_series(hist: History, min_events: int = 0) -> pd.DataFrame:
     """Long series_id, ds, y: zero-filled from each series' first event; series with >= min_events (genres always)."""
     m = wide(hist)
-    keep, _ = select_series(m, min_events)
+    keep = select_series(m, min_events)
     m = m.loc[keep]
     values = m.to_numpy()
     started = np.cumsum(values, axis=1) > 0     # on or after the first event

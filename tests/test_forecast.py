@@ -5,6 +5,7 @@ Every test builds its own small store: a handful of titles with known weekly eve
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from data import runs, store
 from data.errors import MarqueeError
 from forecasting import api, baselines, fallback, nets, series
 from forecasting.config import make_config
+from tests.ingest_helpers import marquee as marquee_process
 
 START = pd.Timestamp("2024-01-01")          # a Monday
 ITEMS = pd.DataFrame({
@@ -74,8 +76,9 @@ def test_series_match_a_hand_count(home):
         ("genre:Romance", w[0]): 1, ("genre:Romance", w[1]): 1, ("genre:Romance", w[2]): 0, ("genre:Romance", w[3]): 0,
     }
     assert got == want
-    modeled, small = series.select_series(series.wide(hist), min_events=2)
-    assert modeled == ["genre:Comedy", "genre:Drama", "genre:Romance", "item:1", "item:3"] and small == ["item:2"]
+    modeled = series.select_series(series.wide(hist), min_events=2)
+    assert modeled == ["genre:Comedy", "genre:Drama", "genre:Romance", "item:1", "item:3"]
+    assert series.fallback_titles(hist.items, modeled) == ["item:2", "item:4", "item:5", "item:6"]  # 4-6: no events
     with store.read(home) as con:
         assert series.default_cutoff(con, "W") == pd.Timestamp("2024-01-22")   # the last week is partial
         daily = series.load_history(con, pd.Timestamp("2024-01-09"), "D")
@@ -149,13 +152,43 @@ def test_cli_baseline_run_scores_and_evaluates(home, capsys):
     assert "is after the data" in capsys.readouterr().err
 
 
-def test_tiny_nhits_run_writes_well_formed_forecasts(home):
+def _tiny_counts() -> dict[str, list[int]]:
+    """16 weeks of 4 busy titles; title 4 too small to model (a fallback), title 5 without events."""
     rng = np.random.default_rng(1)
-    counts = {"1": list(rng.poisson(30, 16)), "2": list(rng.poisson(15, 16)), "3": list(rng.poisson(8, 16)),
-              "6": list(rng.poisson(4, 16)), "4": [0] * 12 + [2, 1, 2, 1]}       # 4: too small -> fallback
-    _load(home, _weekly_events(counts))                                          # 5: no events at all
-    run_id = api.train(home, model="nhits", cutoff="2024-04-22", horizon=3, max_epochs=1, hidden_size=8,
-                       encoder_length=6, inner_origins=1, batch_size=32, progress=False)
+    return {"1": list(rng.poisson(30, 16)), "2": list(rng.poisson(15, 16)), "3": list(rng.poisson(8, 16)),
+            "6": list(rng.poisson(4, 16)), "4": [0] * 12 + [2, 1, 2, 1]}
+
+
+TINY_NHITS = {"model": "nhits", "cutoff": "2024-04-22", "horizon": 3, "max_epochs": 1, "hidden_size": 8,
+              "encoder_length": 6, "batch_size": 32, "progress": False}
+
+
+def test_train_and_score_count_the_same_fallback_titles(home):
+    """The run's data_snapshot, score's summary and forecasts_latest agree on the titles forecast from their
+    genres: a title with too few events, and those with none before the cutoff."""
+    counts = {"1": [20 + w for w in range(20)], "2": [10] * 20, "3": [5] * 20, "4": [0] * 16 + [1, 1, 1, 1]}
+    _load(home, _weekly_events(counts))          # 4: too small; 5, 6: no events
+    run_id = api.train(home, model="mean4", cutoff="2024-05-13", progress=False)
+    out = api.score(home, run_id)
+    with store.read(home) as con:
+        published = con.sql("SELECT DISTINCT series_id FROM forecasts_latest WHERE method = 'genre_fallback'").df()
+    assert sorted(published["series_id"]) == ["item:4", "item:5", "item:6"]
+    assert runs.get(run_id, home)["data_snapshot"]["fallback_titles"] == out["genre_fallback_titles"] == 3
+
+
+def test_an_auto_run_is_registered_with_the_recipe_it_selected(home):
+    """Like recsys' `auto:blend`: the runs table says what `auto` chose, not just `auto`."""
+    counts = {"1": [20 + w for w in range(20)], "2": [10] * 20, "3": [5] * 20}
+    _load(home, _weekly_events(counts))
+    run_id = api.train(home, cutoff="2024-05-13", candidates=("mean4", "naive"), progress=False)
+    run = runs.get(run_id, home)
+    assert set(run["metrics"]["inner_backtest_wape"]) == {"mean4", "naive"}     # a real choice was made
+    assert run["model"] == f"auto:{run['metrics']['selected']}"
+
+
+def test_tiny_nhits_run_writes_well_formed_forecasts(home):
+    _load(home, _weekly_events(_tiny_counts()))
+    run_id = api.train(home, inner_origins=1, **TINY_NHITS)
     run = runs.get(run_id, home)
     assert run["status"] == "succeeded" and run["metrics"]["selected"] == "nhits"
     artifacts = run["artifact_uri"]
@@ -178,3 +211,17 @@ def test_tiny_nhits_run_writes_well_formed_forecasts(home):
     assert (new > 0).all() and np.allclose(new / drama, (new / drama)[0])
     with pytest.raises(MarqueeError):
         make_config("quick", freq="M")
+
+
+def test_commands_show_their_result_not_training_noise(home):
+    """`marquee evaluate forecast > m.json` must save JSON: the refits' progress bar goes to stderr; and
+    loading a network (score) shows no Lightning advice meant for pytorch-forecasting's authors."""
+    _load(home, _weekly_events(_tiny_counts()))
+    api.train(home, inner_origins=0, **TINY_NHITS)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        api.score(home)
+    assert not [w for w in seen if "is an instance of `nn.Module`" in str(w.message)]
+    out = marquee_process("evaluate", "forecast", "--origins", "1", home=home)
+    assert out.returncode == 0, out.stderr
+    assert set(json.loads(out.stdout)) == {"recipe", "naive", "mean4"}
