@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ ORDER BY finished_at DESC LIMIT 1"""
 LIST_RUNS = """SELECT run_id, pipeline, model, status, started_at, finished_at, params, metrics, data_snapshot,
        artifact_uri, error
 FROM runs ORDER BY started_at DESC LIMIT $limit"""
+SET_MODEL = "UPDATE runs SET model = $model WHERE run_id = $run_id"
 RECORD_OUTPUT = "INSERT OR REPLACE INTO run_outputs VALUES ($run_id, $table, $rows, $now)"
 
 
@@ -98,13 +99,12 @@ def _insert_output(con: duckdb.DuckDBPyConnection, table: str, run_id: str, fram
 
 
 def publish(run_id: str, outputs: Mapping[str, Any] | None = None, *, metrics: Mapping[str, Any] | None = None,
-            replace: bool = True, also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
-            home: str | os.PathLike | None = None) -> dict[str, int]:
+            replace: bool = True, model: str | None = None, home: str | os.PathLike | None = None) -> dict[str, int]:
     """Publish outputs and metrics of `run_id` and mark it succeeded, in one transaction.
 
     outputs: table name -> pandas DataFrame, Arrow table or Parquet path (columns by name; `run_id`
     is added). `replace` drops the run's earlier rows in those tables first; `replace=False`
-    appends (incremental scoring). `also(con)` runs extra SQL inside the same transaction.
+    appends (incremental scoring). `model` renames the run's model (what `auto` chose, e.g. `auto:blend`).
     Returns the run's total rows per table after the call (appends included). Readers see everything or nothing of this call.
     """
     if not run_id:
@@ -116,8 +116,8 @@ def publish(run_id: str, outputs: Mapping[str, Any] | None = None, *, metrics: M
         for table, frame in (outputs or {}).items():
             counts[table] = _insert_output(con, table, run_id, frame, replace)
             con.execute(RECORD_OUTPUT, {"run_id": run_id, "table": table, "rows": counts[table], "now": _now()})
-        if also is not None:
-            also(con)
+        if model is not None:
+            con.execute(SET_MODEL, {"run_id": run_id, "model": model})
         if metrics:
             _merge_metrics(con, run_id, metrics)
         con.execute(FINISH_RUN, {"run_id": run_id, "now": _now()})

@@ -26,7 +26,6 @@ Home = str | os.PathLike | None
 RECIPE = "recipe.json"
 RECIPE_KEYS = {"cutoff": str, "freq": str, "horizon": int, "min_events": int, "share_window": int, "name": str,
                "base": str, "weight": (int, float), "scales": dict}
-SET_MODEL = "UPDATE runs SET model = $model WHERE run_id = $run_id"
 
 
 def _history(home: Home, cutoff, freq: str) -> History:
@@ -93,8 +92,7 @@ def train(home: Home = None, profile: str = "quick", device: str = "auto", seed:
         metrics = {"selected": name, "inner_backtest_wape": scores, "calibration": scales,
                    "select_seconds": round(t_select, 2), "train_seconds": round(time.perf_counter() - t0, 2)}
         label = f"auto:{name}" if cfg.model == "auto" else name   # the registry names what `auto` chose, as recsys
-        runs.publish(run.run_id, metrics=metrics, home=home,
-                     also=lambda con: con.execute(SET_MODEL, {"model": label, "run_id": run.run_id}))
+        runs.publish(run.run_id, metrics=metrics, model=label, home=home)
     except BaseException as exc:
         runs.fail(run.run_id, f"{type(exc).__name__}: {exc}", home)
         raise

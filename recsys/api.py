@@ -26,7 +26,6 @@ from recsys.models import MODELS, Recommender, load
 
 MODEL_DIR = "model"
 IDS_FILE = "ids.json"
-SET_MODEL = "UPDATE runs SET model = $model WHERE run_id = $run_id"
 MODEL_CHOICES = ("auto", *MODELS)
 
 
@@ -59,8 +58,7 @@ def train(home: str | os.PathLike | None = None, profile: str = "quick", device:
                    "candidates": sel.candidates, "train_seconds": round(time.perf_counter() - t0, 2),
                    **{f"val_ndcg@{cfg.k}/{k}": c["validation"][f"ndcg@{cfg.k}"] for k, c in sel.candidates.items()}}
         label = f"{model}:{sel.kind}" if model == "auto" else sel.kind
-        runs.publish(run.run_id, metrics=metrics, home=home,
-                     also=lambda con: con.execute(SET_MODEL, {"model": label, "run_id": run.run_id}))
+        runs.publish(run.run_id, metrics=metrics, model=label, home=home)
     except BaseException as exc:   # Ctrl-C and SIGTERM too: no run stays `running` forever
         runs.fail(run.run_id, f"{type(exc).__name__}: {exc}", home)
         raise
