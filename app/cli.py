@@ -20,14 +20,27 @@ VERBS = {"train": "train a model (a new run)", "score": "batch-score with a trai
          "evaluate": "evaluate a trained run"}
 
 
-def common_options() -> argparse.ArgumentParser:
-    """Options every leaf command takes, wherever they are written on the line."""
+def common_options(root: bool = False) -> argparse.ArgumentParser:
+    """Options every command takes, wherever they are written on the line: before the command, between
+    `train` and its pipeline, or after; the last one written wins.
+
+    Only the root parser's copy (`root=True`) has defaults. A subparser writes its whole namespace,
+    defaults included, over what the parsers above it read, so a default there would undo
+    `marquee --seed 3 train recsys`; its copy defaults to SUPPRESS and its help states the default."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--home", type=_folder, help="Marquee home folder (default: $MARQUEE_HOME or ./.marquee)")
-    common.add_argument("--profile", choices=["auto", "quick", "full"], default="auto",
-                        help="quick: sized for a 2-core CPU; full: the real run for a GPU; auto: full on CUDA")
-    common.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    common.add_argument("--seed", type=whole_number(0, 2**32 - 1), default=42)
+
+    def add(flag: str, default, help: str, **kwargs) -> None:
+        common.add_argument(flag, default=default if root else argparse.SUPPRESS,
+                            help=help if default is None else f"{help} (default {default})", **kwargs)
+
+    add("--home", None, "folder of the store and the trained models (default: $MARQUEE_HOME, else ./.marquee)",
+        type=_folder, metavar="DIR")
+    add("--profile", "auto", "quick: sized for a 2-core CPU; full: the real run for a GPU; auto: full on CUDA",
+        choices=["auto", "quick", "full"])
+    add("--device", "auto", "where models train and score; auto: CUDA when a GPU is there",
+        choices=["auto", "cpu", "cuda"])
+    add("--seed", 42, "random seed of data splits, sampling and model initialisation",
+        type=whole_number(0, 2**32 - 1))
     return common
 
 
@@ -96,11 +109,14 @@ def resolve_profile(args: argparse.Namespace) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="marquee", description=__doc__.splitlines()[0])
+    root = argparse.ArgumentParser(prog="marquee", description=__doc__.splitlines()[0],
+                                   parents=[common_options(root=True)])
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    verbs = {v: commands.add_parser(v, help=h).add_subparsers(dest="target", required=True, metavar="PIPELINE")
+    common = common_options()
+    verbs = {v: commands.add_parser(v, help=h, parents=[common]).add_subparsers(dest="target", required=True,
+                                                                                metavar="PIPELINE")
              for v, h in VERBS.items()}
-    cli = Cli(commands, verbs, common_options())
+    cli = Cli(commands, verbs, common)
     import app.commands as pkg
 
     for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
@@ -122,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminated)
     try:
-        if getattr(args, "device", "auto") == "cuda":   # every command refuses it alike, whatever it runs
+        if args.device == "cuda":   # every command refuses it alike, whatever it runs
             from data.device import pick_device
 
             pick_device("cuda")
