@@ -44,6 +44,19 @@ def common_options(root: bool = False) -> argparse.ArgumentParser:
     return common
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default, so no help has to repeat a value the code holds; not
+    where the help already speaks of its default ("(profile default)") or there is none to show (None,
+    an on/off flag). Descriptions and epilogs keep their line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help = action.help or ""
+        if (action.option_strings and "default" not in help and action.default is not None
+                and action.default != argparse.SUPPRESS and not isinstance(action.default, bool)):
+            help += " (default %(default)s)"
+        return help
+
+
 @dataclass
 class Cli:
     """What a command module needs to add its commands."""
@@ -52,12 +65,14 @@ class Cli:
     common: argparse.ArgumentParser
 
     def command(self, name: str, help: str, handler) -> argparse.ArgumentParser:
-        p = self.commands.add_parser(name, help=help, parents=[self.common], description=help)
+        p = self.commands.add_parser(name, help=help, parents=[self.common], description=help,
+                                     formatter_class=HelpFormatter)
         p.set_defaults(handler=handler)
         return p
 
     def verb(self, verb: str, target: str, help: str, handler) -> argparse.ArgumentParser:
-        p = self.verbs[verb].add_parser(target, help=help, parents=[self.common], description=help)
+        p = self.verbs[verb].add_parser(target, help=help, parents=[self.common], description=help,
+                                        formatter_class=HelpFormatter)
         p.set_defaults(handler=handler)
         return p
 
@@ -108,14 +123,25 @@ def resolve_profile(args: argparse.Namespace) -> str:
     return "full" if pick_device(args.device).type == "cuda" else "quick"
 
 
+DESCRIPTION = """\
+Marquee: movie recommendations, review sentiment and engagement forecasts,
+all kept in one DuckDB store."""
+EPILOG = """\
+Start with `marquee demo`: it loads the demo data, trains and scores all three pipelines, then
+serves the dashboard. For your own data: `marquee init`, then `marquee ingest`.
+
+The store and the trained models live in --home DIR, else in $MARQUEE_HOME, else in ./.marquee.
+--home, --profile, --device and --seed may be written before or after the command.
+`marquee COMMAND --help` tells more about a command."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="marquee", description=__doc__.splitlines()[0],
-                                   parents=[common_options(root=True)])
+    root = argparse.ArgumentParser(prog="marquee", description=DESCRIPTION, epilog=EPILOG,
+                                   parents=[common_options(root=True)], formatter_class=HelpFormatter)
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = common_options()
-    verbs = {v: commands.add_parser(v, help=h, parents=[common]).add_subparsers(dest="target", required=True,
-                                                                                metavar="PIPELINE")
-             for v, h in VERBS.items()}
+    verbs = {v: commands.add_parser(v, help=h, description=h, parents=[common], formatter_class=HelpFormatter)
+             .add_subparsers(dest="target", required=True, metavar="PIPELINE") for v, h in VERBS.items()}
     cli = Cli(commands, verbs, common)
     import app.commands as pkg
 

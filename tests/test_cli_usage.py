@@ -1,5 +1,7 @@
-"""The command line as a person meets it: options where they are written."""
+"""The command line as a person meets it: options where they are written, and the help."""
 from __future__ import annotations
+
+import argparse
 
 import pytest
 
@@ -38,3 +40,48 @@ def test_common_options_anywhere_on_the_line_last_one_wins(line):
 def test_common_options_default_when_not_written(line):
     args = build_parser().parse_args(line.split())
     assert (args.home, args.profile, args.device, args.seed) == (None, "auto", "auto", 42)
+
+
+def _parsers(parser: argparse.ArgumentParser, name: str = "marquee"):
+    """(name, parser) of the root and every command under it."""
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub, p in action.choices.items():
+                yield from _parsers(p, f"{name} {sub}")
+
+
+def _help(*command: str) -> str:
+    parsers = dict(_parsers(build_parser()))
+    return " ".join(parsers[" ".join(("marquee", *command))].format_help().split())
+
+
+def test_every_argument_has_a_help():
+    missing = [(name, action.dest) for name, parser in _parsers(build_parser()) for action in parser._actions
+               if not isinstance(action, argparse._SubParsersAction) and not action.help]
+    assert not missing
+
+
+HELP_SHOWS = {   # command: words its --help shows (whitespace folded)
+    "train recsys": ["--seed SEED random seed", "(default 42)", "(default auto)", "--device {auto,cpu,cuda} where"],
+    "runs": ["(default 42)", "--home DIR folder of the store"],
+    "app": ["--port PORT port on 127.0.0.1 to serve on (default 8501)"],
+    "demo": ["(default 8501)"],
+    "train sentiment": ["--epochs EPOCHS passes over the training reviews (profile default)"],
+    "sql": ["keep them whole (default table)", "query one SELECT-type statement"],
+    "score recsys": ["users scored per batch (default 1024)"],
+    "evaluate forecast": ["backtest origins inside the history (default 3)"],
+    "evaluate sentiment": ["--run RUN run id (default: the latest succeeded sentiment run)"],
+}
+
+
+@pytest.mark.parametrize("command", HELP_SHOWS)
+def test_help_shows_defaults(command):
+    text = _help(*command.split())
+    assert [words for words in HELP_SHOWS[command] if words not in text] == []
+
+
+def test_top_level_help_is_for_users():
+    text = _help()
+    assert "thin face" not in text
+    assert "Start with `marquee demo`" in text and "$MARQUEE_HOME" in text and "./.marquee" in text

@@ -9,7 +9,7 @@ import argparse
 import importlib
 import time
 
-from app.cli import resolve_profile
+from app.cli import resolve_profile, whole_number
 
 # (pipeline name in the registry, package whose api.py trains and scores it)
 PIPELINES = (("recsys", "recsys"), ("sentiment", "nlp"), ("forecast", "forecasting"))
@@ -57,4 +57,4 @@ def _demo(args: argparse.Namespace) -> int:
 def register(cli) -> None:
     p = cli.command("demo", "everything end to end: demo data, train + score all pipelines, then the app", _demo)
     p.add_argument("--no-app", action="store_true", help="stop after the batch part (do not start the app)")
-    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--port", type=whole_number(1, 65535), default=8501, help="port on 127.0.0.1 for the app")

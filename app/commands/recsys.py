@@ -47,7 +47,7 @@ def register(cli) -> None:
 
     s = cli.verb("score", "recsys", "write top-k recommendations for every user and similar_items", _score)
     s.add_argument("--run", help="run id (default: the latest succeeded recsys run)")
-    s.add_argument("--k", type=whole_number(1, 1000), default=10, help="recommendations per user (default 10)")
+    s.add_argument("--k", type=whole_number(1, 1000), default=10, help="recommendations per user")
     s.add_argument("--history", metavar="FILE",
                    help="CSV/TSV/Parquet user_id,item_id[,timestamp]: new users or new events, folded in "
                         "without retraining (read like `marquee ingest interactions`)")

@@ -46,8 +46,8 @@ def register(cli) -> None:
                    help="CSV/Parquet with text,label (default: the sentiment protocol's train part)")
     p.add_argument("--max-train", type=positive_int, help="cap on training reviews (profile default)")
     p.add_argument("--max-len", type=whole_number(16, 512), help="tokens per sequence (profile default)")
-    p.add_argument("--epochs", type=whole_number(1, 100))
-    p.add_argument("--time-budget", type=positive_number, help="stop fine-tuning after this many seconds")
+    p.add_argument("--epochs", type=whole_number(1, 100), help="passes over the training reviews (profile default)")
+    p.add_argument("--time-budget", type=positive_number, help="stop fine-tuning after this many seconds (profile default)")
     p.add_argument("--no-blend", action="store_true", help="never blend the transformer with NB-weighted LR")
 
     s = cli.verb("score", "sentiment", "score the store's unscored reviews, or --input FILE --output FILE", _score)
@@ -60,5 +60,5 @@ def register(cli) -> None:
                    help="with --output: also write each blended part's calibrated probability")
 
     e = cli.verb("evaluate", "sentiment", "a run's validation metrics (and on --labeled FILE)", _evaluate)
-    e.add_argument("--run")
+    e.add_argument("--run", help="run id (default: the latest succeeded sentiment run)")
     e.add_argument("--labeled", metavar="FILE", help="also evaluate on this CSV/Parquet of text,label")
