@@ -1,12 +1,16 @@
-"""The command line as a person meets it: options where they are written, and the help."""
+"""The command line as a person meets it: options where they are written, the help, what commands print."""
 from __future__ import annotations
 
 import argparse
+import json
 
 import pytest
 
-from app.cli import build_parser
+from app.cli import build_parser, main
+from data import runs
 from tests.ingest_helpers import marquee
+
+LONG = 0.44665738347325024   # a metric as numpy hands it over: 17 significant digits
 
 
 @pytest.mark.parametrize("line", [
@@ -85,3 +89,47 @@ def test_top_level_help_is_for_users():
     text = _help()
     assert "thin face" not in text
     assert "Start with `marquee demo`" in text and "$MARQUEE_HOME" in text and "./.marquee" in text
+
+
+def _published(home, pipeline: str, metrics: dict | None = None) -> str:
+    run = runs.start(pipeline, "m", {}, home=home)
+    runs.publish(run.run_id, metrics=metrics or {"x": 1.0}, home=home)
+    return run.run_id
+
+
+def test_evaluate_recsys_json_has_6_significant_digits(home, capsys, monkeypatch):
+    from recsys import api
+
+    monkeypatch.setattr(api, "evaluate", lambda home, run: {"run_id": "r", "validation": {"ndcg@10": LONG},
+                                                            "recommended_seen_items": 3})
+    assert main(["evaluate", "recsys"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"run_id": "r", "validation": {"ndcg@10": 0.446657},
+                                                   "recommended_seen_items": 3}
+
+
+def test_evaluate_sentiment_names_the_kept_truncation_instead_of_repeating_it(home, capsys):
+    kept, other = {"nll": LONG, "auc": 0.9}, {"nll": 0.5123456789, "auc": 0.8}
+    run_id = _published(home, "sentiment", {"val": {"nll": LONG}, "val_transformer": kept,
+                                            "val_truncation": {"head_tail": other, "chunk_pool": kept}})
+    assert main(["evaluate", "sentiment"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "run_id": run_id, "model": "m", "val": {"nll": 0.446657}, "val_transformer": {"nll": 0.446657, "auc": 0.9},
+        "truncation": "chunk_pool", "val_truncation": {"head_tail": {"nll": 0.512346, "auc": 0.8}}}
+
+
+def test_evaluate_forecast_says_which_run_and_what_was_backtested(home, capsys, monkeypatch):
+    from forecasting import api
+
+    run_id, asked = _published(home, "forecast"), []
+
+    def evaluate(home, run_id, device, origins):
+        asked.append(run_id)
+        return {"backtest": {"recipe": "mean4", "horizon": 4, "mean": {"recipe": {"wape": LONG}},
+                             "origins": {"2024-03-04": {}, "2024-04-01": {}}}}
+
+    monkeypatch.setattr(api, "evaluate", evaluate)
+    assert main(["evaluate", "forecast", "--origins", "2"]) == 0
+    assert asked == [run_id]
+    assert json.loads(capsys.readouterr().out) == {"run_id": run_id, "recipe": "mean4", "horizon": 4,
+                                                   "origins": ["2024-03-04", "2024-04-01"],
+                                                   "mean": {"recipe": {"wape": 0.446657}}}

@@ -29,10 +29,14 @@ def _score(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    from app.cli import print_json
+    from data import runs
     from forecasting import api
 
-    out = api.evaluate(args.home, run_id=args.run, device=args.device, origins=args.origins)
-    print(json.dumps(out["backtest"]["mean"], indent=2))
+    run_id = runs.resolve("forecast", args.run, args.home)["run_id"]   # named in the output, like `evaluate recsys`
+    backtest = api.evaluate(args.home, run_id=run_id, device=args.device, origins=args.origins)["backtest"]
+    print_json({"run_id": run_id, "recipe": backtest["recipe"], "horizon": backtest["horizon"],
+                "origins": list(backtest["origins"]), "mean": backtest["mean"]})
 
 
 def register(cli) -> None:

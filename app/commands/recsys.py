@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from app.cli import positive_int, resolve_profile, threads_int, whole_number
+from app.cli import positive_int, print_json, resolve_profile, threads_int, whole_number
 
 MODELS = ["auto", "ease", "rp3beta", "ials", "mf", "lightgcn", "blend"]
 
@@ -34,7 +33,7 @@ def _score(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from recsys import api
 
-    print(json.dumps(api.evaluate(args.home, args.run), indent=2))
+    print_json(api.evaluate(args.home, args.run))
 
 
 def register(cli) -> None:

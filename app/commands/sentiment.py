@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from app.cli import positive_int, positive_number, resolve_profile, whole_number
+from app.cli import positive_int, positive_number, print_json, resolve_profile, whole_number
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -35,7 +34,7 @@ def _score(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from nlp import api
 
-    print(json.dumps(api.evaluate(args.home, args.run, labeled=args.labeled, device=args.device), indent=2))
+    print_json(api.evaluate(args.home, args.run, labeled=args.labeled, device=args.device))
 
 
 def register(cli) -> None:
