@@ -133,3 +133,25 @@ def test_evaluate_forecast_says_which_run_and_what_was_backtested(home, capsys, 
     assert json.loads(capsys.readouterr().out) == {"run_id": run_id, "recipe": "mean4", "horizon": 4,
                                                    "origins": ["2024-03-04", "2024-04-01"],
                                                    "mean": {"recipe": {"wape": 0.446657}}}
+
+
+ONE = {"run_id": "run-1", "users": 1, "folded_in_users": 1, "popular_users": 1, "recommendations": 1,
+       "similar_items": 1, "scored": 1, "already_scored": 1, "refused_empty": 1, "item_sentiment_daily_rows": 1,
+       "rows": 1, "series": 1, "genre_fallback_titles": 1}
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_counts_are_worded_in_the_right_number(n):
+    from app.commands import forecast, recsys, sentiment
+    from data.ingest import IngestResult
+
+    out = {k: n if isinstance(v, int) else v for k, v in ONE.items()}
+    s = "" if n == 1 else "s"
+    assert f"{n} recommendation{s} for {n} user{s} " in recsys.score_summary(out)
+    assert f"scored {n} new review{s} " in sentiment.score_summary(out)
+    assert f"scored {n} review{s} into x.csv ({n} empty text{s} not scored)" in sentiment.score_summary(
+        {**out, "output": "x.csv"})
+    assert f"published {n} forecast row{s} for {n} series ({n} title{s} from" in forecast.score_summary(out)
+    summary = IngestResult("interactions", "f.csv", n, n, 0, 0, 0, users_registered=n).summary()
+    assert f"{n} row{s} read from f.csv" in summary and f"{n} new user{s} registered" in summary
+

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli import positive_int, print_json, resolve_profile, threads_int, whole_number
+from app.cli import plural, positive_int, print_json, resolve_profile, threads_int, whole_number
 
 MODELS = ["auto", "ease", "rp3beta", "ials", "mf", "lightgcn", "blend"]
 
@@ -25,9 +25,14 @@ def _score(args: argparse.Namespace) -> None:
 
     out = api.score(args.home, args.run, args.device, k=args.k, history_file=args.history,
                     batch_size=args.batch_size, threads=1 if args.threads is None else args.threads)
-    print(f"run {out['run_id']}: top-{args.k} for {out['users']:,} users ({out['folded_in_users']:,} folded in, "
-          f"{out['popular_users']:,} with no history got popular titles); {out['recommendations']:,} "
-          f"recommendations, {out['similar_items']:,} similar_items rows")
+    print(score_summary(out))
+
+
+def score_summary(out: dict) -> str:
+    """What `score recsys` published, in one line (`marquee demo` prints it too)."""
+    return (f"run {out['run_id']}: {plural(out['recommendations'], 'recommendation')} for "
+            f"{plural(out['users'], 'user')} ({out['folded_in_users']:,} folded in, {out['popular_users']:,} with "
+            f"no history got popular titles), {plural(out['similar_items'], 'similar_items row')}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli import positive_int, positive_number, print_json, resolve_profile, whole_number
+from app.cli import plural, positive_int, positive_number, print_json, resolve_profile, whole_number
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -23,12 +23,17 @@ def _score(args: argparse.Namespace) -> None:
 
     out = api.score(args.home, args.run, args.device, input=args.input, output=args.output,
                     rescore_all=args.all, model_dir=args.model_dir, components=args.components)
-    if args.input:
-        print(f"scored {out['scored']:,} reviews into {out['output']}"
-              + (f" ({out['refused_empty']} empty texts not scored)" if out["refused_empty"] else ""))
-    else:
-        print(f"run {out['run_id']}: scored {out['scored']:,} new reviews ({out['already_scored']:,} already scored"
-              f", {out['refused_empty']} empty refused); item_sentiment_daily: {out['item_sentiment_daily_rows']:,} rows")
+    print(score_summary(out))
+
+
+def score_summary(out: dict) -> str:
+    """What `score sentiment` did, in one line (`marquee demo` prints it too): into a file, or the store."""
+    if "output" in out:   # --input FILE --output FILE
+        return (f"scored {plural(out['scored'], 'review')} into {out['output']}"
+                + (f" ({plural(out['refused_empty'], 'empty text')} not scored)" if out["refused_empty"] else ""))
+    return (f"run {out['run_id']}: scored {plural(out['scored'], 'new review')} ({out['already_scored']:,} already "
+            f"scored, {out['refused_empty']:,} empty refused); item_sentiment_daily: "
+            f"{plural(out['item_sentiment_daily_rows'], 'row')}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
