@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 
 import pytest
@@ -155,3 +156,22 @@ def test_counts_are_worded_in_the_right_number(n):
     summary = IngestResult("interactions", "f.csv", n, n, 0, 0, 0, users_registered=n).summary()
     assert f"{n} row{s} read from f.csv" in summary and f"{n} new user{s} registered" in summary
 
+
+def test_demo_prints_the_score_summaries_and_the_device_it_uses(home, capsys, monkeypatch):
+    """The batch part's printing, with the pipelines' train and score stubbed (they are tested elsewhere)."""
+    import torch
+
+    from app.commands import demo
+    from data import demo as demo_data
+
+    monkeypatch.setattr(demo_data, "load", lambda home, profile, seed: {"users": 1})
+    for _, package in demo.PIPELINES:
+        api = importlib.import_module(f"{package}.api")
+        monkeypatch.setattr(api, "train", lambda **kwargs: "run-1")
+        monkeypatch.setattr(api, "score", lambda **kwargs: ONE)
+    demo.run_batch(home, "quick", "auto", 42)
+    out = capsys.readouterr().out
+    assert f"device {'cuda' if torch.cuda.is_available() else 'cpu'}\n" in out
+    for pipeline, _ in demo.PIPELINES:
+        assert f"[demo] {importlib.import_module(f'app.commands.{pipeline}').score_summary(ONE)}\n" in out
+    assert "{" not in out

@@ -11,7 +11,7 @@ import time
 
 from app.cli import resolve_profile, whole_number
 
-# (pipeline name in the registry, package whose api.py trains and scores it)
+# (pipeline name in the registry and its module in app/commands, package whose api.py trains and scores it)
 PIPELINES = (("recsys", "recsys"), ("sentiment", "nlp"), ("forecast", "forecasting"))
 
 
@@ -26,8 +26,10 @@ def _step(label: str, fn, *args, **kwargs):
 def run_batch(home, profile: str, device: str, seed: int) -> dict[str, str]:
     """Load the demo, then train + score each pipeline; returns run ids by pipeline."""
     from data import demo, paths, store
+    from data.device import pick_device
 
     t0 = time.perf_counter()
+    device = pick_device(device).type   # `auto` decided once, so the header names the device used
     print(f"[demo] store {paths.store_path(home)} · profile {profile} · device {device}", flush=True)
     _step("init store", store.init, home)
     counts = _step("load MovieLens-100k + demo reviews", demo.load, home, profile=profile, seed=seed)
@@ -37,7 +39,7 @@ def run_batch(home, profile: str, device: str, seed: int) -> dict[str, str]:
         api = importlib.import_module(f"{package}.api")
         run_id = _step(f"train {pipeline}", api.train, home=home, profile=profile, device=device, seed=seed)
         written = _step(f"score {pipeline} ({run_id})", api.score, home=home, run_id=run_id, device=device)
-        print(f"[demo] {pipeline}: {written}", flush=True)
+        print(f"[demo] {importlib.import_module(f'app.commands.{pipeline}').score_summary(written)}", flush=True)
         run_ids[pipeline] = run_id
     print(f"[demo] batch part finished in {time.perf_counter() - t0:.1f}s", flush=True)
     print(f"[demo] {demo.DEMO_JOIN_NOTE}", flush=True)
