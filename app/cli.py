@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import pkgutil
 import signal
@@ -20,15 +21,41 @@ VERBS = {"train": "train a model (a new run)", "score": "batch-score with a trai
          "evaluate": "evaluate a trained run"}
 
 
-def common_options() -> argparse.ArgumentParser:
-    """Options every leaf command takes, wherever they are written on the line."""
+def common_options(root: bool = False) -> argparse.ArgumentParser:
+    """Options every command takes, wherever they are written on the line: before the command, between
+    `train` and its pipeline, or after; the last one written wins.
+
+    Only the root parser's copy (`root=True`) has defaults. A subparser writes its whole namespace,
+    defaults included, over what the parsers above it read, so a default there would undo
+    `marquee --seed 3 train recsys`; its copy defaults to SUPPRESS and its help states the default."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--home", type=_folder, help="Marquee home folder (default: $MARQUEE_HOME or ./.marquee)")
-    common.add_argument("--profile", choices=["auto", "quick", "full"], default="auto",
-                        help="quick: sized for a 2-core CPU; full: the real run for a GPU; auto: full on CUDA")
-    common.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    common.add_argument("--seed", type=whole_number(0, 2**32 - 1), default=42)
+
+    def add(flag: str, default, help: str, **kwargs) -> None:
+        common.add_argument(flag, default=default if root else argparse.SUPPRESS,
+                            help=help if default is None else f"{help} (default {default})", **kwargs)
+
+    add("--home", None, "folder of the store and the trained models (default: $MARQUEE_HOME, else ./.marquee)",
+        type=_folder, metavar="DIR")
+    add("--profile", "auto", "quick: sized for a 2-core CPU; full: the real run for a GPU; auto: full on CUDA",
+        choices=["auto", "quick", "full"])
+    add("--device", "auto", "where models train and score; auto: CUDA when a GPU is there",
+        choices=["auto", "cpu", "cuda"])
+    add("--seed", 42, "random seed of data splits, sampling and model initialisation",
+        type=whole_number(0, 2**32 - 1))
     return common
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default, so no help has to repeat a value the code holds; not
+    where the help already speaks of its default ("(profile default)") or there is none to show (None,
+    an on/off flag). Descriptions and epilogs keep their line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help = action.help or ""
+        if (action.option_strings and "default" not in help and action.default is not None
+                and action.default != argparse.SUPPRESS and not isinstance(action.default, bool)):
+            help += " (default %(default)s)"
+        return help
 
 
 @dataclass
@@ -39,12 +66,14 @@ class Cli:
     common: argparse.ArgumentParser
 
     def command(self, name: str, help: str, handler) -> argparse.ArgumentParser:
-        p = self.commands.add_parser(name, help=help, parents=[self.common], description=help)
+        p = self.commands.add_parser(name, help=help, parents=[self.common], description=help,
+                                     formatter_class=HelpFormatter)
         p.set_defaults(handler=handler)
         return p
 
     def verb(self, verb: str, target: str, help: str, handler) -> argparse.ArgumentParser:
-        p = self.verbs[verb].add_parser(target, help=help, parents=[self.common], description=help)
+        p = self.verbs[verb].add_parser(target, help=help, parents=[self.common], description=help,
+                                        formatter_class=HelpFormatter)
         p.set_defaults(handler=handler)
         return p
 
@@ -86,6 +115,27 @@ positive_int = whole_number(1)
 threads_int = whole_number(0, 1024)     # 0: torch's default
 
 
+def plural(n: int, noun: str) -> str:
+    """A count and its noun in the right number: `1 review`, `2,000 reviews`."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def print_json(value) -> None:
+    """A command's result as JSON on stdout (scripts parse it), every float cut to 6 significant digits:
+    no metric is known better than that, and 0.44665738347325024 is hard on the eye."""
+    print(json.dumps(_rounded(value), indent=2))
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
+
+
 def resolve_profile(args: argparse.Namespace) -> str:
     """`auto` means full on a CUDA machine, quick otherwise."""
     if args.profile != "auto":
@@ -95,12 +145,26 @@ def resolve_profile(args: argparse.Namespace) -> str:
     return "full" if pick_device(args.device).type == "cuda" else "quick"
 
 
+DESCRIPTION = """\
+Marquee: movie recommendations, review sentiment and engagement forecasts,
+all kept in one DuckDB store."""
+EPILOG = """\
+Start with `marquee demo`: it loads the demo data, trains and scores all three pipelines, then
+serves the dashboard. For your own data: `marquee init`, then `marquee ingest`.
+
+The store and the trained models live in --home DIR, else in $MARQUEE_HOME, else in ./.marquee.
+--home, --profile, --device and --seed may be written before or after the command.
+`marquee COMMAND --help` tells more about a command."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="marquee", description=__doc__.splitlines()[0])
+    root = argparse.ArgumentParser(prog="marquee", description=DESCRIPTION, epilog=EPILOG,
+                                   parents=[common_options(root=True)], formatter_class=HelpFormatter)
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    verbs = {v: commands.add_parser(v, help=h).add_subparsers(dest="target", required=True, metavar="PIPELINE")
-             for v, h in VERBS.items()}
-    cli = Cli(commands, verbs, common_options())
+    common = common_options()
+    verbs = {v: commands.add_parser(v, help=h, description=h, parents=[common], formatter_class=HelpFormatter)
+             .add_subparsers(dest="target", required=True, metavar="PIPELINE") for v, h in VERBS.items()}
+    cli = Cli(commands, verbs, common)
     import app.commands as pkg
 
     for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
@@ -122,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminated)
     try:
-        if getattr(args, "device", "auto") == "cuda":   # every command refuses it alike, whatever it runs
+        if args.device == "cuda":   # every command refuses it alike, whatever it runs
             from data.device import pick_device
 
             pick_device("cuda")

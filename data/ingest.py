@@ -64,14 +64,17 @@ class IngestResult:
     users_registered: int = 0
 
     def summary(self) -> str:
-        parts = [f"{self.entity}: {self.rows:,} rows read from {self.file}", f"{self.new:,} new"]
+        def plural(n: int, noun: str) -> str:   # `data` may not import `app`, whose CLI has the same helper
+            return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+        parts = [f"{self.entity}: {plural(self.rows, 'row')} read from {self.file}", f"{self.new:,} new"]
         if self.updated:
             parts.append(f"{self.updated:,} updated")
         if self.unchanged:
             parts.append(f"{self.unchanged:,} already in the store")
         parts.append(f"{self.rejected:,} rejected" + (" (see rejected_rows)" if self.rejected else ""))
         if self.users_registered:
-            parts.append(f"{self.users_registered:,} new users registered")
+            parts.append(f"{plural(self.users_registered, 'new user')} registered")
         return ", ".join(parts)
 
 

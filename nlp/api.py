@@ -101,6 +101,10 @@ def evaluate(home=None, run_id: str | None = None, *, labeled=None, device: str 
     m = run["metrics"]
     out = {"run_id": run["run_id"], "model": run["model"],
            **{k: m[k] for k in ("val", "val_transformer", "val_nblr", "val_by_source", "val_truncation") if k in m}}
+    kept = [s for s, v in out.get("val_truncation", {}).items() if v == out.get("val_transformer")]
+    if kept:   # val_transformer is the truncation training kept: name it rather than repeat its metrics
+        out["truncation"] = kept[0]
+        out["val_truncation"] = {s: v for s, v in out["val_truncation"].items() if s != kept[0]}
     if labeled:
         from nlp.calibrate import metrics
         from nlp.data import read_labeled

@@ -92,4 +92,4 @@ def _app(args: argparse.Namespace) -> int:
 
 def register(cli) -> None:
     p = cli.command("app", "start the dashboard on http://127.0.0.1:PORT", _app)
-    p.add_argument("--port", type=whole_number(1, 65535), default=8501)
+    p.add_argument("--port", type=whole_number(1, 65535), default=8501, help="port on 127.0.0.1 to serve on")

@@ -9,9 +9,9 @@ import argparse
 import importlib
 import time
 
-from app.cli import resolve_profile
+from app.cli import resolve_profile, whole_number
 
-# (pipeline name in the registry, package whose api.py trains and scores it)
+# (pipeline name in the registry and its module in app/commands, package whose api.py trains and scores it)
 PIPELINES = (("recsys", "recsys"), ("sentiment", "nlp"), ("forecast", "forecasting"))
 
 
@@ -26,8 +26,10 @@ def _step(label: str, fn, *args, **kwargs):
 def run_batch(home, profile: str, device: str, seed: int) -> dict[str, str]:
     """Load the demo, then train + score each pipeline; returns run ids by pipeline."""
     from data import demo, paths, store
+    from data.device import pick_device
 
     t0 = time.perf_counter()
+    device = pick_device(device).type   # `auto` decided once, so the header names the device used
     print(f"[demo] store {paths.store_path(home)} · profile {profile} · device {device}", flush=True)
     _step("init store", store.init, home)
     counts = _step("load MovieLens-100k + demo reviews", demo.load, home, profile=profile, seed=seed)
@@ -37,7 +39,7 @@ def run_batch(home, profile: str, device: str, seed: int) -> dict[str, str]:
         api = importlib.import_module(f"{package}.api")
         run_id = _step(f"train {pipeline}", api.train, home=home, profile=profile, device=device, seed=seed)
         written = _step(f"score {pipeline} ({run_id})", api.score, home=home, run_id=run_id, device=device)
-        print(f"[demo] {pipeline}: {written}", flush=True)
+        print(f"[demo] {importlib.import_module(f'app.commands.{pipeline}').score_summary(written)}", flush=True)
         run_ids[pipeline] = run_id
     print(f"[demo] batch part finished in {time.perf_counter() - t0:.1f}s", flush=True)
     print(f"[demo] {demo.DEMO_JOIN_NOTE}", flush=True)
@@ -57,4 +59,4 @@ def _demo(args: argparse.Namespace) -> int:
 def register(cli) -> None:
     p = cli.command("demo", "everything end to end: demo data, train + score all pipelines, then the app", _demo)
     p.add_argument("--no-app", action="store_true", help="stop after the batch part (do not start the app)")
-    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--port", type=whole_number(1, 65535), default=8501, help="port on 127.0.0.1 for the app")

@@ -24,15 +24,26 @@ def _score(args: argparse.Namespace) -> None:
     from forecasting import api
 
     out = api.score(args.home, run_id=args.run, device=args.device)
-    print(f"published {out['rows']:,} forecast rows for {out['series']:,} series "
-          f"({out['genre_fallback_titles']:,} titles from their genres) from {out['run_id']}")
+    print(score_summary(out))
+
+
+def score_summary(out: dict) -> str:
+    """What `score forecast` published, in one line (`marquee demo` prints it too)."""
+    from app.cli import plural
+
+    return (f"published {plural(out['rows'], 'forecast row')} for {out['series']:,} series "
+            f"({plural(out['genre_fallback_titles'], 'title')} from their genres) from {out['run_id']}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    from app.cli import print_json
+    from data import runs
     from forecasting import api
 
-    out = api.evaluate(args.home, run_id=args.run, device=args.device, origins=args.origins)
-    print(json.dumps(out["backtest"]["mean"], indent=2))
+    run_id = runs.resolve("forecast", args.run, args.home)["run_id"]   # named in the output, like `evaluate recsys`
+    backtest = api.evaluate(args.home, run_id=run_id, device=args.device, origins=args.origins)["backtest"]
+    print_json({"run_id": run_id, "recipe": backtest["recipe"], "horizon": backtest["horizon"],
+                "origins": list(backtest["origins"]), "mean": backtest["mean"]})
 
 
 def register(cli) -> None:

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from app.cli import positive_int, resolve_profile, threads_int, whole_number
+from app.cli import plural, positive_int, print_json, resolve_profile, threads_int, whole_number
 
 MODELS = ["auto", "ease", "rp3beta", "ials", "mf", "lightgcn", "blend"]
 
@@ -26,15 +25,20 @@ def _score(args: argparse.Namespace) -> None:
 
     out = api.score(args.home, args.run, args.device, k=args.k, history_file=args.history,
                     batch_size=args.batch_size, threads=1 if args.threads is None else args.threads)
-    print(f"run {out['run_id']}: top-{args.k} for {out['users']:,} users ({out['folded_in_users']:,} folded in, "
-          f"{out['popular_users']:,} with no history got popular titles); {out['recommendations']:,} "
-          f"recommendations, {out['similar_items']:,} similar_items rows")
+    print(score_summary(out))
+
+
+def score_summary(out: dict) -> str:
+    """What `score recsys` published, in one line (`marquee demo` prints it too)."""
+    return (f"run {out['run_id']}: {plural(out['recommendations'], 'recommendation')} for "
+            f"{plural(out['users'], 'user')} ({out['folded_in_users']:,} folded in, {out['popular_users']:,} with "
+            f"no history got popular titles), {plural(out['similar_items'], 'similar_items row')}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
     from recsys import api
 
-    print(json.dumps(api.evaluate(args.home, args.run), indent=2))
+    print_json(api.evaluate(args.home, args.run))
 
 
 def register(cli) -> None:
@@ -47,7 +51,7 @@ def register(cli) -> None:
 
     s = cli.verb("score", "recsys", "write top-k recommendations for every user and similar_items", _score)
     s.add_argument("--run", help="run id (default: the latest succeeded recsys run)")
-    s.add_argument("--k", type=whole_number(1, 1000), default=10, help="recommendations per user (default 10)")
+    s.add_argument("--k", type=whole_number(1, 1000), default=10, help="recommendations per user")
     s.add_argument("--history", metavar="FILE",
                    help="CSV/TSV/Parquet user_id,item_id[,timestamp]: new users or new events, folded in "
                         "without retraining (read like `marquee ingest interactions`)")

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from app.cli import positive_int, positive_number, resolve_profile, whole_number
+from app.cli import plural, positive_int, positive_number, print_json, resolve_profile, whole_number
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -24,18 +23,23 @@ def _score(args: argparse.Namespace) -> None:
 
     out = api.score(args.home, args.run, args.device, input=args.input, output=args.output,
                     rescore_all=args.all, model_dir=args.model_dir, components=args.components)
-    if args.input:
-        print(f"scored {out['scored']:,} reviews into {out['output']}"
-              + (f" ({out['refused_empty']} empty texts not scored)" if out["refused_empty"] else ""))
-    else:
-        print(f"run {out['run_id']}: scored {out['scored']:,} new reviews ({out['already_scored']:,} already scored"
-              f", {out['refused_empty']} empty refused); item_sentiment_daily: {out['item_sentiment_daily_rows']:,} rows")
+    print(score_summary(out))
+
+
+def score_summary(out: dict) -> str:
+    """What `score sentiment` did, in one line (`marquee demo` prints it too): into a file, or the store."""
+    if "output" in out:   # --input FILE --output FILE
+        return (f"scored {plural(out['scored'], 'review')} into {out['output']}"
+                + (f" ({plural(out['refused_empty'], 'empty text')} not scored)" if out["refused_empty"] else ""))
+    return (f"run {out['run_id']}: scored {plural(out['scored'], 'new review')} ({out['already_scored']:,} already "
+            f"scored, {out['refused_empty']:,} empty refused); item_sentiment_daily: "
+            f"{plural(out['item_sentiment_daily_rows'], 'row')}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
     from nlp import api
 
-    print(json.dumps(api.evaluate(args.home, args.run, labeled=args.labeled, device=args.device), indent=2))
+    print_json(api.evaluate(args.home, args.run, labeled=args.labeled, device=args.device))
 
 
 def register(cli) -> None:
@@ -46,8 +50,8 @@ def register(cli) -> None:
                    help="CSV/Parquet with text,label (default: the sentiment protocol's train part)")
     p.add_argument("--max-train", type=positive_int, help="cap on training reviews (profile default)")
     p.add_argument("--max-len", type=whole_number(16, 512), help="tokens per sequence (profile default)")
-    p.add_argument("--epochs", type=whole_number(1, 100))
-    p.add_argument("--time-budget", type=positive_number, help="stop fine-tuning after this many seconds")
+    p.add_argument("--epochs", type=whole_number(1, 100), help="passes over the training reviews (profile default)")
+    p.add_argument("--time-budget", type=positive_number, help="stop fine-tuning after this many seconds (profile default)")
     p.add_argument("--no-blend", action="store_true", help="never blend the transformer with NB-weighted LR")
 
     s = cli.verb("score", "sentiment", "score the store's unscored reviews, or --input FILE --output FILE", _score)
@@ -60,5 +64,5 @@ def register(cli) -> None:
                    help="with --output: also write each blended part's calibrated probability")
 
     e = cli.verb("evaluate", "sentiment", "a run's validation metrics (and on --labeled FILE)", _evaluate)
-    e.add_argument("--run")
+    e.add_argument("--run", help="run id (default: the latest succeeded sentiment run)")
     e.add_argument("--labeled", metavar="FILE", help="also evaluate on this CSV/Parquet of text,label")

@@ -162,21 +162,21 @@ def register(cli) -> None:
     cli.command("init", "create the store (idempotent)", _init)
     cli.command("load-demo", "load MovieLens-100k and the demo join of real review texts", _load_demo)
     p = cli.command("ingest", "validate and load your own CSV or Parquet file (all rows or none)", _ingest)
-    p.add_argument("entity", choices=["users", "items", "interactions", "reviews"])
+    p.add_argument("entity", choices=["users", "items", "interactions", "reviews"], help="what the file holds")
     p.add_argument("file", help="a .csv, .tsv, .parquet or .pq file")
     p.add_argument("--skip-invalid", action="store_true",
                    help="load the good rows; keep the bad ones, with reasons, in rejected_rows")
     p.add_argument("--rating-range", nargs=2, type=float, default=[0.0, 10.0], metavar=("LO", "HI"),
                    help="accepted rating range (default 0 10)")
     p = cli.command("sql", "run one read-only SQL query against the store", _sql)
-    p.add_argument("query")
+    p.add_argument("query", help="one SELECT-type statement, e.g. \"SELECT * FROM items LIMIT 5\"")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table",
                    help=f"table cuts values at {TABLE_CELL_CHARS} characters; csv and json keep them whole")
     p.add_argument("--max-rows", type=positive_int, default=10_000, help="row cap (default 10000)")
     p.add_argument("--timeout", type=float, help="stop the query after this many seconds (default 120)")
     p = cli.command("export", "write a table or view to a .csv or .parquet file", _export)
-    p.add_argument("name", metavar="TABLE_OR_VIEW")
-    p.add_argument("file")
+    p.add_argument("name", metavar="TABLE_OR_VIEW", help="a table or view of the store, e.g. recommendations_latest")
+    p.add_argument("file", help="the file to write: .csv, .parquet or .pq")
     p = cli.command("runs", "list the run registry, newest first: headline metrics, or why a run failed", _runs)
     p.add_argument("--limit", type=positive_int, default=50, help="how many runs (default 50)")
     p.add_argument("--format", choices=["table", "json"], default="table",
