@@ -115,11 +115,6 @@ positive_int = whole_number(1)
 threads_int = whole_number(0, 1024)     # 0: torch's default
 
 
-def plural(n: int, noun: str) -> str:
-    """A count and its noun in the right number: `1 review`, `2,000 reviews`."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
 def print_json(value) -> None:
     """A command's result as JSON on stdout (scripts parse it), every float cut to 6 significant digits:
     no metric is known better than that, and 0.44665738347325024 is hard on the eye."""

@@ -23,6 +23,7 @@ from data.ingest_read import connect, file_format, ident, stage
 from data.ingest_spec import ENTITIES, RATING_RANGE, Entity
 from data.ingest_validate import build_checked, find_problems, resolve_columns
 from data.paths import staging_dir, store_path
+from data.wording import plural
 
 KNOWN_ITEMS = "SELECT item_id FROM items"
 REGISTER_USERS = """INSERT INTO users (user_id) SELECT DISTINCT user_id FROM {rows}
@@ -64,9 +65,6 @@ class IngestResult:
     users_registered: int = 0
 
     def summary(self) -> str:
-        def plural(n: int, noun: str) -> str:   # `data` may not import `app`, whose CLI has the same helper
-            return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
         parts = [f"{self.entity}: {plural(self.rows, 'row')} read from {self.file}", f"{self.new:,} new"]
         if self.updated:
             parts.append(f"{self.updated:,} updated")
@@ -205,7 +203,7 @@ def ingest(entity: str, path: str | os.PathLike, home: str | os.PathLike | None 
         signature = _signature(file)
         rows, rejected, found = _validate(con, spec, file, home, skip_invalid, rating_range)
         present = [c.store_name for c in spec.columns if c.name in found or c.store_name in _implied(entity, found)]
-        _say(f"publishing {rows - rejected:,} rows ...")
+        _say(f"publishing {plural(rows - rejected, 'row')} ...")
         with store.write_attached(con, home):
             new, updated, unchanged, registered = _publish(con, spec, present, rows - rejected)
             con.execute(FORGET_REJECTS, {"entity": spec.name, "file": str(file)})

@@ -29,7 +29,7 @@ def _score(args: argparse.Namespace) -> None:
 
 def score_summary(out: dict) -> str:
     """What `score forecast` published, in one line (`marquee demo` prints it too)."""
-    from app.cli import plural
+    from data.wording import plural
 
     return (f"published {plural(out['rows'], 'forecast row')} for {out['series']:,} series "
             f"({plural(out['genre_fallback_titles'], 'title')} from their genres) from {out['run_id']}")

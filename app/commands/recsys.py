@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli import plural, positive_int, print_json, resolve_profile, threads_int, whole_number
+from app.cli import positive_int, print_json, resolve_profile, threads_int, whole_number
+from data.wording import plural
 
 MODELS = ["auto", "ease", "rp3beta", "ials", "mf", "lightgcn", "blend"]
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli import plural, positive_int, positive_number, print_json, resolve_profile, whole_number
+from app.cli import positive_int, positive_number, print_json, resolve_profile, whole_number
+from data.wording import plural
 
 
 def _train(args: argparse.Namespace) -> None:

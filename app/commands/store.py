@@ -12,6 +12,7 @@ from typing import Any
 
 from app.cli import positive_int, resolve_profile
 from app.text_table import render
+from data.wording import plural
 
 TABLE_CELL_CHARS = 120   # `marquee sql` tables cut longer values (csv and json keep them whole)
 
@@ -101,7 +102,7 @@ def _export(args: argparse.Namespace) -> None:
     from data import export
 
     rows = export.export(args.name, args.file, home=args.home)
-    print(f"exported {rows:,} rows of {args.name} to {args.file}")
+    print(f"exported {plural(rows, 'row')} of {args.name} to {args.file}")
 
 
 def _took(started: Any, finished: Any) -> str:
