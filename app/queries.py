@@ -9,14 +9,15 @@ shows up at once, and a connection is never kept open between requests.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from app import values
 from app.run_metrics import flat_metrics, headline_metrics, is_number, metric_rank
-from data import paths, store
+from data import paths, sql, store
 
 # --- store version: what the cache is keyed on -----------------------------------------------------------
 VERSION = """
@@ -335,6 +336,56 @@ def backtest_table(metrics: str | dict | None) -> tuple[pd.DataFrame, str]:
 
 def genre_weekly(genre: str) -> pd.DataFrame:
     return frame(GENRE_WEEKLY, genre=genre)
+
+
+# --- sql --------------------------------------------------------------------------------------------------
+EXACT_INT = 2**53   # the browser shows a number as a double: exact up to here
+PLAIN = (type(None), bool, int, float, str, date, time, datetime)   # datetime's subclasses of date included
+
+
+def sql_result(query: str, max_rows: int) -> tuple[pd.DataFrame, bool]:
+    """One analyst query through `data.sql` (not cached: it runs when asked), as a frame of exact values,
+    and whether more than `max_rows` rows existed."""
+    columns, rows, truncated = sql.fetch_readonly(query, home(), max_rows)
+    return exact_frame(columns, rows), truncated
+
+
+def exact_frame(columns: list[str], rows: list[tuple]) -> pd.DataFrame:
+    """DuckDB's Python values as a DataFrame that shows them as they are: a column with a value a float,
+    an int64 or the browser would change (a HUGEINT past 2**53, DECIMAL, UUID, BLOB, INTERVAL) is exact
+    text, the others keep their type; NULL stays missing. Repeated names get a suffix, as DuckDB's do."""
+    cols = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    data = {name: _exact_column(col) for name, col in zip(_unique(columns), cols, strict=True)}
+    return pd.DataFrame(data, columns=_unique(columns))
+
+
+def _exact_column(column: tuple) -> pd.Series:
+    if not all(_plain(v) for v in column):
+        return pd.Series([None if v is None else values.text(v) for v in column], dtype=object)
+    known = [v for v in column if v is not None]
+    if known and all(isinstance(v, int) and not isinstance(v, bool) for v in known):
+        return pd.Series(column, dtype="Int64")   # an INTEGER with NULLs stays whole (not 3.0)
+    return pd.Series(column, dtype=object).infer_objects()
+
+
+def _plain(value: Any) -> bool:
+    """Whether a value survives a DataFrame and the browser unchanged."""
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value) <= EXACT_INT
+    return isinstance(value, PLAIN)
+
+
+def _unique(columns: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in columns:
+        out.append(f"{name}_{seen[name]}" if name in seen else name)
+        seen[name] = seen.get(name, 0) + 1
+    return out
 
 
 # --- runs -------------------------------------------------------------------------------------------------

@@ -212,6 +212,26 @@ def test_sql_page_runs_reads_and_refuses_writes(app_home):
         assert con.execute("SELECT count(*) FROM items").fetchall()[0][0] == app_home[1]["titles"]
 
 
+def test_sql_page_shows_exact_values_and_keeps_the_result(app_home):
+    at = page("sql")
+    at.text_area(key="sql_query").set_value("SELECT 12345678901234567890::HUGEINT AS h, '\\x01x'::BLOB b, "
+                                            "1.10::DECIMAL(5, 2) d, INTERVAL 1 DAY i, 42 AS n, 2.5::DOUBLE AS f").run()
+    at.button(key="sql_run").click().run()
+    row = at.dataframe[-1].value.iloc[0]
+    assert (row["h"], row["b"], row["d"], row["i"]) == ("12345678901234567890", "\\x01x", "1.10", "P1DT0H0M0S")
+    assert (row["n"], row["f"]) == (42, 2.5)
+    assert "1 row" in [c.value for c in at.caption]
+    at.number_input(key="sql_max_rows").set_value(5).run()   # any rerun (a download too) keeps the result
+    assert not at.exception and at.dataframe[-1].value.iloc[0]["h"] == "12345678901234567890"
+
+
+def test_exact_frame_keeps_big_integers_and_nulls_for_csv():
+    from app.queries import exact_frame
+
+    df = exact_frame(["h", "n", "n"], [(2**64, None, 1.5), (1, 3, None)])
+    assert df.to_csv(index=False) == "h,n,n_1\n18446744073709551616,,1.5\n1,3,\n"
+
+
 def test_runs_page_lists_and_compares(app_home):
     home, facts = app_home
     at = page("runs")

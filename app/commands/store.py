@@ -6,12 +6,13 @@ import csv
 import json
 import math
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
 from app.cli import positive_int, resolve_profile
 from app.text_table import render
+from app.values import text as _text
 from data.wording import plural
 
 TABLE_CELL_CHARS = 120   # `marquee sql` tables cut longer values (csv and json keep them whole)
@@ -37,23 +38,6 @@ def _ingest(args: argparse.Namespace) -> None:
     result = ingest.ingest(args.entity, args.file, home=args.home, skip_invalid=args.skip_invalid,
                            rating_range=tuple(args.rating_range))
     print(result.summary())
-
-
-def _text(value: Any) -> str:
-    """A value as text: BLOBs escaped as DuckDB prints them (\\xNN), INTERVALs in ISO 8601, the rest str."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return "".join(chr(b) if 32 <= b < 127 and b != 92 else f"\\x{b:02X}" for b in bytes(value))
-    if isinstance(value, timedelta):
-        return _duration(value)
-    return str(value)
-
-
-def _duration(td: timedelta) -> str:
-    """ISO 8601, e.g. P1DT2H3M4.5S (DuckDB hands INTERVALs to Python as timedelta)."""
-    sign, td = ("-", -td) if td < timedelta(0) else ("", td)
-    minutes, seconds = divmod(td.seconds + td.microseconds / 1e6, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{sign}P{td.days}DT{hours}H{minutes}M{seconds:g}S"
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,9 +1,26 @@
-"""SQL: the read-only explorer, through the same safe path as `marquee sql`; schema browser and CSV download."""
+"""SQL: the read-only explorer, through the same safe path as `marquee sql`; schema browser and CSV download.
+
+The last result is kept in the session: downloading it or changing "Max rows" reruns the page, and the
+result stays until the query is run again.
+"""
 import streamlit as st
 
 from app import queries as q
 from data import sql
 from data.errors import MarqueeError
+from data.wording import plural
+
+
+def run(query: str, max_rows: int) -> dict:
+    """The result to keep: frame, truncated and max_rows, or error."""
+    if not query.strip():
+        return {"error": "type a query first"}
+    try:
+        df, truncated = q.sql_result(query, max_rows)
+    except MarqueeError as exc:
+        return {"error": str(exc)}
+    return {"frame": df, "truncated": truncated, "max_rows": max_rows}
+
 
 st.title("SQL explorer")
 st.caption("Read-only: the same path as `marquee sql`. Writes are refused.")
@@ -22,14 +39,15 @@ with st.expander("Schema: tables and views", expanded=False):
 query = st.text_area("Query", key="sql_query", height=140,
                      value="SELECT genres, count(*) AS titles FROM items GROUP BY 1 ORDER BY 2 DESC LIMIT 20")
 max_rows = st.number_input("Max rows", min_value=1, max_value=100_000, value=1000, step=100, key="sql_max_rows")
-if st.button("Run", key="sql_run", type="primary") and query.strip():
-    try:
-        result = sql.run_readonly(query, q.home(), int(max_rows))
-    except MarqueeError as exc:
-        st.error(f"error: {exc}")
-    else:
-        df, truncated = result, bool(result.attrs.get("truncated", False))
-        st.caption(f"{len(df):,} rows" + (f" (truncated at {int(max_rows):,})" if truncated else ""))
-        st.dataframe(df, hide_index=True)
-        st.download_button("Download CSV", df.to_csv(index=False).encode(), file_name="marquee-query.csv",
-                           mime="text/csv", key="sql_csv")
+if st.button("Run", key="sql_run", type="primary"):
+    st.session_state["sql_last"] = run(query, int(max_rows))
+
+last = st.session_state.get("sql_last")
+if last and "error" in last:
+    st.error(f"error: {last['error']}")
+elif last:
+    df = last["frame"]
+    st.caption(plural(len(df), "row") + (f" (truncated at {last['max_rows']:,})" if last["truncated"] else ""))
+    st.dataframe(df, hide_index=True)
+    st.download_button("Download CSV", df.to_csv(index=False).encode(), file_name="marquee-query.csv",
+                       mime="text/csv", key="sql_csv")
