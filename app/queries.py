@@ -60,15 +60,27 @@ WHERE pipeline = $pipeline AND status = 'succeeded' ORDER BY finished_at DESC LI
 # --- titles -----------------------------------------------------------------------------------------------
 SEARCH_TITLES = """
 SELECT item_id, title, genres, release_year FROM items
-WHERE title ILIKE '%' || $text || '%' OR item_id = $text ORDER BY title LIMIT $limit"""
+WHERE contains(lower(title), lower($text)) OR item_id = $text ORDER BY title LIMIT $limit"""
 POPULAR_TITLES = """
 SELECT it.item_id, it.title, it.genres, it.release_year
 FROM (SELECT item_id, sum(events) AS events FROM item_engagement_daily GROUP BY 1 ORDER BY 2 DESC LIMIT $limit) e
 JOIN items it USING (item_id) ORDER BY e.events DESC, it.item_id"""
 TITLE = "SELECT item_id, title, genres, release_year FROM items WHERE item_id = $item_id"
-TITLE_WEEKLY = """
-SELECT date_trunc('week', day) AS week, sum(events) AS events, sum(events * mean_rating) / sum(events) AS mean_rating
-FROM item_engagement_daily WHERE item_id = $item_id GROUP BY 1 ORDER BY 1"""
+# A week (a Monday-start `week` column) the data covers only in part: its count would look like a slump.
+# The forecasts drop such weeks too, and start at the week after the last full one.
+WEEK_IS_PARTIAL = """(week < (SELECT min(day) FROM item_engagement_daily)
+       OR week + INTERVAL 6 DAY > (SELECT max(day) FROM item_engagement_daily))"""
+# Every week from the title's first event to the end of the data: a week without events is a 0, not a gap.
+TITLE_WEEKLY = f"""
+WITH t AS (SELECT day, events, mean_rating FROM item_engagement_daily WHERE item_id = $item_id),
+weeks AS (
+    SELECT unnest(generate_series(date_trunc('week', min(day)),
+                                  date_trunc('week', (SELECT max(day) FROM item_engagement_daily)),
+                                  INTERVAL 7 DAY)) AS week
+    FROM t)
+SELECT week, coalesce(sum(t.events), 0)::BIGINT AS events,
+       sum(t.events * t.mean_rating) / sum(t.events) AS mean_rating, {WEEK_IS_PARTIAL} AS partial
+FROM weeks LEFT JOIN t ON date_trunc('week', t.day) = weeks.week GROUP BY week ORDER BY week"""
 SERIES_FORECAST = """
 SELECT ds, p10, p50, p90, method FROM forecasts_latest WHERE series_id = $series_id ORDER BY ds"""
 TITLE_SENTIMENT = """
@@ -82,11 +94,16 @@ WHERE s.item_id = $item_id ORDER BY s.rank LIMIT $limit"""
 MOST_POSITIVE = """
 SELECT s.p_positive, r.ts, regexp_replace(r.text, '<br\\s*/?>', ' ', 'g') AS text, r.source, r.review_id
 FROM review_sentiment_latest s JOIN reviews r USING (review_id)
-WHERE r.item_id = $item_id ORDER BY s.p_positive DESC, r.review_id LIMIT $limit"""
+WHERE r.item_id = $item_id AND s.p_positive >= 0.5 ORDER BY s.p_positive DESC, r.review_id LIMIT $limit"""
 MOST_NEGATIVE = """
 SELECT s.p_positive, r.ts, regexp_replace(r.text, '<br\\s*/?>', ' ', 'g') AS text, r.source, r.review_id
 FROM review_sentiment_latest s JOIN reviews r USING (review_id)
-WHERE r.item_id = $item_id ORDER BY s.p_positive ASC, r.review_id LIMIT $limit"""
+WHERE r.item_id = $item_id AND s.p_positive < 0.5 ORDER BY s.p_positive ASC, r.review_id LIMIT $limit"""
+# To tell "no reviews" from "not scored yet" from "no sentiment model yet".
+TITLE_REVIEWS = """
+SELECT count(*) AS reviews, count(s.review_id) AS scored,
+       (SELECT count(*) FROM runs_latest WHERE pipeline = 'sentiment') > 0 AS sentiment_run
+FROM reviews r LEFT JOIN review_sentiment_latest s USING (review_id) WHERE r.item_id = $item_id"""
 
 # --- sentiment --------------------------------------------------------------------------------------------
 SENTIMENT_SUMMARY = """
@@ -268,15 +285,39 @@ def search_titles(text: str, limit: int = 50) -> pd.DataFrame:
 def title_detail(item_id: str, similar: int = 10, reviews: int = 3) -> dict[str, Any]:
     """Everything the Titles page shows about one title, read over one connection.
 
-    Keys: info (dict or None), weekly, forecast, sentiment, similar, positive, negative (DataFrames).
+    Keys: info (dict or None), weekly, forecast, sentiment, similar, positive (P >= 0.5), negative (P < 0.5)
+    (DataFrames), reviews (dict: reviews, scored, sentiment_run).
     """
     p = {"item_id": item_id}
     got = many(info=(TITLE, p), weekly=(TITLE_WEEKLY, p),
                forecast=(SERIES_FORECAST, {"series_id": f"item:{item_id}"}), sentiment=(TITLE_SENTIMENT, p),
                similar=(SIMILAR, {**p, "limit": similar}), positive=(MOST_POSITIVE, {**p, "limit": reviews}),
-               negative=(MOST_NEGATIVE, {**p, "limit": reviews}))
+               negative=(MOST_NEGATIVE, {**p, "limit": reviews}), reviews=(TITLE_REVIEWS, p))
     got["info"] = got["info"].iloc[0].to_dict() if len(got["info"]) else None
+    got["reviews"] = {k: int(v) for k, v in got["reviews"].iloc[0].items()}
     return got
+
+
+def no_sentiment_reason(reviews: dict[str, int]) -> str:
+    """Why a title shows no review sentiment (`reviews` as from title_detail), and what fills it."""
+    if not reviews["reviews"]:
+        return "This title has no reviews."
+    if not reviews["sentiment_run"]:
+        return "No sentiment model yet: run `marquee train sentiment && marquee score sentiment`"
+    return "Reviews not scored yet: run `marquee score sentiment`"
+
+
+def full_weeks(weekly: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The weeks the data covers in full (a frame with a `partial` column, see WEEK_IS_PARTIAL), and a note
+    naming the partial ones left out ("" if none): a partial week's count would look like a slump.
+    A frame of partial weeks only is kept as it is (with a note saying so)."""
+    partial = weekly["partial"].astype(bool)
+    starts = [f"{pd.Timestamp(w):%Y-%m-%d}" for w in weekly.loc[partial, "week"]]
+    weeks = ("weeks of " if len(starts) > 1 else "week of ") + " and ".join(starts)
+    if starts and partial.all():   # nothing but partial weeks: show them rather than nothing
+        return weekly.drop(columns="partial"), f"The data covers the {weeks} only in part."
+    note = f"Left out: the {weeks}, which the data covers only in part." if starts else ""
+    return weekly[~partial].drop(columns="partial").reset_index(drop=True), note
 
 
 def series_forecast(series_id: str) -> pd.DataFrame:

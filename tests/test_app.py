@@ -168,6 +168,78 @@ def test_titles_page_shows_forecast_similar_and_reviews(app_home):
     assert "No title matches" in texts(at)
 
 
+def tiny_store(home: Path, tmp_path: Path) -> None:
+    """Four titles over five weeks that end on a Wednesday (2024-01-31), so the last week is partial.
+
+    a: 2 events in week 1, 1 in week 4, nothing between; 2 scored reviews (one each side of 0.5).
+    b, c, d: 2 events a week for four weeks, and b one more on the final Wednesday; b has one negative review,
+    c none, d one that no run has scored. Forecasts (from 2024-01-29): a +0.3/week on 0.75 (too little
+    volume to count), b +50%, c +5% (too small a change), d -50%.
+    """
+    (tmp_path / "items.csv").write_text("item_id,title,genres\na,100% Pure,Drama\nb,Plain_Name,Drama\n"
+                                        "c,Other,Drama\nd,Fourth,Drama\n")
+    events = ["u1,a,2024-01-01 10:00", "u2,a,2024-01-01 11:00", "u1,a,2024-01-22 10:00"]
+    events += [f"u{n},{t},2024-01-{d + 7 * w:02d} 10:00" for t in "bcd" for w in range(4) for n, d in ((1, 1), (2, 2))]
+    events.append("u3,b,2024-01-31 10:00")
+    (tmp_path / "interactions.csv").write_text("user_id,item_id,timestamp\n" + "\n".join(events) + "\n")
+    (tmp_path / "reviews.csv").write_text("review_id,text,item_id,timestamp\nr1,Loved it,a,2024-01-01\n"
+                                          "r2,Meh,a,2024-01-02\nr3,Dull,b,2024-01-02\nr4,Fine,d,2024-01-02\n")
+    for entity in ("items", "interactions", "reviews"):
+        ingest(entity, tmp_path / f"{entity}.csv", home)
+    scored = pd.DataFrame({"review_id": ["r1", "r2", "r3"], "p_positive": [0.9, 0.3, 0.2], "label": [1, 0, 0]})
+    daily = pd.DataFrame({"item_id": ["a", "b"], "day": pd.to_datetime(["2024-01-01", "2024-01-02"]).date,
+                          "reviews": [2, 1], "mean_p_positive": [0.6, 0.2]})
+    sent = runs.start("sentiment", "minilm", {}, home=home)
+    runs.publish(sent.run_id, {"review_sentiment": scored, "item_sentiment_daily": daily}, home=home)
+    weeks = pd.date_range("2024-01-29", periods=2, freq="7D").date
+    fc = pd.DataFrame([(f"item:{t}", d, 0.0, p50, p50 * 2, "model") for t, p50 in
+                       (("a", 1.05), ("b", 3.0), ("c", 2.1), ("d", 1.0)) for d in weeks],
+                      columns=["series_id", "ds", "p10", "p50", "p90", "method"])
+    fore = runs.start("forecast", "auto", {}, home=home)
+    runs.publish(fore.run_id, {"forecasts": fc}, home=home)
+
+
+def test_title_weekly_is_zero_filled_and_leaves_out_the_partial_last_week(home, tmp_path):
+    from app import queries as q
+
+    tiny_store(home, tmp_path)
+    weekly = q.title_detail("a")["weekly"]
+    assert [f"{w:%m-%d}" for w in weekly["week"]] == ["01-01", "01-08", "01-15", "01-22", "01-29"]
+    assert weekly["events"].tolist() == [2, 0, 0, 1, 0] and weekly["partial"].tolist() == [False] * 4 + [True]
+    full, note = q.full_weeks(weekly)
+    assert full["events"].tolist() == [2, 0, 0, 1] and "week of 2024-01-29" in note
+    assert q.full_weeks(weekly.head(4))[1] == ""
+
+
+def test_title_reviews_each_once_on_their_side_and_empty_states_say_why(home, tmp_path):
+    from app import queries as q
+
+    assert q.no_sentiment_reason({"reviews": 3, "scored": 0, "sentiment_run": 0}).endswith(
+        "`marquee train sentiment && marquee score sentiment`")
+    tiny_store(home, tmp_path)
+    a, b, c, d = (q.title_detail(t) for t in "abcd")
+    assert a["positive"]["review_id"].tolist() == ["r1"] and a["negative"]["review_id"].tolist() == ["r2"]
+    assert b["positive"].empty and b["negative"]["review_id"].tolist() == ["r3"]
+    assert q.no_sentiment_reason(c["reviews"]) == "This title has no reviews."
+    assert q.no_sentiment_reason(d["reviews"]) == "Reviews not scored yet: run `marquee score sentiment`"
+    at = page("titles")
+    at.selectbox(key="title").set_value("b").run()
+    shown = texts(at)
+    assert shown.count("P(positive) =") == 1 and "Only 1 scored review for this title" in shown
+    assert "No review reads as positive" in shown
+    at.selectbox(key="title").set_value("c").run()
+    assert "This title has no reviews." in texts(at) and "train sentiment" not in texts(at)
+
+
+def test_title_search_is_a_literal_substring(home, tmp_path):
+    from app import queries as q
+
+    tiny_store(home, tmp_path)
+    assert q.search_titles("%")["title"].tolist() == ["100% Pure"]
+    assert q.search_titles("_")["title"].tolist() == ["Plain_Name"]
+    assert q.search_titles("plain")["item_id"].tolist() == ["b"] and q.search_titles("d")["item_id"].tolist() == ["d"]
+
+
 def test_sentiment_page_by_genre_and_over_time(app_home):
     at = page("sentiment")
     metrics = {m.label: m.value for m in at.metric}

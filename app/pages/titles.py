@@ -4,6 +4,7 @@ import streamlit as st
 from app import charts
 from app import queries as q
 from data.demo import DEMO_JOIN_NOTE
+from data.wording import plural
 
 st.title("Titles")
 
@@ -21,22 +22,25 @@ st.header(info["title"])
 st.caption(f"id {item_id} · {(info['genres'] or '').replace('|', ', ')} · {info['release_year'] or ''}")
 
 st.subheader("Weekly engagement and forecast")
-weekly, forecast = detail["weekly"], detail["forecast"]
+weekly, weeks_note = q.full_weeks(detail["weekly"])
+forecast = detail["forecast"]
 if weekly.empty:
     st.info("No events for this title yet.")
 elif forecast.empty:
     st.altair_chart(charts.engagement(weekly), width="stretch")
+    if weeks_note:
+        st.caption(weeks_note)
     st.info("No forecast for this title: run `marquee train forecast && marquee score forecast`")
 else:
     st.altair_chart(charts.forecast_fan(weekly, forecast), width="stretch")
-    st.caption(f"Shaded: p10-p90 of the forecast; dashed: p50 (method: {forecast['method'].iloc[0]}).")
+    st.caption(f"Shaded: p10-p90 of the forecast; dashed: p50 (method: {forecast['method'].iloc[0]}). {weeks_note}")
 
 left, right = st.columns(2)
 with left:
     st.subheader("Sentiment over time")
     sentiment = detail["sentiment"]
     if sentiment.empty:
-        st.info("No scored reviews for this title: run `marquee train sentiment && marquee score sentiment`")
+        st.info(q.no_sentiment_reason(detail["reviews"]))
     else:
         st.altair_chart(charts.sentiment_line(sentiment), width="stretch")
 with right:
@@ -49,14 +53,19 @@ with right:
                      column_config={"score": st.column_config.NumberColumn(format="%.3f")})
 
 st.subheader("Reviews")
-positive, negative = detail["positive"], detail["negative"]
-if positive.empty:
-    st.info("No scored reviews for this title: run `marquee score sentiment`")
+positive, negative, counts = detail["positive"], detail["negative"], detail["reviews"]
+if not counts["scored"]:
+    st.info(q.no_sentiment_reason(counts))
 else:
-    if positive["source"].astype(str).str.startswith("demo-").any():
+    if any(df["source"].astype(str).str.startswith("demo-").any() for df in (positive, negative)):
         st.caption(DEMO_JOIN_NOTE)
-    for label, df in (("Most positive", positive), ("Most negative", negative)):
+    if counts["scored"] <= len(positive) + len(negative):
+        st.caption(f"Only {plural(counts['scored'], 'scored review')} for this title: all shown.")
+    for label, df, none in (("Most positive", positive, "No review reads as positive (P(positive) >= 0.5)."),
+                            ("Most negative", negative, "No review reads as negative (P(positive) < 0.5).")):
         st.markdown(f"**{label}**")
+        if df.empty:
+            st.caption(none)
         for r in df.itertuples(index=False):
             more = "…" if len(r.text) > 600 else ""
             st.markdown(f"> {q.md_escape(r.text[:600])}{more}\n\n"
