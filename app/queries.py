@@ -109,18 +109,23 @@ FROM reviews r LEFT JOIN review_sentiment_latest s USING (review_id) WHERE r.ite
 SENTIMENT_SUMMARY = """
 SELECT count(*) AS reviews_scored, avg(p_positive) AS mean_p_positive, avg(label) AS share_positive
 FROM review_sentiment_latest"""
+# label: the genre with its review count, so a mean over a handful of reviews shows as one
 SENTIMENT_BY_GENRE = """
-WITH g AS (SELECT item_id, unnest(string_split(genres, '|')) AS genre FROM items)
-SELECT g.genre, sum(d.reviews) AS reviews, sum(d.mean_p_positive * d.reviews) / sum(d.reviews) AS p_positive
-FROM item_sentiment_daily d JOIN g USING (item_id) WHERE g.genre <> ''
-GROUP BY 1 ORDER BY p_positive DESC"""
+WITH g AS (SELECT item_id, unnest(string_split(genres, '|')) AS genre FROM items),
+by_genre AS (
+    SELECT g.genre, sum(d.reviews)::BIGINT AS reviews, sum(d.mean_p_positive * d.reviews) / sum(d.reviews) AS p_positive
+    FROM item_sentiment_daily d JOIN g USING (item_id) WHERE g.genre <> '' GROUP BY 1)
+SELECT genre, reviews, p_positive, genre || ' (' || format('{:,}', reviews) || ')' AS label
+FROM by_genre ORDER BY p_positive DESC"""
+MIN_GENRE_REVIEWS = 50   # a genre's mean over fewer reviews is noise: the Sentiment page leaves it out
 SENTIMENT_MONTHLY = """
 SELECT date_trunc('month', day) AS month, sum(reviews) AS reviews,
        sum(mean_p_positive * reviews) / sum(reviews) AS p_positive
 FROM item_sentiment_daily GROUP BY 1 ORDER BY 1"""
 
 # --- forecasts --------------------------------------------------------------------------------------------
-# Per title: the forecast's mean weekly p50 against the mean of the 4 weeks before the forecast starts.
+# Per title: the forecast's mean weekly p50 against the mean of the 4 weeks before the forecast starts,
+# for titles with at least $min_weekly events a week in those 4 weeks (below that a change is noise).
 MOVERS = """
 WITH f AS (
     SELECT series_id, substr(series_id, 6) AS item_id, min(ds) AS start, avg(p50) AS forecast_weekly,
@@ -325,11 +330,16 @@ def series_forecast(series_id: str) -> pd.DataFrame:
 
 
 # --- sentiment --------------------------------------------------------------------------------------------
-def sentiment_overview() -> dict[str, Any]:
-    """summary (dict: reviews_scored, mean_p_positive, share_positive), by_genre, monthly, demo_reviews (int)."""
+def sentiment_overview(min_genre_reviews: int = MIN_GENRE_REVIEWS) -> dict[str, Any]:
+    """summary (dict: reviews_scored, mean_p_positive, share_positive), by_genre (genres with at least
+    `min_genre_reviews` reviews: a mean over fewer is noise), small_genres (the labels of those left out),
+    monthly, demo_reviews (int)."""
     got = many(summary=(SENTIMENT_SUMMARY, {}), by_genre=(SENTIMENT_BY_GENRE, {}), monthly=(SENTIMENT_MONTHLY, {}),
                counts=(COUNTS, {}))
-    return {"summary": got["summary"].iloc[0].to_dict(), "by_genre": got["by_genre"], "monthly": got["monthly"],
+    by_genre = got["by_genre"]
+    small = by_genre["reviews"] < min_genre_reviews
+    return {"summary": got["summary"].iloc[0].to_dict(), "by_genre": by_genre[~small].reset_index(drop=True),
+            "small_genres": by_genre.loc[small, "label"].tolist(), "monthly": got["monthly"],
             "demo_reviews": int(got["counts"]["demo_reviews"].iloc[0])}
 
 

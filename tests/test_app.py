@@ -252,6 +252,30 @@ def test_sentiment_page_by_genre_and_over_time(app_home):
     assert not at.exception
 
 
+def test_sentiment_by_genre_labels_counts_and_leaves_out_small_genres(app_home):
+    from app import queries as q
+
+    data = q.sentiment_overview(min_genre_reviews=100)
+    by_genre = data["by_genre"]
+    assert len(by_genre) and (by_genre["reviews"] >= 100).all()
+    assert by_genre["label"].tolist() == [f"{g} ({n:,})" for g, n in by_genre[["genre", "reviews"]].itertuples(index=False)]
+    assert len(data["small_genres"]) == len(q.sentiment_overview(min_genre_reviews=1)["by_genre"]) - len(by_genre)
+
+
+def test_sentiment_try_your_own_review_reads_plainly(app_home, monkeypatch):
+    from app import live
+
+    at = page("sentiment")
+    at.button(key="score_review").click().run()
+    assert "Type a review" in texts(at)
+    monkeypatch.setattr(live, "predict_texts", lambda texts: ([0.2], None))
+    at.text_area(key="review_text").set_value("Dull and long.").run()
+    at.button(key="score_review").click().run()
+    metrics = {m.label: m for m in at.metric}
+    assert metrics["Reads as"].value == "negative" and metrics["P(positive)"].value == "0.200"
+    assert not any(m.delta for m in at.metric)   # no arrow: a delta would draw one next to plain text
+
+
 def test_forecasts_page_rising_falling_and_backtest(app_home):
     home, facts = app_home
     at = page("forecasts")

@@ -26,7 +26,9 @@ else:
         if by_genre.empty:
             st.info("No per-title sentiment yet: run `marquee score sentiment`")
         else:
-            st.altair_chart(charts.ranked_bars(by_genre, "genre", "p_positive", "Mean P(positive)"), width="stretch")
+            st.altair_chart(charts.ranked_bars(by_genre, "label", "p_positive", "Mean P(positive)"), width="stretch")
+            st.caption(f"Reviews per genre in brackets; genres with fewer than {q.MIN_GENRE_REVIEWS} reviews are left out"
+                       + (f": {', '.join(data['small_genres'])}." if data["small_genres"] else "."))
     with right:
         st.subheader("Over time")
         monthly = data["monthly"]
@@ -38,11 +40,11 @@ else:
 st.divider()
 st.subheader("Try your own review")
 text = st.text_area("Review text", key="review_text", placeholder="A gripping story with wonderful acting...")
-if st.button("Score it", key="score_review") and text.strip():
-    probs, why_not = live.predict_texts([text])
+if st.button("Score it", key="score_review"):
+    probs, why_not = live.predict_texts([text]) if text.strip() else (None, "Type a review above, then score it.")
     if why_not:
         st.info(why_not)
     else:
-        p = probs[0]
-        st.metric("P(positive)", f"{p:.3f}", delta="positive" if p >= 0.5 else "negative",
-                  delta_color="normal" if p >= 0.5 else "inverse")
+        cols = st.columns(2)
+        cols[0].metric("P(positive)", f"{probs[0]:.3f}")
+        cols[1].metric("Reads as", "positive" if probs[0] >= 0.5 else "negative")
