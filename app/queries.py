@@ -137,17 +137,22 @@ recent AS (
     FROM f JOIN item_engagement_daily e
       ON e.item_id = f.item_id AND e.day >= f.start - INTERVAL 28 DAY AND e.day < f.start
     GROUP BY 1)
-SELECT f.item_id, it.title, coalesce(r.recent_weekly, 0) AS recent_weekly, f.forecast_weekly,
-       f.forecast_weekly - coalesce(r.recent_weekly, 0) AS change, f.method
-FROM f LEFT JOIN recent r USING (series_id) LEFT JOIN items it USING (item_id)
+SELECT f.item_id, it.title, r.recent_weekly, f.forecast_weekly, f.forecast_weekly - r.recent_weekly AS change,
+       f.forecast_weekly / r.recent_weekly - 1 AS relative_change, f.method
+FROM f JOIN recent r USING (series_id) LEFT JOIN items it USING (item_id)
+WHERE r.recent_weekly >= $min_weekly
 ORDER BY change DESC, f.item_id"""
+MOVERS_MIN_WEEKLY = 1.0    # events a week over the last 4 weeks
+MOVERS_MIN_CHANGE = 0.10   # a rise or fall smaller than this share of the recent level is not listed
 FORECAST_SERIES = """
 SELECT series_id, count(*) AS weeks, min(ds) AS first_week FROM forecasts_latest
 WHERE series_id LIKE $prefix || '%' GROUP BY 1 ORDER BY 1"""
-GENRE_WEEKLY = """
-SELECT date_trunc('week', e.day) AS week, sum(e.events) AS events
-FROM item_engagement_daily e JOIN items it USING (item_id)
-WHERE list_contains(string_split(it.genres, '|'), $genre) GROUP BY 1 ORDER BY 1"""
+GENRE_WEEKLY = f"""
+SELECT week, events, {WEEK_IS_PARTIAL} AS partial FROM (
+    SELECT date_trunc('week', e.day) AS week, sum(e.events)::BIGINT AS events
+    FROM item_engagement_daily e JOIN items it USING (item_id)
+    WHERE list_contains(string_split(it.genres, '|'), $genre) GROUP BY 1)
+ORDER BY week"""
 
 # --- runs -------------------------------------------------------------------------------------------------
 ALL_RUNS = """
@@ -346,13 +351,14 @@ def sentiment_overview(min_genre_reviews: int = MIN_GENRE_REVIEWS) -> dict[str, 
 # --- forecasts --------------------------------------------------------------------------------------------
 def forecast_overview(limit: int = 10) -> dict[str, Any]:
     """run (latest forecast run, metrics spread; may be empty), genres / items (series lists),
-    rising / falling (titles whose forecast weekly engagement is above / below their last 4 weeks)."""
+    rising / falling (titles with MOVERS_MIN_WEEKLY events a week or more whose forecast weekly engagement
+    is at least MOVERS_MIN_CHANGE above / below their last 4 weeks, biggest change first)."""
     got = many(run=(PIPELINE_RUNS, {"pipeline": "forecast", "limit": 1}),
                genres=(FORECAST_SERIES, {"prefix": "genre:"}), items=(FORECAST_SERIES, {"prefix": "item:"}),
-               movers=(MOVERS, {}))
+               movers=(MOVERS, {"min_weekly": MOVERS_MIN_WEEKLY}))
     df = got.pop("movers")
-    got["rising"] = df[df["change"] > 0].head(limit).reset_index(drop=True)
-    got["falling"] = df[df["change"] < 0].iloc[::-1].head(limit).reset_index(drop=True)
+    got["rising"] = df[df["relative_change"] >= MOVERS_MIN_CHANGE].head(limit).reset_index(drop=True)
+    got["falling"] = df[df["relative_change"] <= -MOVERS_MIN_CHANGE].iloc[::-1].head(limit).reset_index(drop=True)
     got["backtest"], got["backtest_source"] = backtest_table(got["run"]["metrics"].iloc[0] if len(got["run"]) else None)
     got["run"] = _spread_metrics(got["run"])
     return got

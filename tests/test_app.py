@@ -240,6 +240,15 @@ def test_title_search_is_a_literal_substring(home, tmp_path):
     assert q.search_titles("plain")["item_id"].tolist() == ["b"] and q.search_titles("d")["item_id"].tolist() == ["d"]
 
 
+def test_movers_need_volume_and_a_real_change(home, tmp_path):
+    from app import queries as q
+
+    tiny_store(home, tmp_path)
+    got = q.forecast_overview()
+    assert got["rising"]["item_id"].tolist() == ["b"] and got["falling"]["item_id"].tolist() == ["d"]
+    assert got["rising"]["relative_change"].iloc[0] == pytest.approx(0.5)
+
+
 def test_sentiment_page_by_genre_and_over_time(app_home):
     at = page("sentiment")
     metrics = {m.label: m.value for m in at.metric}

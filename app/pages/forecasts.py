@@ -14,17 +14,20 @@ if runs.empty or (genres.empty and data["items"].empty):
 
 rising, falling = data["rising"], data["falling"]
 st.subheader("Rising and falling titles")
-st.caption("Mean weekly events forecast (p50) against the mean of the 4 weeks before the forecast starts.")
+st.caption(f"Mean weekly events forecast (p50) against the mean of the 4 weeks before the forecast starts; "
+           f"titles with at least {q.MOVERS_MIN_WEEKLY:g} event a week in those weeks whose forecast differs by "
+           f"{q.MOVERS_MIN_CHANGE:.0%} or more, biggest change first.")
 cfg = {c: st.column_config.NumberColumn(label, format="%.1f") for c, label in
        (("recent_weekly", "last 4 weeks, per week"), ("forecast_weekly", "forecast, per week"), ("change", "change"))}
-left, right = st.columns(2)
-with left:
-    st.markdown("**Rising**")
-    st.dataframe(rising[["title", "recent_weekly", "forecast_weekly", "change"]], hide_index=True, column_config=cfg)
-with right:
-    st.markdown("**Falling**")
-    st.dataframe(falling[["title", "recent_weekly", "forecast_weekly", "change"]], hide_index=True,
-                 column_config=cfg)
+cfg["relative_change"] = st.column_config.NumberColumn("change %", format="percent")
+columns = ["title", "recent_weekly", "forecast_weekly", "change", "relative_change"]
+for column, label, movers in zip(st.columns(2), ("Rising", "Falling"), (rising, falling), strict=True):
+    with column:
+        st.markdown(f"**{label}**")
+        if movers.empty:
+            st.caption(f"No title is forecast to {'rise' if label == 'Rising' else 'fall'} that much.")
+        else:
+            st.dataframe(movers[columns], hide_index=True, column_config=cfg)
 
 st.subheader("Genre forecasts")
 if genres.empty:
@@ -32,8 +35,10 @@ if genres.empty:
 else:
     series = st.selectbox("Genre", genres["series_id"].tolist(), format_func=lambda s: s.split(":", 1)[1],
                           key="genre")
-    history = q.genre_weekly(series.split(":", 1)[1])
+    history, weeks_note = q.full_weeks(q.genre_weekly(series.split(":", 1)[1]))
     st.altair_chart(charts.forecast_fan(history, q.series_forecast(series)), width="stretch")
+    if weeks_note:
+        st.caption(weeks_note)
 
 st.subheader("Backtest accuracy")
 run = runs.iloc[0]
