@@ -134,24 +134,12 @@ def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: flo
     return outcome["value"]
 
 
-def run_readonly(query: str, home: str | os.PathLike | None = None, max_rows: int = DEFAULT_MAX_ROWS,
-                 timeout: float = DEFAULT_TIMEOUT) -> pd.DataFrame:
-    """Run one read-only query; at most `max_rows` rows.
-
-    Returns a DataFrame whose `attrs["truncated"]` says whether more rows existed. Raises
-    QueryRefused for anything but a query, MarqueeError for a query that fails or runs too long.
-    """
-    frame = _run(query, home, max_rows, timeout, lambda rel: rel.df() if rel is not None else pd.DataFrame())
-    truncated = len(frame) > max_rows
-    frame = frame.head(max_rows)
-    frame.attrs["truncated"] = truncated
-    return frame
-
-
 def fetch_readonly(query: str, home: str | os.PathLike | None = None, max_rows: int = DEFAULT_MAX_ROWS,
                    timeout: float = DEFAULT_TIMEOUT) -> tuple[list[str], list[tuple[Any, ...]], bool]:
-    """Like run_readonly, as DuckDB's own Python values (exact: HUGEINT, DECIMAL, UUID, INTERVAL and BLOB
-    keep what they are, where a DataFrame would round or retype them). -> (columns, rows, truncated)."""
+    """Run one read-only query; at most `max_rows` rows, as DuckDB's own Python values (exact: HUGEINT,
+    DECIMAL, UUID, INTERVAL and BLOB keep what they are, where a DataFrame would round or retype them).
+    Raises QueryRefused for anything but a query, MarqueeError for a query that fails or runs too long.
+    -> (columns, rows, truncated: whether more rows existed)."""
     columns, rows = _run(query, home, max_rows, timeout,
                          lambda rel: (rel.columns, rel.fetchall()) if rel is not None else ([], []))
     return list(columns), rows[:max_rows], len(rows) > max_rows

@@ -7,14 +7,13 @@ import shutil
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pytest
 
 from data import store
 from data.errors import MarqueeError
 from data.export import export
 from data.ingest import ingest
-from data.sql import QueryRefused, run_readonly, schema_overview
+from data.sql import QueryRefused, fetch_readonly, schema_overview
 from tests.ingest_helpers import marquee, snapshot, write
 
 
@@ -68,7 +67,7 @@ REFUSED = [
 def test_non_queries_are_refused(sql_home, query):
     before = snapshot(sql_home)
     with pytest.raises(QueryRefused):
-        run_readonly(query, sql_home)
+        fetch_readonly(query, sql_home)
     assert snapshot(sql_home) == before
 
 
@@ -91,10 +90,10 @@ FILE_ACCESS = [
 @pytest.mark.parametrize("query", FILE_ACCESS)
 def test_queries_cannot_touch_files_or_loosen_settings(sql_home, query):
     try:
-        frame = run_readonly(query, sql_home)
+        _, rows, _ = fetch_readonly(query, sql_home)
     except MarqueeError:
         return
-    assert frame.empty, f"{query} returned {frame}"   # duckdb_secrets(): allowed but there are none
+    assert not rows, f"{query} returned {rows}"   # duckdb_secrets(): allowed but there are none
     assert not Path("/tmp/marquee-leak.csv").exists()
 
 
@@ -104,14 +103,14 @@ def test_the_stores_own_files_are_not_readable(sql_home):
     for query in (f"SELECT size FROM read_blob('{path}')", f"SELECT * FROM read_text('{path}.wal')",
                   f"SELECT * FROM glob('{sql_home}/*')", f"SELECT count(*) FROM '{path}'"):
         with pytest.raises(MarqueeError, match="disabled|not allowed|Permission"):
-            run_readonly(query, sql_home)
+            fetch_readonly(query, sql_home)
 
 
 def test_a_query_running_too_long_is_stopped(sql_home):
     endless = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r"
     with pytest.raises(MarqueeError, match="query stopped after 0.5 s"):
-        run_readonly(endless, sql_home, timeout=0.5)
-    assert run_readonly("SELECT 1 AS one", sql_home, timeout=0.5)["one"].tolist() == [1]   # the store is fine
+        fetch_readonly(endless, sql_home, timeout=0.5)
+    assert fetch_readonly("SELECT 1 AS one", sql_home, timeout=0.5)[1] == [(1,)]   # the store is fine
 
 
 def test_a_query_needing_too_much_memory_fails_cleanly(sql_home, monkeypatch):
@@ -119,12 +118,12 @@ def test_a_query_needing_too_much_memory_fails_cleanly(sql_home, monkeypatch):
 
     limit = data.sql.memory_limit_mib()
     assert 256 <= limit <= 4096
-    number, unit = run_readonly("SELECT current_setting('memory_limit') AS m", sql_home)["m"].iloc[0].split()
+    number, unit = fetch_readonly("SELECT current_setting('memory_limit') AS m", sql_home)[1][0][0].split()
     assert float(number) * {"MiB": 1, "GiB": 1024}[unit] == pytest.approx(limit, rel=0.01)   # not DuckDB's 80% of RAM
     monkeypatch.setattr(data.sql, "memory_limit_mib", lambda: 64)
     with pytest.raises(MarqueeError, match="needs more than the 64 MiB of memory"):
-        run_readonly("SELECT list(range) AS l FROM range(30000000)", sql_home)   # ~0.5 GB without the limit
-    assert run_readonly("SELECT count(*) AS n FROM interactions", sql_home)["n"].tolist() == [300]
+        fetch_readonly("SELECT list(range) AS l FROM range(30000000)", sql_home)   # ~0.5 GB without the limit
+    assert fetch_readonly("SELECT count(*) AS n FROM interactions", sql_home)[1] == [(300,)]
 
 
 def test_table_output_cuts_long_values_and_csv_keeps_them(sql_home):
@@ -180,14 +179,15 @@ def test_cli_refuses_with_exit_2_and_one_line(sql_home):
                                    "WITH x AS (SELECT 1 AS a) SELECT * FROM x", "FROM items LIMIT 2",
                                    "SELECT * FROM recommendations_latest"])
 def test_read_only_queries_work(sql_home, query):
-    assert isinstance(run_readonly(query, sql_home), pd.DataFrame)
+    columns, _, _ = fetch_readonly(query, sql_home)
+    assert columns
 
 
 def test_row_cap_and_truncation_flag(sql_home):
-    frame = run_readonly("SELECT * FROM interactions ORDER BY ts", sql_home, max_rows=100)
-    assert len(frame) == 100 and frame.attrs["truncated"] is True
-    frame = run_readonly("SELECT count(*) AS n FROM interactions", sql_home)
-    assert frame["n"].tolist() == [300] and frame.attrs["truncated"] is False
+    _, rows, truncated = fetch_readonly("SELECT * FROM interactions ORDER BY ts", sql_home, max_rows=100)
+    assert len(rows) == 100 and truncated is True
+    _, rows, truncated = fetch_readonly("SELECT count(*) AS n FROM interactions", sql_home)
+    assert rows == [(300,)] and truncated is False
     proc = marquee("sql", "SELECT item_id FROM items ORDER BY item_id", "--max-rows", "5", "--format", "csv",
                    home=sql_home)
     assert proc.returncode == 0 and proc.stdout.splitlines() == ["item_id", "0", "1", "10", "11", "12"]
