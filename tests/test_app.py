@@ -6,6 +6,7 @@ check the app, not the models: every page renders, shows the store's numbers, an
 """
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -273,3 +274,37 @@ def test_pages_wait_out_a_job_that_is_writing(app_home):
     assert not at.exception and not at.error
     assert {m.label: m.value for m in at.metric}["Titles"] == f"{facts['titles']:,}"
     assert waited > 0.5   # it really met the lock (and retried) rather than reading a stale cache
+
+
+def _bars(chart) -> tuple[dict, list[dict]]:
+    spec = chart.to_dict()
+    return spec["encoding"], spec["datasets"][spec["data"]["name"]]
+
+
+def _vega_field(row: dict, field: str):
+    """A field as Vega-Lite reads it: an unescaped dot is a step into a nested object."""
+    for step in re.split(r"(?<!\\)\.", field):
+        row = row[step.replace("\\.", ".")]
+    return row
+
+
+def test_ranked_bars_draw_metrics_with_dots_in_their_names():
+    from app.charts import ranked_bars
+
+    df = pd.DataFrame({"run_id": ["a", "b"], "validation.ndcg@10": [0.45, 0.40]})
+    enc, rows = _bars(ranked_bars(df, "run_id", "validation.ndcg@10", "nDCG@10"))
+    # Vega-Lite reads `validation.ndcg@10` as row["validation"]["ndcg@10"]: the field must be a plain key
+    assert [_vega_field(row, enc["x"]["field"]) for row in rows] == [0.45, 0.40]
+    assert [_vega_field(row, enc["y"]["field"]) for row in rows] == ["a", "b"]
+    assert enc["y"]["sort"] == "-x"                                   # higher is better: largest on top
+
+
+def test_ranked_bars_put_the_best_on_top_and_highlight_the_chosen():
+    from app.charts import HIGHLIGHT, ranked_bars
+
+    backtest = pd.DataFrame({"method": ["nhits", "mean4", "naive"], "wape": [0.48, 0.53, 0.62],
+                             "chosen": [True, False, False]})
+    enc, rows = _bars(ranked_bars(backtest, "method", "wape", "WAPE", lower_is_better=True, highlight="chosen"))
+    assert enc["y"]["sort"] == "x"                                    # lowest WAPE on top, as in the table
+    assert enc["color"]["condition"] == {"test": "datum.highlight", "value": HIGHLIGHT}
+    assert [row["highlight"] for row in rows] == [True, False, False]
