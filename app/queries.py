@@ -348,16 +348,43 @@ def run_outputs(run_id: str) -> pd.DataFrame:
     return frame(RUN_OUTPUTS, run_id=run_id)
 
 
+def compare_pair(runs_frame: pd.DataFrame) -> tuple[str, str]:
+    """(A, B) run ids to compare first, from `runs()` (newest first): the two newest succeeded runs of
+    the pipeline that ran last, else of the next pipeline that has two; runs of different pipelines
+    share no metric, so comparing them shows only `-`."""
+    succeeded = runs_frame[runs_frame["status"] == "succeeded"]
+    for _, group in succeeded.groupby("pipeline", sort=False):
+        if len(group) >= 2:
+            return group["run_id"].iloc[1], group["run_id"].iloc[0]
+    ids = runs_frame["run_id"].tolist()
+    return ids[1], ids[0]
+
+
 def compare_runs(a: dict, b: dict) -> pd.DataFrame:
-    """Metric by metric (and parameter by parameter) comparison of two runs from `runs()`."""
-    rows = []
+    """Metric by metric (and parameter by parameter) comparison of two runs from `runs()`, in reading
+    order: headline metrics, the parameters that changed, the other metrics, the unchanged parameters,
+    and last the per-candidate details (a blend run has dozens)."""
+    headline = list(dict.fromkeys([*headline_metrics(b.get("metrics")), *headline_metrics(a.get("metrics"))]))
+    ranked = []
     for kind in ("metrics", "params"):
         fa, fb = flat_metrics(a.get(kind)), flat_metrics(b.get(kind))
-        for key in sorted(set(fa) | set(fb)):
+        for key in set(fa) | set(fb):
             va, vb = fa.get(key), fb.get(key)
-            delta = vb - va if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (va, vb)) else None
-            rows.append({"kind": kind[:-1], "name": key, "A": _text(va), "B": _text(vb), "B - A": delta})
-    return pd.DataFrame(rows, columns=["kind", "name", "A", "B", "B - A"])
+            delta = vb - va if is_number(va) and is_number(vb) else None
+            ranked.append((_compare_rank(kind, key, va != vb, headline),
+                           {"kind": kind[:-1], "name": key, "A": _text(va), "B": _text(vb), "B - A": delta}))
+    ranked.sort(key=lambda pair: pair[0])
+    return pd.DataFrame([row for _, row in ranked], columns=["kind", "name", "A", "B", "B - A"])
+
+
+def _compare_rank(kind: str, key: str, changed: bool, headline: list[str]) -> tuple:
+    if kind == "metrics" and key in headline:
+        return 0, headline.index(key)
+    if key.startswith("candidates.") or "/" in key:
+        return 4, metric_rank(key), key
+    if kind == "params" or key.startswith("params."):
+        return (1 if changed else 3), key
+    return 2, metric_rank(key), key
 
 
 def md_escape(text: str) -> str:

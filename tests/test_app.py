@@ -6,6 +6,7 @@ check the app, not the models: every page renders, shows the store's numbers, an
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -218,6 +219,8 @@ def test_runs_page_lists_and_compares(app_home):
     at = page("runs")
     registry = at.dataframe[0].value
     assert len(registry) == 4 and set(registry["pipeline"]) == {"recsys", "sentiment", "forecast"}
+    compare = at.dataframe[-1].value.set_index("name")   # all pipelines: still two recsys runs side by side
+    assert compare.loc["ndcg@10", "B - A"] == pytest.approx(0.402 - 0.251)
     at.radio(key="runs_pipeline").set_value("recsys").run()
     assert not at.exception and len(at.dataframe[0].value) == 2
     compare = at.dataframe[-1].value.set_index("name")
@@ -308,3 +311,28 @@ def test_ranked_bars_put_the_best_on_top_and_highlight_the_chosen():
     assert enc["y"]["sort"] == "x"                                    # lowest WAPE on top, as in the table
     assert enc["color"]["condition"] == {"test": "datum.highlight", "value": HIGHLIGHT}
     assert [row["highlight"] for row in rows] == [True, False, False]
+
+
+def test_compare_runs_reads_headline_then_changed_params_then_the_rest():
+    from app.queries import compare_runs
+
+    def run(model: str, ndcg: float) -> dict:
+        metrics = {"validation": {"ndcg@10": ndcg, "precision@10": 0.3}, "train_seconds": 5.9,
+                   "candidates": {"ease": {"validation": {"ndcg@10": 0.44}}}, "val_ndcg@10/ease": 0.44}
+        return {"metrics": json.dumps(metrics), "params": json.dumps({"model": model, "seed": 42})}
+
+    compare = compare_runs(run("auto", 0.45), run("ease", 0.44))
+    assert compare["name"].tolist() == ["validation.ndcg@10", "validation.precision@10", "model", "train_seconds",
+                                        "seed", "candidates.ease.validation.ndcg@10", "val_ndcg@10/ease"]
+    assert compare.loc[0, "B - A"] == pytest.approx(-0.01)
+
+
+def test_compare_pair_defaults_to_two_runs_of_one_pipeline():
+    from app.queries import compare_pair
+
+    def frame(*runs: str, status: str = "succeeded") -> pd.DataFrame:   # newest first, as runs() lists them
+        return pd.DataFrame({"run_id": runs, "pipeline": [r.rstrip("0123456789") for r in runs], "status": status})
+
+    assert compare_pair(frame("sentiment2", "forecast1", "sentiment1")) == ("sentiment1", "sentiment2")
+    assert compare_pair(frame("forecast1", "recsys2", "sentiment1", "recsys1")) == ("recsys1", "recsys2")
+    assert compare_pair(frame("forecast1", "recsys1")) == ("recsys1", "forecast1")   # nothing to pair: newest two

@@ -43,7 +43,8 @@ if len(ids) < 2:
     st.caption("Train another run to compare.")
 else:
     a_col, b_col = st.columns(2)
-    a = a_col.selectbox("Run A", ids, index=1, key="run_a")
-    b = b_col.selectbox("Run B", ids, index=0, key="run_b")
+    default_a, default_b = q.compare_pair(shown)
+    a = a_col.selectbox("Run A", ids, index=ids.index(default_a), key="run_a")
+    b = b_col.selectbox("Run B", ids, index=ids.index(default_b), key="run_b")
     st.dataframe(q.compare_runs(runs[runs["run_id"] == a].iloc[0].to_dict(),
                                 runs[runs["run_id"] == b].iloc[0].to_dict()), hide_index=True)
