@@ -35,8 +35,18 @@ SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM items) AS ti
 ENGAGEMENT_WEEKLY = """
 SELECT date_trunc('week', day) AS week, sum(events) AS events, sum(users) AS active_users
 FROM item_engagement_daily GROUP BY 1 ORDER BY 1"""
-LATEST_RUNS = """
-SELECT pipeline, run_id, model, metrics, finished_at FROM runs_latest ORDER BY pipeline"""
+# Per pipeline, the run whose outputs the `*_latest` views serve (the newest published), else the newest
+# succeeded run; `unscored_run_id` names a newer succeeded run that has published nothing yet.
+SERVING_RUNS = """
+WITH served AS (
+    SELECT r.pipeline, arg_max(o.run_id, o.published_at) AS run_id
+    FROM latest_output_runs l JOIN run_outputs o USING (table_name, run_id) JOIN runs r USING (run_id)
+    GROUP BY 1)
+SELECT n.pipeline, r.run_id, r.model, r.metrics, r.finished_at,
+       CASE WHEN s.run_id IS DISTINCT FROM n.run_id THEN n.run_id END AS unscored_run_id,
+       CASE WHEN s.run_id IS DISTINCT FROM n.run_id THEN n.model END AS unscored_model
+FROM runs_latest n LEFT JOIN served s USING (pipeline) JOIN runs r ON r.run_id = coalesce(s.run_id, n.run_id)
+ORDER BY n.pipeline"""
 
 # --- recommendations --------------------------------------------------------------------------------------
 USERS = """
@@ -196,9 +206,9 @@ def _age(ts: Any) -> str:
 
 # --- overview ---------------------------------------------------------------------------------------------
 def overview() -> tuple[dict[str, int], pd.DataFrame, pd.DataFrame]:
-    """(counts, weekly engagement, latest run per pipeline): the Overview's three reads in one go."""
-    got = many(counts=(COUNTS, {}), weekly=(ENGAGEMENT_WEEKLY, {}), latest=(LATEST_RUNS, {}))
-    return ({k: int(v) for k, v in got["counts"].iloc[0].items()}, got["weekly"], _latest_runs(got["latest"]))
+    """(counts, weekly engagement, serving run per pipeline): the Overview's three reads in one go."""
+    got = many(counts=(COUNTS, {}), weekly=(ENGAGEMENT_WEEKLY, {}), serving=(SERVING_RUNS, {}))
+    return ({k: int(v) for k, v in got["counts"].iloc[0].items()}, got["weekly"], _serving_runs(got["serving"]))
 
 
 def metric_columns(runs_frame: pd.DataFrame) -> list[str]:
@@ -207,14 +217,33 @@ def metric_columns(runs_frame: pd.DataFrame) -> list[str]:
     return sorted(cols, key=metric_rank)
 
 
-def _latest_runs(df: pd.DataFrame) -> pd.DataFrame:
-    """Latest succeeded run of each pipeline, with its age and its headline metrics."""
+def _serving_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """Serving run of each pipeline, with its age, its headline metrics and a newer unscored run if any."""
     rows = []
     for r in df.itertuples(index=False):
-        m = headline_metrics(r.metrics)
         rows.append({"pipeline": r.pipeline, "run_id": r.run_id, "model": r.model, "age": _age(r.finished_at),
-                     "metrics": m})
-    return pd.DataFrame(rows, columns=["pipeline", "run_id", "model", "age", "metrics"])
+                     "metrics": headline_metrics(r.metrics), "unscored": unscored_note(r._asdict())})
+    return pd.DataFrame(rows, columns=["pipeline", "run_id", "model", "age", "metrics", "unscored"])
+
+
+def serving_run(pipeline: str) -> dict[str, Any] | None:
+    """The run whose outputs the pages show for `pipeline` (a row of SERVING_RUNS), None before its first run.
+    Live panels answer with this run's model too, so a page never mixes two models."""
+    df = frame(SERVING_RUNS)
+    row = df[df["pipeline"] == pipeline]
+    return row.iloc[0].to_dict() if len(row) else None
+
+
+def unscored_note(serving: dict[str, Any]) -> str | None:
+    """What to say when the newest trained run of a pipeline has published nothing yet (None: it has)."""
+    newer = serving.get("unscored_run_id")
+    if not isinstance(newer, str):
+        return None
+    command = f"`marquee score {serving['pipeline']}`"
+    if newer == serving["run_id"]:
+        return f"Trained, not scored yet: run {command}."
+    return (f"A newer run `{newer}` ({serving['unscored_model']}) is trained, not scored yet: run {command} "
+            f"to serve it.")
 
 
 # --- recommendations --------------------------------------------------------------------------------------

@@ -336,3 +336,20 @@ def test_compare_pair_defaults_to_two_runs_of_one_pipeline():
     assert compare_pair(frame("sentiment2", "forecast1", "sentiment1")) == ("sentiment1", "sentiment2")
     assert compare_pair(frame("forecast1", "recsys2", "sentiment1", "recsys1")) == ("recsys1", "recsys2")
     assert compare_pair(frame("forecast1", "recsys1")) == ("recsys1", "forecast1")   # nothing to pair: newest two
+
+
+def test_a_trained_but_unscored_run_is_flagged_not_served(app_store, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    shutil.copytree(app_store[0], home)
+    monkeypatch.setenv("MARQUEE_HOME", str(home))
+    newer = runs.start("recsys", "ease", {"l2": 500}, home=home)
+    runs.publish(newer.run_id, metrics={"ndcg@10": 0.5}, home=home)     # trained, never scored
+
+    at = page("overview")
+    assert {m.label: m.value for m in at.metric}["ndcg@10"] == "0.402"   # the run serving the top picks
+    assert any(newer.run_id in i.value and "marquee score recsys" in i.value for i in at.info)
+    from app import queries as q
+    assert q.serving_run("recsys")["run_id"] == app_store[1]["recsys_run"]   # what the cold-start panel uses
+    at.switch_page("pages/recommendations.py").run()
+    assert any(newer.run_id in i.value for i in at.info)
+    assert app_store[1]["recsys_run"] in texts(at)

@@ -11,6 +11,7 @@ if not users:
     st.info("No users yet: run `marquee load-demo` or `marquee ingest users FILE`.")
     st.stop()
 
+serving = q.serving_run("recsys")
 user_id = st.selectbox("User", users, key="user")
 history, n_events, recs = q.user_detail(user_id)
 left, right = st.columns([2, 3])
@@ -27,6 +28,9 @@ with right:
         st.info("No recommendations yet: run `marquee train recsys && marquee score recsys`")
     else:
         st.table(recs[["rank", "title", "score", "reason"]].set_index("rank"))
+        st.caption(f"From run `{serving['run_id']}` ({serving['model']}).")
+    if serving and (note := q.unscored_note(serving)):
+        st.info(note)
 
 st.divider()
 st.subheader("New here? Pick a few titles")
@@ -40,7 +44,8 @@ if picked:
     else:
         st.dataframe(cold, hide_index=True, column_config={"score": st.column_config.NumberColumn(format="%.3f")})
 else:
-    st.caption("Recommendations are folded in live from the titles you pick, with the latest recsys model.")
+    st.caption("Recommendations are folded in live from the titles you pick, with the model that serves the "
+               "top picks above.")
 
 st.divider()
 st.subheader("Models side by side")
