@@ -274,8 +274,25 @@ def title_names(item_ids: list[str]) -> pd.DataFrame:
 
 
 def pipeline_runs(pipeline: str, limit: int = 10) -> pd.DataFrame:
-    """Succeeded runs of one pipeline, newest first, metrics spread into columns (for side by side)."""
-    return _spread_metrics(frame(PIPELINE_RUNS, pipeline=pipeline, limit=limit))
+    """Succeeded runs of one pipeline, newest first, metrics spread into columns (for side by side),
+    quality metrics first; the parameters a run chose (`params.*`) are in `pipeline_params`."""
+    df = _spread_metrics(frame(PIPELINE_RUNS, pipeline=pipeline, limit=limit))
+    metrics = sorted((c for c in df.columns[3:] if not c.startswith("params.")), key=metric_rank)
+    return df[[*df.columns[:3], *metrics]]
+
+
+def pipeline_params(pipeline: str, limit: int = 10) -> pd.DataFrame:
+    """The runs of `pipeline_runs` by run_id, one row each with its parameters as text: those it was given
+    (`model` among them: what was asked for, e.g. `auto`) and those it chose (`params.*` in its metrics,
+    e.g. a blend's components)."""
+    df = frame(PIPELINE_RUNS, pipeline=pipeline, limit=limit)
+    rows = [_run_params(p, m) for p, m in zip(df["params"], df["metrics"], strict=True)]
+    return pd.concat([df[["run_id"]], pd.DataFrame(rows, index=df.index).fillna("-")], axis=1)
+
+
+def _run_params(params: str | None, metrics: str | None) -> dict[str, str]:
+    chosen = {k: v for k, v in flat_metrics(metrics).items() if k.startswith("params.")}
+    return {k: _text(v) for k, v in {**flat_metrics(params), **chosen}.items()}
 
 
 def _spread_metrics(df: pd.DataFrame) -> pd.DataFrame:
@@ -377,6 +394,37 @@ def run_outputs(run_id: str) -> pd.DataFrame:
     return frame(RUN_OUTPUTS, run_id=run_id)
 
 
+def metrics_table(metrics: str | dict | None) -> pd.DataFrame:
+    """A run's metrics as name / value rows: headline metrics, the rest in the order the run wrote them,
+    per-candidate details last; arrays are summarised by their shape unless short (a forecast's
+    calibration curves would fill the page)."""
+    data = json.loads(metrics) if isinstance(metrics, str) else (metrics or {})
+    flat = flat_metrics(_summarise_arrays(data))
+    headline = list(headline_metrics(data))
+    rest = [k for k in flat if k not in headline]
+    names = headline + [k for k in rest if not _per_candidate(k)] + [k for k in rest if _per_candidate(k)]
+    return pd.DataFrame({"name": names, "value": [_text(flat[k]) for k in names]}, columns=["name", "value"])
+
+
+def _per_candidate(key: str) -> bool:
+    return key.startswith("candidates.") or "/" in key
+
+
+def _summarise_arrays(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _summarise_arrays(v) for k, v in value.items()}
+    if isinstance(value, list):
+        text = json.dumps(value, default=str)
+        return text if len(text) <= 60 else f"array {_shape(value)}"
+    return value
+
+
+def _shape(values: list) -> str:
+    """`4`, or `2 × 4` for a list of equally long lists."""
+    rows = values and all(isinstance(v, list) and len(v) == len(values[0]) for v in values)
+    return f"{len(values)} × {_shape(values[0])}" if rows else str(len(values))
+
+
 def compare_pair(runs_frame: pd.DataFrame) -> tuple[str, str]:
     """(A, B) run ids to compare first, from `runs()` (newest first): the two newest succeeded runs of
     the pipeline that ran last, else of the next pipeline that has two; runs of different pipelines
@@ -409,7 +457,7 @@ def compare_runs(a: dict, b: dict) -> pd.DataFrame:
 def _compare_rank(kind: str, key: str, changed: bool, headline: list[str]) -> tuple:
     if kind == "metrics" and key in headline:
         return 0, headline.index(key)
-    if key.startswith("candidates.") or "/" in key:
+    if _per_candidate(key):
         return 4, metric_rank(key), key
     if kind == "params" or key.startswith("params."):
         return (1 if changed else 3), key

@@ -221,6 +221,8 @@ def test_runs_page_lists_and_compares(app_home):
     assert len(registry) == 4 and set(registry["pipeline"]) == {"recsys", "sentiment", "forecast"}
     compare = at.dataframe[-1].value.set_index("name")   # all pipelines: still two recsys runs side by side
     assert compare.loc["ndcg@10", "B - A"] == pytest.approx(0.402 - 0.251)
+    metrics = at.dataframe[1].value                      # the newest run (forecast): a name / value table
+    assert metrics.columns.tolist() == ["name", "value"] and metrics["name"].iloc[0] == "inner_backtest_wape.nhits"
     at.radio(key="runs_pipeline").set_value("recsys").run()
     assert not at.exception and len(at.dataframe[0].value) == 2
     compare = at.dataframe[-1].value.set_index("name")
@@ -338,18 +340,46 @@ def test_compare_pair_defaults_to_two_runs_of_one_pipeline():
     assert compare_pair(frame("forecast1", "recsys1")) == ("recsys1", "forecast1")   # nothing to pair: newest two
 
 
-def test_a_trained_but_unscored_run_is_flagged_not_served(app_store, tmp_path, monkeypatch):
-    home = tmp_path / "home"
+@pytest.fixture(scope="module")
+def unscored_store(app_store, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]:
+    """The app store plus a newer recsys run that was trained (a blend, validation metrics) but never scored."""
+    home = tmp_path_factory.mktemp("unscored") / "home"
     shutil.copytree(app_store[0], home)
-    monkeypatch.setenv("MARQUEE_HOME", str(home))
-    newer = runs.start("recsys", "ease", {"l2": 500}, home=home)
-    runs.publish(newer.run_id, metrics={"ndcg@10": 0.5}, home=home)     # trained, never scored
+    newer = runs.start("recsys", "auto:blend", {"model": "auto", "seed": 42}, home=home)
+    runs.publish(newer.run_id, home=home, metrics={
+        "validation": {"ndcg@10": 0.5}, "params": {"components": [{"kind": "ease", "weight": 1.0}]}})
+    return home, app_store[1], newer.run_id
 
+
+def test_a_trained_but_unscored_run_is_flagged_not_served(unscored_store, monkeypatch):
+    home, facts, newer = unscored_store
+    monkeypatch.setenv("MARQUEE_HOME", str(home))
     at = page("overview")
     assert {m.label: m.value for m in at.metric}["ndcg@10"] == "0.402"   # the run serving the top picks
-    assert any(newer.run_id in i.value and "marquee score recsys" in i.value for i in at.info)
+    assert any(newer in i.value and "marquee score recsys" in i.value for i in at.info)
     from app import queries as q
-    assert q.serving_run("recsys")["run_id"] == app_store[1]["recsys_run"]   # what the cold-start panel uses
+    assert q.serving_run("recsys")["run_id"] == facts["recsys_run"]   # what the cold-start panel uses
     at.switch_page("pages/recommendations.py").run()
-    assert any(newer.run_id in i.value for i in at.info)
-    assert app_store[1]["recsys_run"] in texts(at)
+    assert any(newer in i.value for i in at.info)
+    assert facts["recsys_run"] in texts(at)
+
+
+def test_models_side_by_side_keeps_parameters_apart(unscored_store, monkeypatch):
+    home, facts, newer = unscored_store
+    monkeypatch.setenv("MARQUEE_HOME", str(home))
+    at = page("recommendations")
+    side_by_side, params = at.dataframe[1].value, at.dataframe[2].value
+    assert "validation.ndcg@10" in side_by_side.columns and not side_by_side.columns.str.startswith("params.").any()
+    assert params.set_index("run_id").loc[newer, "params.components"].startswith('[{"kind": "ease"')
+    assert params.set_index("run_id").loc[facts["recsys_run"], "factors"] == "64"
+
+
+def test_metrics_table_reads_headline_first_and_summarises_arrays():
+    from app.queries import metrics_table
+
+    metrics = {"selected": "nhits", "train_seconds": 12.5, "calibration": {"item": [[0.8128238360220379, 0.9981504392800913, 1.0, 1.278]] * 2},
+               "inner_backtest_wape": {"naive": 0.62, "nhits": 0.48}, "val_wape/nhits": 0.5}
+    table = metrics_table(json.dumps(metrics)).set_index("name")["value"]
+    assert table.index.tolist() == ["inner_backtest_wape.nhits", "inner_backtest_wape.naive", "selected",
+                                    "train_seconds", "calibration.item", "val_wape/nhits"]
+    assert table["calibration.item"] == "array 2 × 4" and table["inner_backtest_wape.nhits"] == "0.48"

@@ -53,8 +53,11 @@ models = q.pipeline_runs("recsys")
 if models.empty:
     st.info("No recsys models yet: run `marquee train recsys` (and `marquee evaluate recsys` for metrics).")
 else:
-    st.dataframe(models, hide_index=True)
     numeric = q.metric_columns(models)
+    st.dataframe(models, hide_index=True,
+                 column_config={c: st.column_config.NumberColumn(format="%.4f") for c in numeric})
+    with st.expander("Parameters"):
+        st.dataframe(q.pipeline_params("recsys"), hide_index=True)
     if numeric:
         metric = st.selectbox("Compare on", numeric, key="model_metric")
         st.altair_chart(charts.ranked_bars(models.dropna(subset=[metric]), "run_id", metric, metric, ".4f"),

@@ -21,14 +21,15 @@ st.subheader("One run")
 ids = shown["run_id"].tolist()
 run_id = st.selectbox("Run", ids, key="run")
 run = runs[runs["run_id"] == run_id].iloc[0].to_dict()
-left, mid, right = st.columns(3)
+left, right = st.columns([3, 2])
 with left:
+    st.markdown("**Metrics**")
+    st.dataframe(q.metrics_table(run["metrics"]), hide_index=True)
+    with st.expander("Metrics as JSON"):
+        st.json(json.loads(run["metrics"] or "{}"), expanded=False)
+with right:
     st.markdown("**Parameters**")
     st.json(json.loads(run["params"] or "{}"), expanded=False)
-with mid:
-    st.markdown("**Metrics**")
-    st.json(json.loads(run["metrics"] or "{}"), expanded=True)
-with right:
     st.markdown("**Outputs**")
     outputs = q.run_outputs(run_id)
     if outputs.empty:
