@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -126,6 +127,9 @@ def test_recommendations_follow_the_selected_user(app_home):
     at = page("recommendations")
     recs = at.table[0].value
     assert recs["title"].iloc[0] == facts["user_top"] and recs["reason"].str.startswith("because you watched").all()
+    shown = pa.ipc.open_stream(at.table[0].proto.arrow_data.styler.display_values).read_pandas()
+    assert shown["score"].str.fullmatch(r"\d+\.\d{3}").all()        # as rounded in SQL, not to 4 decimals
+    assert "only the order matters" in texts(at)
     at.selectbox(key="user").set_value(facts["user2"]).run()
     assert not at.exception
     assert "History of user 2" in texts(at)

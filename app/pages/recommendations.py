@@ -4,6 +4,8 @@ import streamlit as st
 from app import charts, live
 from app import queries as q
 
+SCORE_HELP = "Score: the model's relevance score for this user; only the order matters, not its size."
+
 st.title("Recommendations")
 
 users = q.users()
@@ -27,8 +29,8 @@ with right:
     elif recs.empty:
         st.info("No recommendations yet: run `marquee train recsys && marquee score recsys`")
     else:
-        st.table(recs[["rank", "title", "score", "reason"]].set_index("rank"))
-        st.caption(f"From run `{serving['run_id']}` ({serving['model']}).")
+        st.table(recs[["rank", "title", "score", "reason"]].set_index("rank").style.format({"score": "{:.3f}"}))
+        st.caption(f"From run `{serving['run_id']}` ({serving['model']}). {SCORE_HELP}")
     if serving and (note := q.unscored_note(serving)):
         st.info(note)
 
@@ -42,7 +44,8 @@ if picked:
     if why_not:
         st.info(why_not)
     else:
-        st.dataframe(cold, hide_index=True, column_config={"score": st.column_config.NumberColumn(format="%.3f")})
+        st.dataframe(cold, hide_index=True,
+                     column_config={"score": st.column_config.NumberColumn(format="%.3f", help=SCORE_HELP)})
 else:
     st.caption("Recommendations are folded in live from the titles you pick, with the model that serves the "
                "top picks above.")
