@@ -51,6 +51,7 @@ ORDER BY n.pipeline"""
 # --- recommendations --------------------------------------------------------------------------------------
 USERS = """
 SELECT user_id FROM users ORDER BY TRY_CAST(user_id AS BIGINT) NULLS LAST, user_id LIMIT $limit"""
+USER_KNOWN = "SELECT count(*) > 0 AS known FROM users WHERE user_id = $user_id"
 USER_HISTORY = """
 SELECT i.ts, i.item_id, it.title, it.genres, i.rating, i.event_type
 FROM interactions i LEFT JOIN items it USING (item_id)
@@ -248,7 +249,12 @@ def unscored_note(serving: dict[str, Any]) -> str | None:
 
 # --- recommendations --------------------------------------------------------------------------------------
 def users(limit: int = 5000) -> list[str]:
+    """The first `limit` user ids (numeric ones in numeric order): the picker's suggestions; it takes any id."""
     return frame(USERS, limit=limit)["user_id"].tolist()
+
+
+def user_known(user_id: str) -> bool:
+    return bool(frame(USER_KNOWN, user_id=user_id)["known"].iloc[0])
 
 
 def recommendations_published() -> bool:

@@ -387,3 +387,22 @@ def test_metrics_table_reads_headline_first_and_summarises_arrays():
     assert table.index.tolist() == ["inner_backtest_wape.nhits", "inner_backtest_wape.naive", "selected",
                                     "train_seconds", "calibration.item", "val_wape/nhits"]
     assert table["calibration.item"] == "array 2 × 4" and table["inner_backtest_wape.nhits"] == "0.48"
+
+
+def test_any_user_id_can_be_typed_and_an_unknown_one_is_named(app_home, monkeypatch):
+    from app import queries as q
+
+    monkeypatch.setattr(q, "users", lambda limit=5000: ["1", "2"])   # a big store: the list suggests only a few
+
+    def typed(user_id: str) -> AppTest:
+        """The page after typing an id and Enter. AppTest's set_value only picks listed options, and cannot
+        rerun a page holding an unlisted one: set the widget's state before the page first renders."""
+        at = AppTest.from_file(MAIN, default_timeout=60)
+        at.session_state["user"] = user_id
+        return at.run().switch_page("pages/recommendations.py").run()
+
+    at = typed("943")
+    assert not at.exception and "History of user 943" in texts(at) and len(at.table[0].value) == 10
+    at = typed("no-such-user")
+    assert not at.exception and "Unknown user id: no\\-such\\-user" in at.warning[0].value
+    assert "History of user" not in texts(at)
