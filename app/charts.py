@@ -4,6 +4,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+BAR, HIGHLIGHT = "#4c78a8", "#f58518"   # Vega's default blue; the forecast orange
+
 
 def engagement(weekly: pd.DataFrame, y: str = "events", title: str = "Events per week") -> alt.Chart:
     return alt.Chart(weekly).mark_line(point=False).encode(
@@ -32,9 +34,18 @@ def sentiment_line(df: pd.DataFrame, x: str = "month") -> alt.Chart:
     ).properties(height=240)
 
 
-def ranked_bars(df: pd.DataFrame, label: str, value: str, title: str, fmt: str = ".2f") -> alt.Chart:
-    return alt.Chart(df).mark_bar().encode(
-        y=alt.Y(f"{label}:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=260)),
-        x=alt.X(f"{value}:Q", title=title),
-        tooltip=[alt.Tooltip(f"{label}:N"), alt.Tooltip(f"{value}:Q", format=fmt)],
+def ranked_bars(df: pd.DataFrame, label: str, value: str, title: str, fmt: str = ".2f", *,
+                lower_is_better: bool = False, highlight: str | None = None) -> alt.Chart:
+    """Horizontal bars with the best on top (the largest, or the smallest if `lower_is_better`), so they
+    read in the order of a table sorted best first; `highlight` names a boolean column whose bars stand
+    out (e.g. the chosen method). Columns are renamed before charting: Vega-Lite reads a dot in a field
+    name (`validation.ndcg@10`) as a nested field and would draw no bars."""
+    names = {label: "label", value: "value", **({highlight: "highlight"} if highlight else {})}
+    color = (alt.condition("datum.highlight", alt.value(HIGHLIGHT), alt.value(BAR)) if highlight
+             else alt.value(BAR))
+    return alt.Chart(df[list(names)].rename(columns=names)).mark_bar().encode(
+        y=alt.Y("label:N", sort="x" if lower_is_better else "-x", title=None,
+                axis=alt.Axis(labelOverlap=False, labelLimit=260)),
+        x=alt.X("value:Q", title=title), color=color,
+        tooltip=[alt.Tooltip("label:N", title=label), alt.Tooltip("value:Q", title=value, format=fmt)],
     ).properties(height=alt.Step(22))

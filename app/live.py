@@ -15,9 +15,11 @@ from app import queries as q
 from data.errors import MarqueeError
 
 
-def _latest_run(pipeline: str) -> str | None:
-    runs = q.frame(q.PIPELINE_RUNS, pipeline=pipeline, limit=1)
-    return runs["run_id"].iloc[0] if len(runs) else None
+def _serving_run(pipeline: str) -> str | None:
+    """The run that serves the pipeline's published outputs (else its newest trained run): the live
+    answers then come from the same model as the tables next to them."""
+    serving = q.serving_run(pipeline)
+    return serving["run_id"] if serving else None
 
 
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=500)
@@ -34,7 +36,7 @@ def _predict(texts: tuple[str, ...], home: str, run_id: str) -> list[float]:
 
 def recommend_for_history(item_ids: list[str], k: int = 10) -> tuple[pd.DataFrame | None, str | None]:
     """(recommendations with titles, None) or (None, why not)."""
-    run_id = _latest_run("recsys")
+    run_id = _serving_run("recsys")
     if run_id is None:
         return None, "No recommender trained yet: run `marquee train recsys`."
     try:
@@ -54,7 +56,7 @@ def recommend_for_history(item_ids: list[str], k: int = 10) -> tuple[pd.DataFram
 
 def predict_texts(texts: list[str]) -> tuple[list[float] | None, str | None]:
     """(p_positive per text, None) or (None, why not)."""
-    run_id = _latest_run("sentiment")
+    run_id = _serving_run("sentiment")
     if run_id is None:
         return None, "No sentiment model trained yet: run `marquee train sentiment`."
     try:

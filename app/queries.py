@@ -36,12 +36,23 @@ SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM items) AS ti
 ENGAGEMENT_WEEKLY = """
 SELECT date_trunc('week', day) AS week, sum(events) AS events, sum(users) AS active_users
 FROM item_engagement_daily GROUP BY 1 ORDER BY 1"""
-LATEST_RUNS = """
-SELECT pipeline, run_id, model, metrics, finished_at FROM runs_latest ORDER BY pipeline"""
+# Per pipeline, the run whose outputs the `*_latest` views serve (the newest published), else the newest
+# succeeded run; `unscored_run_id` names a newer succeeded run that has published nothing yet.
+SERVING_RUNS = """
+WITH served AS (
+    SELECT r.pipeline, arg_max(o.run_id, o.published_at) AS run_id
+    FROM latest_output_runs l JOIN run_outputs o USING (table_name, run_id) JOIN runs r USING (run_id)
+    GROUP BY 1)
+SELECT n.pipeline, r.run_id, r.model, r.metrics, r.finished_at,
+       CASE WHEN s.run_id IS DISTINCT FROM n.run_id THEN n.run_id END AS unscored_run_id,
+       CASE WHEN s.run_id IS DISTINCT FROM n.run_id THEN n.model END AS unscored_model
+FROM runs_latest n LEFT JOIN served s USING (pipeline) JOIN runs r ON r.run_id = coalesce(s.run_id, n.run_id)
+ORDER BY n.pipeline"""
 
 # --- recommendations --------------------------------------------------------------------------------------
 USERS = """
 SELECT user_id FROM users ORDER BY TRY_CAST(user_id AS BIGINT) NULLS LAST, user_id LIMIT $limit"""
+USER_KNOWN = "SELECT count(*) > 0 AS known FROM users WHERE user_id = $user_id"
 USER_HISTORY = """
 SELECT i.ts, i.item_id, it.title, it.genres, i.rating, i.event_type
 FROM interactions i LEFT JOIN items it USING (item_id)
@@ -224,9 +235,9 @@ def _age(ts: Any) -> str:
 
 # --- overview ---------------------------------------------------------------------------------------------
 def overview() -> tuple[dict[str, int], pd.DataFrame, pd.DataFrame]:
-    """(counts, weekly engagement, latest run per pipeline): the Overview's three reads in one go."""
-    got = many(counts=(COUNTS, {}), weekly=(ENGAGEMENT_WEEKLY, {}), latest=(LATEST_RUNS, {}))
-    return ({k: int(v) for k, v in got["counts"].iloc[0].items()}, got["weekly"], _latest_runs(got["latest"]))
+    """(counts, weekly engagement, serving run per pipeline): the Overview's three reads in one go."""
+    got = many(counts=(COUNTS, {}), weekly=(ENGAGEMENT_WEEKLY, {}), serving=(SERVING_RUNS, {}))
+    return ({k: int(v) for k, v in got["counts"].iloc[0].items()}, got["weekly"], _serving_runs(got["serving"]))
 
 
 def metric_columns(runs_frame: pd.DataFrame) -> list[str]:
@@ -235,19 +246,43 @@ def metric_columns(runs_frame: pd.DataFrame) -> list[str]:
     return sorted(cols, key=metric_rank)
 
 
-def _latest_runs(df: pd.DataFrame) -> pd.DataFrame:
-    """Latest succeeded run of each pipeline, with its age and its headline metrics."""
+def _serving_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """Serving run of each pipeline, with its age, its headline metrics and a newer unscored run if any."""
     rows = []
     for r in df.itertuples(index=False):
-        m = headline_metrics(r.metrics)
         rows.append({"pipeline": r.pipeline, "run_id": r.run_id, "model": r.model, "age": _age(r.finished_at),
-                     "metrics": m})
-    return pd.DataFrame(rows, columns=["pipeline", "run_id", "model", "age", "metrics"])
+                     "metrics": headline_metrics(r.metrics), "unscored": unscored_note(r._asdict())})
+    return pd.DataFrame(rows, columns=["pipeline", "run_id", "model", "age", "metrics", "unscored"])
+
+
+def serving_run(pipeline: str) -> dict[str, Any] | None:
+    """The run whose outputs the pages show for `pipeline` (a row of SERVING_RUNS), None before its first run.
+    Live panels answer with this run's model too, so a page never mixes two models."""
+    df = frame(SERVING_RUNS)
+    row = df[df["pipeline"] == pipeline]
+    return row.iloc[0].to_dict() if len(row) else None
+
+
+def unscored_note(serving: dict[str, Any]) -> str | None:
+    """What to say when the newest trained run of a pipeline has published nothing yet (None: it has)."""
+    newer = serving.get("unscored_run_id")
+    if not isinstance(newer, str):
+        return None
+    command = f"`marquee score {serving['pipeline']}`"
+    if newer == serving["run_id"]:
+        return f"Trained, not scored yet: run {command}."
+    return (f"A newer run `{newer}` ({serving['unscored_model']}) is trained, not scored yet: run {command} "
+            f"to serve it.")
 
 
 # --- recommendations --------------------------------------------------------------------------------------
 def users(limit: int = 5000) -> list[str]:
+    """The first `limit` user ids (numeric ones in numeric order): the picker's suggestions; it takes any id."""
     return frame(USERS, limit=limit)["user_id"].tolist()
+
+
+def user_known(user_id: str) -> bool:
+    return bool(frame(USER_KNOWN, user_id=user_id)["known"].iloc[0])
 
 
 def recommendations_published() -> bool:
@@ -273,8 +308,25 @@ def title_names(item_ids: list[str]) -> pd.DataFrame:
 
 
 def pipeline_runs(pipeline: str, limit: int = 10) -> pd.DataFrame:
-    """Succeeded runs of one pipeline, newest first, metrics spread into columns (for side by side)."""
-    return _spread_metrics(frame(PIPELINE_RUNS, pipeline=pipeline, limit=limit))
+    """Succeeded runs of one pipeline, newest first, metrics spread into columns (for side by side),
+    quality metrics first; the parameters a run chose (`params.*`) are in `pipeline_params`."""
+    df = _spread_metrics(frame(PIPELINE_RUNS, pipeline=pipeline, limit=limit))
+    metrics = sorted((c for c in df.columns[3:] if not c.startswith("params.")), key=metric_rank)
+    return df[[*df.columns[:3], *metrics]]
+
+
+def pipeline_params(pipeline: str, limit: int = 10) -> pd.DataFrame:
+    """The runs of `pipeline_runs` by run_id, one row each with its parameters as text: those it was given
+    (`model` among them: what was asked for, e.g. `auto`) and those it chose (`params.*` in its metrics,
+    e.g. a blend's components)."""
+    df = frame(PIPELINE_RUNS, pipeline=pipeline, limit=limit)
+    rows = [_run_params(p, m) for p, m in zip(df["params"], df["metrics"], strict=True)]
+    return pd.concat([df[["run_id"]], pd.DataFrame(rows, index=df.index).fillna("-")], axis=1)
+
+
+def _run_params(params: str | None, metrics: str | None) -> dict[str, str]:
+    chosen = {k: v for k, v in flat_metrics(metrics).items() if k.startswith("params.")}
+    return {k: _text(v) for k, v in {**flat_metrics(params), **chosen}.items()}
 
 
 def _spread_metrics(df: pd.DataFrame) -> pd.DataFrame:
@@ -456,16 +508,74 @@ def run_outputs(run_id: str) -> pd.DataFrame:
     return frame(RUN_OUTPUTS, run_id=run_id)
 
 
+def metrics_table(metrics: str | dict | None) -> pd.DataFrame:
+    """A run's metrics as name / value rows: headline metrics, the rest in the order the run wrote them,
+    per-candidate details last; arrays are summarised by their shape unless short (a forecast's
+    calibration curves would fill the page)."""
+    data = json.loads(metrics) if isinstance(metrics, str) else (metrics or {})
+    flat = flat_metrics(_summarise_arrays(data))
+    headline = list(headline_metrics(data))
+    rest = [k for k in flat if k not in headline]
+    names = headline + [k for k in rest if not _per_candidate(k)] + [k for k in rest if _per_candidate(k)]
+    return pd.DataFrame({"name": names, "value": [_text(flat[k]) for k in names]}, columns=["name", "value"])
+
+
+def _per_candidate(key: str) -> bool:
+    return key.startswith("candidates.") or "/" in key
+
+
+def _summarise_arrays(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _summarise_arrays(v) for k, v in value.items()}
+    if isinstance(value, list):
+        text = json.dumps(value, default=str)
+        return text if len(text) <= 60 else f"array {_shape(value)}"
+    return value
+
+
+def _shape(values: list) -> str:
+    """`4`, or `2 × 4` for a list of equally long lists."""
+    rows = values and all(isinstance(v, list) and len(v) == len(values[0]) for v in values)
+    return f"{len(values)} × {_shape(values[0])}" if rows else str(len(values))
+
+
+def compare_pair(runs_frame: pd.DataFrame) -> tuple[str, str]:
+    """(A, B) run ids to compare first, from `runs()` (newest first): the two newest succeeded runs of
+    the pipeline that ran last, else of the next pipeline that has two; runs of different pipelines
+    share no metric, so comparing them shows only `-`."""
+    succeeded = runs_frame[runs_frame["status"] == "succeeded"]
+    for _, group in succeeded.groupby("pipeline", sort=False):
+        if len(group) >= 2:
+            return group["run_id"].iloc[1], group["run_id"].iloc[0]
+    ids = runs_frame["run_id"].tolist()
+    return ids[1], ids[0]
+
+
 def compare_runs(a: dict, b: dict) -> pd.DataFrame:
-    """Metric by metric (and parameter by parameter) comparison of two runs from `runs()`."""
-    rows = []
+    """Metric by metric (and parameter by parameter) comparison of two runs from `runs()`, in reading
+    order: headline metrics, the parameters that changed, the other metrics, the unchanged parameters,
+    and last the per-candidate details (a blend run has dozens)."""
+    headline = list(dict.fromkeys([*headline_metrics(b.get("metrics")), *headline_metrics(a.get("metrics"))]))
+    ranked = []
     for kind in ("metrics", "params"):
         fa, fb = flat_metrics(a.get(kind)), flat_metrics(b.get(kind))
-        for key in sorted(set(fa) | set(fb)):
+        for key in set(fa) | set(fb):
             va, vb = fa.get(key), fb.get(key)
-            delta = vb - va if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (va, vb)) else None
-            rows.append({"kind": kind[:-1], "name": key, "A": _text(va), "B": _text(vb), "B - A": delta})
-    return pd.DataFrame(rows, columns=["kind", "name", "A", "B", "B - A"])
+            delta = vb - va if is_number(va) and is_number(vb) else None
+            ranked.append((_compare_rank(kind, key, va != vb, headline),
+                           {"kind": kind[:-1], "name": key, "A": _text(va), "B": _text(vb), "B - A": delta}))
+    ranked.sort(key=lambda pair: pair[0])
+    return pd.DataFrame([row for _, row in ranked], columns=["kind", "name", "A", "B", "B - A"])
+
+
+def _compare_rank(kind: str, key: str, changed: bool, headline: list[str]) -> tuple:
+    if kind == "metrics" and key in headline:
+        return 0, headline.index(key)
+    if _per_candidate(key):
+        return 4, metric_rank(key), key
+    if kind == "params" or key.startswith("params."):
+        return (1 if changed else 3), key
+    return 2, metric_rank(key), key
 
 
 def md_escape(text: str) -> str:

@@ -6,11 +6,14 @@ check the app, not the models: every page renders, shows the store's numbers, an
 """
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -124,6 +127,9 @@ def test_recommendations_follow_the_selected_user(app_home):
     at = page("recommendations")
     recs = at.table[0].value
     assert recs["title"].iloc[0] == facts["user_top"] and recs["reason"].str.startswith("because you watched").all()
+    shown = pa.ipc.open_stream(at.table[0].proto.arrow_data.styler.display_values).read_pandas()
+    assert shown["score"].str.fullmatch(r"\d+\.\d{3}").all()        # as rounded in SQL, not to 4 decimals
+    assert "only the order matters" in texts(at)
     at.selectbox(key="user").set_value(facts["user2"]).run()
     assert not at.exception
     assert "History of user 2" in texts(at)
@@ -342,6 +348,10 @@ def test_runs_page_lists_and_compares(app_home):
     at = page("runs")
     registry = at.dataframe[0].value
     assert len(registry) == 4 and set(registry["pipeline"]) == {"recsys", "sentiment", "forecast"}
+    compare = at.dataframe[-1].value.set_index("name")   # all pipelines: still two recsys runs side by side
+    assert compare.loc["ndcg@10", "B - A"] == pytest.approx(0.402 - 0.251)
+    metrics = at.dataframe[1].value                      # the newest run (forecast): a name / value table
+    assert metrics.columns.tolist() == ["name", "value"] and metrics["name"].iloc[0] == "inner_backtest_wape.nhits"
     at.radio(key="runs_pipeline").set_value("recsys").run()
     assert not at.exception and len(at.dataframe[0].value) == 2
     compare = at.dataframe[-1].value.set_index("name")
@@ -398,3 +408,126 @@ def test_pages_wait_out_a_job_that_is_writing(app_home):
     assert not at.exception and not at.error
     assert {m.label: m.value for m in at.metric}["Titles"] == f"{facts['titles']:,}"
     assert waited > 0.5   # it really met the lock (and retried) rather than reading a stale cache
+
+
+def _bars(chart) -> tuple[dict, list[dict]]:
+    spec = chart.to_dict()
+    return spec["encoding"], spec["datasets"][spec["data"]["name"]]
+
+
+def _vega_field(row: dict, field: str):
+    """A field as Vega-Lite reads it: an unescaped dot is a step into a nested object."""
+    for step in re.split(r"(?<!\\)\.", field):
+        row = row[step.replace("\\.", ".")]
+    return row
+
+
+def test_ranked_bars_draw_metrics_with_dots_in_their_names():
+    from app.charts import ranked_bars
+
+    df = pd.DataFrame({"run_id": ["a", "b"], "validation.ndcg@10": [0.45, 0.40]})
+    enc, rows = _bars(ranked_bars(df, "run_id", "validation.ndcg@10", "nDCG@10"))
+    # Vega-Lite reads `validation.ndcg@10` as row["validation"]["ndcg@10"]: the field must be a plain key
+    assert [_vega_field(row, enc["x"]["field"]) for row in rows] == [0.45, 0.40]
+    assert [_vega_field(row, enc["y"]["field"]) for row in rows] == ["a", "b"]
+    assert enc["y"]["sort"] == "-x"                                   # higher is better: largest on top
+
+
+def test_ranked_bars_put_the_best_on_top_and_highlight_the_chosen():
+    from app.charts import HIGHLIGHT, ranked_bars
+
+    backtest = pd.DataFrame({"method": ["nhits", "mean4", "naive"], "wape": [0.48, 0.53, 0.62],
+                             "chosen": [True, False, False]})
+    enc, rows = _bars(ranked_bars(backtest, "method", "wape", "WAPE", lower_is_better=True, highlight="chosen"))
+    assert enc["y"]["sort"] == "x"                                    # lowest WAPE on top, as in the table
+    assert enc["color"]["condition"] == {"test": "datum.highlight", "value": HIGHLIGHT}
+    assert [row["highlight"] for row in rows] == [True, False, False]
+
+
+def test_compare_runs_reads_headline_then_changed_params_then_the_rest():
+    from app.queries import compare_runs
+
+    def run(model: str, ndcg: float) -> dict:
+        metrics = {"validation": {"ndcg@10": ndcg, "precision@10": 0.3}, "train_seconds": 5.9,
+                   "candidates": {"ease": {"validation": {"ndcg@10": 0.44}}}, "val_ndcg@10/ease": 0.44}
+        return {"metrics": json.dumps(metrics), "params": json.dumps({"model": model, "seed": 42})}
+
+    compare = compare_runs(run("auto", 0.45), run("ease", 0.44))
+    assert compare["name"].tolist() == ["validation.ndcg@10", "validation.precision@10", "model", "train_seconds",
+                                        "seed", "candidates.ease.validation.ndcg@10", "val_ndcg@10/ease"]
+    assert compare.loc[0, "B - A"] == pytest.approx(-0.01)
+
+
+def test_compare_pair_defaults_to_two_runs_of_one_pipeline():
+    from app.queries import compare_pair
+
+    def frame(*runs: str, status: str = "succeeded") -> pd.DataFrame:   # newest first, as runs() lists them
+        return pd.DataFrame({"run_id": runs, "pipeline": [r.rstrip("0123456789") for r in runs], "status": status})
+
+    assert compare_pair(frame("sentiment2", "forecast1", "sentiment1")) == ("sentiment1", "sentiment2")
+    assert compare_pair(frame("forecast1", "recsys2", "sentiment1", "recsys1")) == ("recsys1", "recsys2")
+    assert compare_pair(frame("forecast1", "recsys1")) == ("recsys1", "forecast1")   # nothing to pair: newest two
+
+
+@pytest.fixture(scope="module")
+def unscored_store(app_store, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]:
+    """The app store plus a newer recsys run that was trained (a blend, validation metrics) but never scored."""
+    home = tmp_path_factory.mktemp("unscored") / "home"
+    shutil.copytree(app_store[0], home)
+    newer = runs.start("recsys", "auto:blend", {"model": "auto", "seed": 42}, home=home)
+    runs.publish(newer.run_id, home=home, metrics={
+        "validation": {"ndcg@10": 0.5}, "params": {"components": [{"kind": "ease", "weight": 1.0}]}})
+    return home, app_store[1], newer.run_id
+
+
+def test_a_trained_but_unscored_run_is_flagged_not_served(unscored_store, monkeypatch):
+    home, facts, newer = unscored_store
+    monkeypatch.setenv("MARQUEE_HOME", str(home))
+    at = page("overview")
+    assert {m.label: m.value for m in at.metric}["ndcg@10"] == "0.402"   # the run serving the top picks
+    assert any(newer in i.value and "marquee score recsys" in i.value for i in at.info)
+    from app import queries as q
+    assert q.serving_run("recsys")["run_id"] == facts["recsys_run"]   # what the cold-start panel uses
+    at.switch_page("pages/recommendations.py").run()
+    assert any(newer in i.value for i in at.info)
+    assert facts["recsys_run"] in texts(at)
+
+
+def test_models_side_by_side_keeps_parameters_apart(unscored_store, monkeypatch):
+    home, facts, newer = unscored_store
+    monkeypatch.setenv("MARQUEE_HOME", str(home))
+    at = page("recommendations")
+    side_by_side, params = at.dataframe[1].value, at.dataframe[2].value
+    assert "validation.ndcg@10" in side_by_side.columns and not side_by_side.columns.str.startswith("params.").any()
+    assert params.set_index("run_id").loc[newer, "params.components"].startswith('[{"kind": "ease"')
+    assert params.set_index("run_id").loc[facts["recsys_run"], "factors"] == "64"
+
+
+def test_metrics_table_reads_headline_first_and_summarises_arrays():
+    from app.queries import metrics_table
+
+    metrics = {"selected": "nhits", "train_seconds": 12.5, "calibration": {"item": [[0.8128238360220379, 0.9981504392800913, 1.0, 1.278]] * 2},
+               "inner_backtest_wape": {"naive": 0.62, "nhits": 0.48}, "val_wape/nhits": 0.5}
+    table = metrics_table(json.dumps(metrics)).set_index("name")["value"]
+    assert table.index.tolist() == ["inner_backtest_wape.nhits", "inner_backtest_wape.naive", "selected",
+                                    "train_seconds", "calibration.item", "val_wape/nhits"]
+    assert table["calibration.item"] == "array 2 × 4" and table["inner_backtest_wape.nhits"] == "0.48"
+
+
+def test_any_user_id_can_be_typed_and_an_unknown_one_is_named(app_home, monkeypatch):
+    from app import queries as q
+
+    monkeypatch.setattr(q, "users", lambda limit=5000: ["1", "2"])   # a big store: the list suggests only a few
+
+    def typed(user_id: str) -> AppTest:
+        """The page after typing an id and Enter. AppTest's set_value only picks listed options, and cannot
+        rerun a page holding an unlisted one: set the widget's state before the page first renders."""
+        at = AppTest.from_file(MAIN, default_timeout=60)
+        at.session_state["user"] = user_id
+        return at.run().switch_page("pages/recommendations.py").run()
+
+    at = typed("943")
+    assert not at.exception and "History of user 943" in texts(at) and len(at.table[0].value) == 10
+    at = typed("no-such-user")
+    assert not at.exception and "Unknown user id: no\\-such\\-user" in at.warning[0].value
+    assert "History of user" not in texts(at)

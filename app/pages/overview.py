@@ -1,4 +1,4 @@
-"""Overview: how big the store is, engagement over time, and the latest run of each pipeline."""
+"""Overview: how big the store is, engagement over time, and the run serving each pipeline's outputs."""
 import streamlit as st
 
 from app import charts
@@ -21,6 +21,7 @@ else:
     st.altair_chart(charts.engagement(weekly), width="stretch")
 
 st.subheader("Latest runs")
+st.caption("Per pipeline, the run whose outputs the pages show.")
 hints = {"recsys": "marquee train recsys && marquee score recsys",
          "sentiment": "marquee train sentiment && marquee score sentiment",
          "forecast": "marquee train forecast && marquee score forecast"}
@@ -36,3 +37,5 @@ for col, pipeline in zip(cols, hints, strict=True):
         st.caption(f"{r['model']} · `{r['run_id']}` · {r['age']} ago")
         for name, value in r["metrics"].items():
             st.metric(name, f"{value:.4g}")
+        if r["unscored"]:
+            st.info(r["unscored"])

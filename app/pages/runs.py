@@ -21,14 +21,15 @@ st.subheader("One run")
 ids = shown["run_id"].tolist()
 run_id = st.selectbox("Run", ids, key="run")
 run = runs[runs["run_id"] == run_id].iloc[0].to_dict()
-left, mid, right = st.columns(3)
+left, right = st.columns([3, 2])
 with left:
+    st.markdown("**Metrics**")
+    st.dataframe(q.metrics_table(run["metrics"]), hide_index=True)
+    with st.expander("Metrics as JSON"):
+        st.json(json.loads(run["metrics"] or "{}"), expanded=False)
+with right:
     st.markdown("**Parameters**")
     st.json(json.loads(run["params"] or "{}"), expanded=False)
-with mid:
-    st.markdown("**Metrics**")
-    st.json(json.loads(run["metrics"] or "{}"), expanded=True)
-with right:
     st.markdown("**Outputs**")
     outputs = q.run_outputs(run_id)
     if outputs.empty:
@@ -43,7 +44,8 @@ if len(ids) < 2:
     st.caption("Train another run to compare.")
 else:
     a_col, b_col = st.columns(2)
-    a = a_col.selectbox("Run A", ids, index=1, key="run_a")
-    b = b_col.selectbox("Run B", ids, index=0, key="run_b")
+    default_a, default_b = q.compare_pair(shown)
+    a = a_col.selectbox("Run A", ids, index=ids.index(default_a), key="run_a")
+    b = b_col.selectbox("Run B", ids, index=ids.index(default_b), key="run_b")
     st.dataframe(q.compare_runs(runs[runs["run_id"] == a].iloc[0].to_dict(),
                                 runs[runs["run_id"] == b].iloc[0].to_dict()), hide_index=True)
