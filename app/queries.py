@@ -32,10 +32,15 @@ COUNTS = """
 SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM items) AS titles,
        (SELECT count(*) FROM interactions) AS events, (SELECT count(*) FROM reviews) AS reviews,
        (SELECT count(*) FROM reviews WHERE source LIKE 'demo-%') AS demo_reviews"""
+# A week (a Monday-start `week` column) the data covers only in part: its count would look like a slump.
+# The forecasts drop such weeks too, and start at the week after the last full one.
+WEEK_IS_PARTIAL = """(week < (SELECT min(day) FROM item_engagement_daily)
+       OR week + INTERVAL 6 DAY > (SELECT max(day) FROM item_engagement_daily))"""
 # The cached daily aggregate, never the raw events: stays fast on a 10M-event store.
-ENGAGEMENT_WEEKLY = """
-SELECT date_trunc('week', day) AS week, sum(events) AS events, sum(users) AS active_users
-FROM item_engagement_daily GROUP BY 1 ORDER BY 1"""
+ENGAGEMENT_WEEKLY = f"""
+SELECT week, events, active_users, {WEEK_IS_PARTIAL} AS partial FROM (
+    SELECT date_trunc('week', day) AS week, sum(events) AS events, sum(users) AS active_users
+    FROM item_engagement_daily GROUP BY 1) ORDER BY week"""
 # Per pipeline, the run whose outputs the `*_latest` views serve (the newest published), else the newest
 # succeeded run; `unscored_run_id` names a newer succeeded run that has published nothing yet.
 SERVING_RUNS = """
@@ -64,6 +69,10 @@ FROM recommendations_latest r LEFT JOIN items it USING (item_id)
 WHERE r.user_id = $user_id ORDER BY r.rank LIMIT $limit"""
 TITLES = "SELECT item_id, title FROM items ORDER BY title, item_id"
 TITLE_NAMES = "SELECT item_id, title, genres FROM items WHERE list_contains($ids, item_id)"
+# The run a pipeline's pages show (see SERVING_RUNS), with its parameters and metrics.
+SERVING_RUN_DETAIL = f"""
+SELECT r.run_id, r.model, r.finished_at, r.params, r.metrics
+FROM ({SERVING_RUNS}) s JOIN runs r USING (run_id) WHERE s.pipeline = $pipeline"""
 PIPELINE_RUNS = """
 SELECT run_id, model, finished_at, params, metrics FROM runs
 WHERE pipeline = $pipeline AND status = 'succeeded' ORDER BY finished_at DESC LIMIT $limit"""
@@ -77,10 +86,6 @@ SELECT it.item_id, it.title, it.genres, it.release_year
 FROM (SELECT item_id, sum(events) AS events FROM item_engagement_daily GROUP BY 1 ORDER BY 2 DESC LIMIT $limit) e
 JOIN items it USING (item_id) ORDER BY e.events DESC, it.item_id"""
 TITLE = "SELECT item_id, title, genres, release_year FROM items WHERE item_id = $item_id"
-# A week (a Monday-start `week` column) the data covers only in part: its count would look like a slump.
-# The forecasts drop such weeks too, and start at the week after the last full one.
-WEEK_IS_PARTIAL = """(week < (SELECT min(day) FROM item_engagement_daily)
-       OR week + INTERVAL 6 DAY > (SELECT max(day) FROM item_engagement_daily))"""
 # Every week from the title's first event to the end of the data: a week without events is a 0, not a gap.
 TITLE_WEEKLY = f"""
 WITH t AS (SELECT day, events, mean_rating FROM item_engagement_daily WHERE item_id = $item_id),
@@ -402,10 +407,10 @@ def sentiment_overview(min_genre_reviews: int = MIN_GENRE_REVIEWS) -> dict[str, 
 
 # --- forecasts --------------------------------------------------------------------------------------------
 def forecast_overview(limit: int = 10) -> dict[str, Any]:
-    """run (latest forecast run, metrics spread; may be empty), genres / items (series lists),
+    """run (the forecast run serving `forecasts_latest`, metrics spread; may be empty), genres / items (series lists),
     rising / falling (titles with MOVERS_MIN_WEEKLY events a week or more whose forecast weekly engagement
     is at least MOVERS_MIN_CHANGE above / below their last 4 weeks, biggest change first)."""
-    got = many(run=(PIPELINE_RUNS, {"pipeline": "forecast", "limit": 1}),
+    got = many(run=(SERVING_RUN_DETAIL, {"pipeline": "forecast"}),
                genres=(FORECAST_SERIES, {"prefix": "genre:"}), items=(FORECAST_SERIES, {"prefix": "item:"}),
                movers=(MOVERS, {"min_weekly": MOVERS_MIN_WEEKLY}))
     df = got.pop("movers")

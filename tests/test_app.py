@@ -120,6 +120,8 @@ def test_overview_shows_the_store_and_latest_runs(app_home):
     assert metrics["Users"] == "943" and metrics["ndcg@10"] == "0.402"   # the newest recsys run, not the older one
     assert "Demo join" in texts(at)
     assert len(at.get("vega_lite_chart")) >= 1
+    # MovieLens runs Saturday 1997-09-20 to Wednesday 1998-04-22: those two weeks would look like slumps
+    assert "Left out: the weeks of 1997-09-15 and 1998-04-20, which the data covers only in part." in texts(at)
 
 
 def test_recommendations_follow_the_selected_user(app_home):
@@ -477,6 +479,8 @@ def unscored_store(app_store, tmp_path_factory: pytest.TempPathFactory) -> tuple
     newer = runs.start("recsys", "auto:blend", {"model": "auto", "seed": 42}, home=home)
     runs.publish(newer.run_id, home=home, metrics={
         "validation": {"ndcg@10": 0.5}, "params": {"components": [{"kind": "ease", "weight": 1.0}]}})
+    forecast = runs.start("forecast", "auto:naive", {"model": "auto"}, home=home)
+    runs.publish(forecast.run_id, home=home, metrics={"selected": "naive", "inner_backtest_wape": {"naive": 0.7}})
     return home, app_store[1], newer.run_id
 
 
@@ -491,6 +495,7 @@ def test_a_trained_but_unscored_run_is_flagged_not_served(unscored_store, monkey
     at.switch_page("pages/recommendations.py").run()
     assert any(newer in i.value for i in at.info)
     assert facts["recsys_run"] in texts(at)
+    assert q.forecast_overview()["run"]["run_id"].tolist() == [facts["forecast_run"]]   # not the unscored one
 
 
 def test_models_side_by_side_keeps_parameters_apart(unscored_store, monkeypatch):

@@ -50,4 +50,5 @@ if backtest.empty:
 else:
     st.dataframe(backtest, hide_index=True,
                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("wape", "mase", "coverage80")})
-    st.altair_chart(charts.ranked_bars(backtest, "method", "wape", "WAPE (lower is better)", ".3f"), width="stretch")
+    st.altair_chart(charts.ranked_bars(backtest, "method", "wape", "WAPE (lower is better)", ".3f",
+                                       lower_is_better=True, highlight="chosen"), width="stretch")

@@ -18,7 +18,10 @@ st.subheader("Engagement over time")
 if weekly.empty:
     st.info("No engagement yet: run `marquee load-demo` or `marquee ingest interactions FILE`.")
 else:
+    weekly, weeks_note = q.full_weeks(weekly)
     st.altair_chart(charts.engagement(weekly), width="stretch")
+    if weeks_note:
+        st.caption(weeks_note)
 
 st.subheader("Latest runs")
 st.caption("Per pipeline, the run whose outputs the pages show.")
