@@ -40,7 +40,9 @@ class Interactions:
 
 
 def build_matrix(events: pd.DataFrame, weighting: str = "binary") -> Interactions:
-    """Events (user_id, item_id[, rating]) -> Interactions. Repeated pairs count once (max weight)."""
+    """Events (user_id, item_id[, rating]) -> Interactions. Repeated pairs count once (max weight); with
+    `rating` weighting a pair's weight is its best rating, and only a pair never rated counts as 1 (a view
+    logged beside a 2/10 rating must not lift it to a full positive)."""
     if events.empty:
         raise MarqueeError("no interactions to train on: ingest some with `marquee ingest interactions FILE`")
     users = np.array(sorted(events["user_id"].astype(str).unique()), dtype=object)
@@ -49,11 +51,11 @@ def build_matrix(events: pd.DataFrame, weighting: str = "binary") -> Interaction
     cols = pd.Index(items).get_indexer(events["item_id"].astype(str))
     r = events["rating"].astype("float64") if "rating" in events else pd.Series(np.nan, index=events.index)
     if weighting == "rating" and r.max() > 0:
-        # rating / max rating, floored at 0.1 so every watched title stays a (weak) positive
-        vals = (r.fillna(r.max()) / r.max()).clip(0.1, 1.0).to_numpy(np.float32)
+        # rating / max rating, floored at 0.1 so every watched title stays a (weak) positive; NaN: unrated
+        vals = (r / r.max()).clip(0.1, 1.0).to_numpy(np.float32)
     else:
         vals = np.ones(len(events), np.float32)
-    pairs = pd.DataFrame({"r": rows, "c": cols, "v": vals}).groupby(["r", "c"], sort=False)["v"].max()
+    pairs = pd.DataFrame({"r": rows, "c": cols, "v": vals}).groupby(["r", "c"], sort=False)["v"].max().fillna(1.0)
     r, c = pairs.index.get_level_values(0), pairs.index.get_level_values(1)
     mat = sp.csr_matrix((pairs.to_numpy(np.float32), (r, c)), shape=(len(users), len(items)))
     return Interactions(mat, users, items)

@@ -70,3 +70,14 @@ def test_build_matrix_maps_ids_and_counts_repeats_once():
     rated = build_matrix(ev, "rating").matrix.toarray()
     # weight = rating / max rating; a repeated pair keeps its largest weight
     assert rated[0, 0] == pytest.approx(0.6) and rated[0, 1] == pytest.approx(1.0) and rated[1, 0] == pytest.approx(0.2)
+
+
+def test_a_view_beside_a_low_rating_does_not_make_it_a_full_positive():
+    import pandas as pd
+
+    ev = pd.DataFrame({"user_id": ["a", "a", "a", "b"], "item_id": ["x", "x", "y", "x"],
+                       "rating": [None, 2.0, None, 10.0]})   # a viewed and rated x 2/10; a only viewed y
+    rated = build_matrix(ev, "rating").matrix.toarray()
+    assert rated[0, 0] == pytest.approx(0.2)    # the rating, not the unrated view's full weight
+    assert rated[0, 1] == pytest.approx(1.0)    # never rated: a plain positive
+    assert rated[1, 0] == pytest.approx(1.0)
