@@ -135,6 +135,7 @@ def test_recommendations_follow_the_selected_user(app_home):
     at.selectbox(key="user").set_value(facts["user2"]).run()
     assert not at.exception
     assert "History of user 2" in texts(at)
+    assert list(at.dataframe[0].value.columns) == ["ts", "title", "event_type", "rating"]   # views vs ratings
     assert at.table[0].value["title"].iloc[0] == facts["user2_top"]
     side_by_side = at.dataframe[1].value
     assert set(side_by_side["model"]) == {"bpr", "popularity"} and "ndcg@10" in side_by_side.columns

@@ -14,7 +14,7 @@ def user_panel(user_id: str, serving: dict | None) -> None:
     with left:
         st.subheader(f"History of user {user_id}")
         st.caption(f"{n_events:,} events; the {len(history)} most recent:")
-        st.dataframe(history[["ts", "title", "rating"]], hide_index=True)
+        st.dataframe(history[["ts", "title", "event_type", "rating"]], hide_index=True)
     with right:
         st.subheader("Top picks")
         if recs.empty and q.recommendations_published():
