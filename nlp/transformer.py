@@ -104,7 +104,8 @@ def fit(task: SentimentTask, enc: Encoded, labels: np.ndarray, device: torch.dev
     steps_per_epoch = math.ceil(len(lengths) / batch_size)
     check_every = max(1, steps_per_epoch // max(1, evals_per_epoch))
     best = {"val_loss": float("inf"), "state": None, "step": 0}
-    history = {"train_loss": [], "val_loss": [], "steps": 0, "stopped": "epochs"}
+    history = {"train_loss": [], "val_loss": [], "steps": 0, "planned_steps": epochs * steps_per_epoch,
+               "stopped": "epochs"}
     start, bad, step, run_loss = time.perf_counter(), 0, 0, []
 
     def check() -> bool:

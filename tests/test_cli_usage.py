@@ -175,3 +175,16 @@ def test_demo_prints_the_score_summaries_and_the_device_it_uses(home, capsys, mo
     for pipeline, _ in demo.PIPELINES:
         assert f"[demo] {importlib.import_module(f'app.commands.{pipeline}').score_summary(ONE)}\n" in out
     assert "{" not in out
+
+
+def test_train_sentiment_says_when_fine_tuning_ran_out_of_time():
+    from app.commands.sentiment import train_summary
+
+    cut = {"val": {"accuracy": 0.9333, "n": 300}, "history": {"steps": 66, "planned_steps": 300, "stopped": "time_budget"}}
+    assert train_summary("s-1", json.dumps(cut)).splitlines() == [
+        "trained sentiment run s-1: validation accuracy 0.933 on 300 reviews",
+        "note: fine-tuning stopped at its time budget after 66 of 300 steps, so the model may be undertrained; "
+        "--time-budget SECONDS gives it longer (a GPU is much faster)"]
+    full = {"val": {"accuracy": 0.91, "n": 1}, "history": {"steps": 300, "planned_steps": 300, "stopped": "epochs"}}
+    assert train_summary("s-2", full) == "trained sentiment run s-2: validation accuracy 0.910 on 1 review"
+    assert train_summary("s-3", {"val": {"nll": 0.3}}) == "trained sentiment run s-3"   # e.g. a baseline's run

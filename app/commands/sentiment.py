@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from app.cli import positive_int, positive_number, print_json, resolve_profile, whole_number
 from data.wording import plural
 
 
 def _train(args: argparse.Namespace) -> None:
+    from data import runs
     from nlp import api
 
     overrides = {"max_train": args.max_train, "max_len": args.max_len, "epochs": args.epochs,
@@ -16,7 +18,22 @@ def _train(args: argparse.Namespace) -> None:
         overrides["blend"] = False
     run_id = api.train(args.home, resolve_profile(args), args.device, args.seed, model=args.model,
                        labeled=args.labeled, **overrides)
-    print(f"trained sentiment run {run_id}")
+    print(train_summary(run_id, runs.get(run_id, args.home)["metrics"]))
+
+
+def train_summary(run_id: str, metrics: str | dict | None) -> str:
+    """What a training run came to, and whether fine-tuning was cut short by its time budget."""
+    m = json.loads(metrics) if isinstance(metrics, str) else (metrics or {})
+    line = f"trained sentiment run {run_id}"
+    if isinstance(m.get("val"), dict) and "accuracy" in m["val"]:
+        line += f": validation accuracy {m['val']['accuracy']:.3f} on {plural(m['val'].get('n', 0), 'review')}"
+    history = m.get("history") or {}
+    if history.get("stopped") == "time_budget":
+        done, planned = history.get("steps", 0), history.get("planned_steps")
+        of = f" of {planned:,}" if planned else ""
+        line += (f"\nnote: fine-tuning stopped at its time budget after {done:,}{of} steps, so the model may be "
+                 "undertrained; --time-budget SECONDS gives it longer (a GPU is much faster)")
+    return line
 
 
 def _score(args: argparse.Namespace) -> None:
