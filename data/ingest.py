@@ -117,12 +117,13 @@ def _publish(con: duckdb.DuckDBPyConnection, entity: Entity, present: list[str],
         empty = not con.execute("SELECT count(*) FROM interactions").fetchall()[0][0]
         new = con.execute(INSERT_ALL_EVENTS if empty else INSERT_NEW_EVENTS).fetchall()[0][0]
         # a first load builds the table from the parts it already has; later ones recompute the
-        # (item, day) pairs they touched from the store
-        _say("refreshing item_engagement_daily ...")
-        if empty:
-            features.refresh_item_engagement_daily(con, parts="memory.main.parts")
-        else:
-            features.refresh_item_engagement_daily(con, touched=TOUCHED)
+        # (item, day) pairs they touched from the store; a file that added nothing changes no feature row
+        if new:
+            _say("refreshing item_engagement_daily ...")
+            if empty:
+                features.refresh_item_engagement_daily(con, parts="memory.main.parts")
+            else:
+                features.refresh_item_engagement_daily(con, touched=TOUCHED)
         return new, 0, n_good - new, registered
     new, updated, unchanged = _upsert(con, entity, present)
     return new, updated, unchanged, registered

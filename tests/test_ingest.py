@@ -173,6 +173,16 @@ def test_same_rows_twice_are_not_duplicated(items_home, tmp_path):
     assert count(items_home, "SELECT count(*) FROM reviews") == 1
 
 
+def test_events_already_stored_refresh_no_feature_rows(items_home, tmp_path):
+    events = write(tmp_path / "e.csv", "user_id,item_id,timestamp,rating\nu1,1,100,4\nu2,1,200,3\n")
+    first = marquee("ingest", "interactions", str(events), home=items_home)
+    features_before = snapshot(items_home)
+    again = marquee("ingest", "interactions", str(events), home=items_home)
+    assert "refreshing item_engagement_daily" in first.stderr and "2 new" in first.stdout
+    assert "refreshing" not in again.stderr and "0 new, 2 already in the store" in again.stdout
+    assert snapshot(items_home) == features_before
+
+
 def test_loading_unchanged_rows_again_updates_nothing(items_home, tmp_path):
     items = write(tmp_path / "i.csv", "item_id,title,genres\n7,Heat,Crime\n8,Ronin,\n")
     first = ingest("items", items, items_home)
