@@ -79,7 +79,7 @@ def _typed(col: Column, src: str, dtype: str) -> str:
     if col.kind == "id":
         return f"NULLIF(trim(CAST({src} AS VARCHAR)), '')"
     if col.kind == "text":
-        return f"CAST({src} AS VARCHAR)"
+        return f"NULLIF(CAST({src} AS VARCHAR), '')"   # an empty text is no value, in CSV and Parquet alike
     if col.kind == "int":
         if base in INTEGERS:
             return f"TRY_CAST({src} AS INTEGER)"

@@ -183,6 +183,17 @@ def test_events_already_stored_refresh_no_feature_rows(items_home, tmp_path):
     assert snapshot(items_home) == features_before
 
 
+def test_an_empty_text_is_stored_as_null_from_parquet_as_from_csv(items_home, tmp_path):
+    users = to_parquet(tmp_path / "u.parquet", "SELECT * FROM (VALUES ('p1', '', 'writer'), ('p2', 'F', ''))"
+                                               " t(user_id, gender, occupation)")
+    ingest("users", users, items_home)
+    ingest("users", write(tmp_path / "u.csv", "user_id,gender,occupation\nc1,,writer\n"), items_home)
+    with store.read(items_home) as con:
+        rows = con.execute("SELECT user_id, gender, occupation FROM users WHERE user_id IN ('p1', 'p2', 'c1') "
+                           "ORDER BY 1").fetchall()
+    assert rows == [("c1", None, "writer"), ("p1", None, "writer"), ("p2", "F", None)]
+
+
 def test_loading_unchanged_rows_again_updates_nothing(items_home, tmp_path):
     items = write(tmp_path / "i.csv", "item_id,title,genres\n7,Heat,Crime\n8,Ronin,\n")
     first = ingest("items", items, items_home)
