@@ -28,7 +28,7 @@ LAST_EVENT = "max(ts) AS last_ts, min(ts) AS first_ts, count(*) AS n"
 class History:
     """Period counts known before `cutoff` (all periods are full ones)."""
     counts: pd.DataFrame      # item_id, ds, y  (titles; only periods with events)
-    items: pd.DataFrame       # item_id, genres (list), release (Timestamp or NaT)
+    items: pd.DataFrame       # item_id, genres (list), release (Timestamp or NaT; see `release_dates`)
     sentiment: pd.DataFrame   # item_id, ds, reviews, mean_p_positive (may be empty)
     start: pd.Timestamp       # first full period in the store
     cutoff: pd.Timestamp      # first period not in the history
@@ -85,12 +85,10 @@ def load_history(con: duckdb.DuckDBPyConnection, cutoff: pd.Timestamp, freq: str
     if counts.empty:
         raise MarqueeError(f"no full {'week' if freq == 'W' else 'day'} of history before the cutoff {cutoff.date()}")
     items = con.execute(ITEMS).df()
-    release = pd.to_datetime(items["release_date"], errors="coerce")
-    year = pd.to_datetime(items["release_year"].astype("Int64").astype(str), format="%Y", errors="coerce")
     items = pd.DataFrame({
         "item_id": items["item_id"].astype(str),
         "genres": items["genres"].fillna("").astype(str).str.split("|").map(lambda g: [x for x in g if x.strip()]),
-        "release": release.fillna(year).astype("datetime64[ns]"),
+        "release": release_dates(items),
     })
     sentiment = features.as_of(con, "item_sentiment_daily", cutoff)
     if len(sentiment):
@@ -100,6 +98,22 @@ def load_history(con: duckdb.DuckDBPyConnection, cutoff: pd.Timestamp, freq: str
         sentiment["mean_p_positive"] = sentiment["pos"] / sentiment["reviews"]
         sentiment = sentiment[sentiment["ds"] >= start].drop(columns="pos")
     return History(counts, items, sentiment, start, cutoff, freq)
+
+
+def release_dates(items: pd.DataFrame) -> pd.Series:
+    """Each title's release: its release_date, else Jan 1 of its release_year, the earliest day it can be
+    out (so a year alone holds a title back only while that year is in the future), else NaT."""
+    release = pd.to_datetime(items["release_date"], errors="coerce")
+    year = pd.to_datetime(items["release_year"].astype("Int64").astype(str), format="%Y", errors="coerce")
+    return release.fillna(year).astype("datetime64[ns]")
+
+
+def released(items: pd.DataFrame, periods: pd.DatetimeIndex, step: pd.Timedelta) -> dict[str, np.ndarray]:
+    """`item:<id>` -> per period, whether the title is out by the period's last day (unknown release: yes)."""
+    ends = periods.to_numpy() + step.to_timedelta64()
+    rel = items["release"].to_numpy()[:, None]
+    out = np.isnat(rel) | (rel < ends[None, :])
+    return {f"item:{i}": row for i, row in zip(items["item_id"], out, strict=True)}
 
 
 def title_genres(items: pd.DataFrame) -> pd.DataFrame:
