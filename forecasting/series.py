@@ -1,9 +1,9 @@
 """Engagement series from the store: counts per title and per genre per period, point in time.
 
 Everything is read through `data.features` as of the cutoff, so no event at or after it can
-reach a model. Periods are Monday-start weeks (`W`) or days (`D`); the store's first, partial
-period is dropped (its count would look like a slump), and each series is zero-filled from its
-first event to the last full period before the cutoff. `series_id` is `item:<id>` or `genre:<name>`;
+reach a model. Periods are Monday-start weeks (`W`) or days (`D`); a first week the data starts
+after the Monday of is dropped (its count would look like a slump; a day is always full), and each
+series is zero-filled from its first event to the last full period before the cutoff. `series_id` is `item:<id>` or `genre:<name>`;
 a title counts in each of its (pipe-separated) genres.
 """
 from __future__ import annotations
@@ -48,10 +48,11 @@ def floor_period(ts: pd.Timestamp, freq: str) -> pd.Timestamp:
     return ts - pd.Timedelta(days=ts.dayofweek) if freq == "W" else ts
 
 
-def ceil_period(ts: pd.Timestamp, freq: str) -> pd.Timestamp:
-    """The first period that starts at or after `ts`."""
-    first = floor_period(ts, freq)
-    return first if first == pd.Timestamp(ts) else first + pd.Timedelta(days=FREQS[freq])
+def first_full_period(first: pd.Timestamp, freq: str) -> pd.Timestamp:
+    """The first period the data covers in full, judged by day as the end is (see `default_cutoff`, and
+    the dashboard's WEEK_IS_PARTIAL): data from a period's first day on (at any hour) counts it as full."""
+    start = floor_period(first, freq)
+    return start if pd.Timestamp(first).normalize() == start else start + pd.Timedelta(days=FREQS[freq])
 
 
 def default_cutoff(con: duckdb.DuckDBPyConnection, freq: str) -> pd.Timestamp:
@@ -78,7 +79,7 @@ def load_history(con: duckdb.DuckDBPyConnection, cutoff: pd.Timestamp, freq: str
     _, first, n = events.aggregate(LAST_EVENT).fetchall()[0]
     if not n:
         raise MarqueeError(f"no interactions before the cutoff {cutoff.date()}")
-    start = ceil_period(pd.Timestamp(first), freq)
+    start = first_full_period(pd.Timestamp(first), freq)
     counts = events.aggregate(f"item_id, {BUCKET[freq]} AS ds, count(*) AS y", f"item_id, {BUCKET[freq]}").df()
     counts["ds"] = pd.to_datetime(counts["ds"]).astype("datetime64[ns]")
     counts = counts[counts["ds"] >= start].astype({"item_id": str, "y": "int64"}).reset_index(drop=True)

@@ -82,8 +82,20 @@ def test_series_match_a_hand_count(home):
     with store.read(home) as con:
         assert series.default_cutoff(con, "W") == pd.Timestamp("2024-01-22")   # the last week is partial
         daily = series.load_history(con, pd.Timestamp("2024-01-09"), "D")
-    assert daily.start == pd.Timestamp("2023-12-31")
+    assert daily.start == pd.Timestamp("2023-12-30")                   # a day is full from any hour on
     assert series.wide(daily).loc["item:3"].sum() == 2
+
+
+def test_data_from_a_periods_first_day_counts_it_as_full(home):
+    """Both ends are judged by day: data from Monday 00:05 to Sunday 23:00 is two full weeks (14 full days)."""
+    ts = pd.to_datetime(["2024-01-01 00:05:35", "2024-01-03 12:00:00", "2024-01-08 09:00:00", "2024-01-14 23:00:00"])
+    _load(home, pd.DataFrame({"item_id": "1", "ts": ts}))
+    with store.read(home) as con:
+        for freq, cutoff, periods in (("W", "2024-01-15", 2), ("D", "2024-01-15", 14)):
+            assert series.default_cutoff(con, freq) == pd.Timestamp(cutoff)
+            hist = series.load_history(con, pd.Timestamp(cutoff), freq)
+            assert hist.start == START and len(hist.periods()) == periods
+            assert hist.counts["y"].sum() == 4                       # the first Monday's event included
 
 
 def test_an_event_after_the_cutoff_changes_nothing(home):
