@@ -13,14 +13,15 @@ def engagement(weekly: pd.DataFrame, y: str = "events", title: str = "Events per
         tooltip=[alt.Tooltip("week:T"), alt.Tooltip(f"{y}:Q", format=",")]).properties(height=260)
 
 
-def forecast_fan(history: pd.DataFrame, forecast: pd.DataFrame) -> alt.LayerChart:
-    """Weekly actuals (line) followed by the forecast: p50 (dashed) inside its p10-p90 band."""
+def forecast_fan(history: pd.DataFrame, forecast: pd.DataFrame, unit: str = "week") -> alt.LayerChart:
+    """Actuals per `unit` (line; `history` has a column of that name) followed by the forecast, which must be
+    per `unit` too: p50 (dashed) inside its p10-p90 band."""
     actual = alt.Chart(history).mark_line(color="#4c78a8").encode(
-        x=alt.X("week:T", title=None), y=alt.Y("events:Q", title="Events per week"),
-        tooltip=[alt.Tooltip("week:T"), alt.Tooltip("events:Q")])
+        x=alt.X(f"{unit}:T", title=None), y=alt.Y("events:Q", title=f"Events per {unit}"),
+        tooltip=[alt.Tooltip(f"{unit}:T"), alt.Tooltip("events:Q")])
     band = alt.Chart(forecast).mark_area(opacity=0.25, color="#f58518").encode(
         x="ds:T", y="p10:Q", y2="p90:Q",
-        tooltip=[alt.Tooltip("ds:T", title="week"), alt.Tooltip("p10:Q", format=".1f"),
+        tooltip=[alt.Tooltip("ds:T", title=unit), alt.Tooltip("p10:Q", format=".1f"),
                  alt.Tooltip("p50:Q", format=".1f"), alt.Tooltip("p90:Q", format=".1f")])
     median = alt.Chart(forecast).mark_line(color="#f58518", strokeDash=[4, 3]).encode(x="ds:T", y="p50:Q")
     return alt.layer(actual, band, median).properties(height=280)

@@ -97,6 +97,17 @@ weeks AS (
 SELECT week, coalesce(sum(t.events), 0)::BIGINT AS events,
        sum(t.events * t.mean_rating) / sum(t.events) AS mean_rating, {WEEK_IS_PARTIAL} AS partial
 FROM weeks LEFT JOIN t ON date_trunc('week', t.day) = weeks.week GROUP BY week ORDER BY week"""
+# Every day of the data's last $days days from the title's first event (a day without events is a 0; no rows
+# for a title without events): the history a daily forecast run continues. Days are never partial, as for
+# the forecaster.
+TITLE_DAILY = """
+WITH t AS (SELECT day, events FROM item_engagement_daily WHERE item_id = $item_id),
+days AS (
+    SELECT unnest(generate_series(min(greatest(t.day, (SELECT max(day) FROM item_engagement_daily) - ($days - 1))),
+                                  (SELECT max(day) FROM item_engagement_daily), INTERVAL 1 DAY))::DATE AS day
+    FROM t)
+SELECT days.day, coalesce(sum(t.events), 0)::BIGINT AS events
+FROM days LEFT JOIN t USING (day) GROUP BY 1 ORDER BY 1"""
 SERIES_FORECAST = """
 SELECT ds, p10, p50, p90, method FROM forecasts_latest WHERE series_id = $series_id ORDER BY ds"""
 TITLE_SENTIMENT = """
@@ -140,23 +151,24 @@ SELECT date_trunc('month', day) AS month, sum(reviews) AS reviews,
 FROM item_sentiment_daily GROUP BY 1 ORDER BY 1"""
 
 # --- forecasts --------------------------------------------------------------------------------------------
-# Per title: the forecast's mean weekly p50 against the mean of the 4 weeks before the forecast starts,
-# for titles with at least $min_weekly events a week in those 4 weeks (below that a change is noise).
+# Per title: the forecast's mean p50 per period (a week, or a day for a daily run: $period_days long) against
+# the mean per period of the 4 weeks before the forecast starts, for titles with at least $min_weekly events
+# a week in those 4 weeks (below that a change is noise).
 MOVERS = """
 WITH f AS (
-    SELECT series_id, substr(series_id, 6) AS item_id, min(ds) AS start, avg(p50) AS forecast_weekly,
+    SELECT series_id, substr(series_id, 6) AS item_id, min(ds) AS start, avg(p50) AS forecast,
            any_value(method) AS method
     FROM forecasts_latest  -- titles with too little history get a genre-share fallback: not a trend
     WHERE series_id LIKE 'item:%' AND coalesce(method, '') <> 'genre_fallback' GROUP BY 1, 2),
 recent AS (
-    SELECT f.series_id, sum(e.events) / 4.0 AS recent_weekly
+    SELECT f.series_id, sum(e.events) AS events, sum(e.events) * $period_days / 28.0 AS recent
     FROM f JOIN item_engagement_daily e
       ON e.item_id = f.item_id AND e.day >= f.start - INTERVAL 28 DAY AND e.day < f.start
     GROUP BY 1)
-SELECT f.item_id, it.title, r.recent_weekly, f.forecast_weekly, f.forecast_weekly - r.recent_weekly AS change,
-       f.forecast_weekly / r.recent_weekly - 1 AS relative_change, f.method
+SELECT f.item_id, it.title, r.recent, f.forecast, f.forecast - r.recent AS change,
+       f.forecast / r.recent - 1 AS relative_change, f.method
 FROM f JOIN recent r USING (series_id) LEFT JOIN items it USING (item_id)
-WHERE r.recent_weekly >= $min_weekly
+WHERE r.events >= 4 * $min_weekly
 ORDER BY change DESC, f.item_id"""
 MOVERS_MIN_WEEKLY = 1.0    # events a week over the last 4 weeks
 MOVERS_MIN_CHANGE = 0.10   # a rise or fall smaller than this share of the recent level is not listed
@@ -169,6 +181,18 @@ SELECT week, events, {WEEK_IS_PARTIAL} AS partial FROM (
     FROM item_engagement_daily e JOIN items it USING (item_id)
     WHERE list_contains(string_split(it.genres, '|'), $genre) GROUP BY 1)
 ORDER BY week"""
+# Every day of the data's last $days days (a day without events is a 0), for a daily forecast run.
+GENRE_DAILY = """
+WITH days AS (
+    SELECT unnest(generate_series(max(day) - ($days - 1), max(day), INTERVAL 1 DAY))::DATE AS day
+    FROM item_engagement_daily),
+g AS (
+    SELECT e.day, sum(e.events) AS events
+    FROM item_engagement_daily e JOIN items it USING (item_id)
+    WHERE list_contains(string_split(it.genres, '|'), $genre) GROUP BY 1)
+SELECT days.day, coalesce(g.events, 0)::BIGINT AS events FROM days LEFT JOIN g USING (day) ORDER BY day"""
+DAILY_HISTORY_DAYS = 56    # a daily forecast's chart shows the last 8 weeks of days before it
+UNIT = {"W": "week", "D": "day"}
 
 # --- runs -------------------------------------------------------------------------------------------------
 ALL_RUNS = """
@@ -353,13 +377,15 @@ def title_detail(item_id: str, similar: int = 10, reviews: int = 3) -> dict[str,
     """Everything the Titles page shows about one title, read over one connection.
 
     Keys: info (dict or None), weekly, forecast, sentiment, similar, positive (P >= 0.5), negative (P < 0.5)
-    (DataFrames), reviews (dict: reviews, scored, sentiment_run).
+    (DataFrames), reviews (dict: reviews, scored, sentiment_run); and daily (the last DAILY_HISTORY_DAYS days)
+    when the serving forecast run is a daily one, whose forecast continues that, not the weekly line.
     """
     p = {"item_id": item_id}
+    daily = {"daily": (TITLE_DAILY, {**p, "days": DAILY_HISTORY_DAYS})} if forecast_freq() == "D" else {}
     got = many(info=(TITLE, p), weekly=(TITLE_WEEKLY, p),
                forecast=(SERIES_FORECAST, {"series_id": f"item:{item_id}"}), sentiment=(TITLE_SENTIMENT, p),
                similar=(SIMILAR, {**p, "limit": similar}), positive=(MOST_POSITIVE, {**p, "limit": reviews}),
-               negative=(MOST_NEGATIVE, {**p, "limit": reviews}), reviews=(TITLE_REVIEWS, p))
+               negative=(MOST_NEGATIVE, {**p, "limit": reviews}), reviews=(TITLE_REVIEWS, p), **daily)
     got["info"] = got["info"].iloc[0].to_dict() if len(got["info"]) else None
     got["reviews"] = {k: int(v) for k, v in got["reviews"].iloc[0].items()}
     return got
@@ -406,13 +432,24 @@ def sentiment_overview(min_genre_reviews: int = MIN_GENRE_REVIEWS) -> dict[str, 
 
 
 # --- forecasts --------------------------------------------------------------------------------------------
+def forecast_freq() -> str:
+    """The period of the run serving `forecasts_latest` (its params.freq): 'W' (weeks) or 'D' (days); 'W'
+    before any run. Its forecasts are per period, so charts and comparisons must be too."""
+    run = frame(SERVING_RUN_DETAIL, pipeline="forecast")
+    params = json.loads(run["params"].iloc[0] or "{}") if len(run) else {}
+    return "D" if params.get("freq") == "D" else "W"
+
+
 def forecast_overview(limit: int = 10) -> dict[str, Any]:
-    """run (the forecast run serving `forecasts_latest`, metrics spread; may be empty), genres / items (series lists),
-    rising / falling (titles with MOVERS_MIN_WEEKLY events a week or more whose forecast weekly engagement
-    is at least MOVERS_MIN_CHANGE above / below their last 4 weeks, biggest change first)."""
+    """run (the forecast run serving `forecasts_latest`, metrics spread; may be empty), freq (its period, 'W' or
+    'D'), genres / items (series lists), rising / falling (titles with MOVERS_MIN_WEEKLY events a week or more
+    whose forecast per period is at least MOVERS_MIN_CHANGE above / below their mean per period over the last
+    4 weeks, biggest change first)."""
+    freq = forecast_freq()
     got = many(run=(SERVING_RUN_DETAIL, {"pipeline": "forecast"}),
                genres=(FORECAST_SERIES, {"prefix": "genre:"}), items=(FORECAST_SERIES, {"prefix": "item:"}),
-               movers=(MOVERS, {"min_weekly": MOVERS_MIN_WEEKLY}))
+               movers=(MOVERS, {"min_weekly": MOVERS_MIN_WEEKLY, "period_days": 1 if freq == "D" else 7}))
+    got["freq"] = freq
     df = got.pop("movers")
     got["rising"] = df[df["relative_change"] >= MOVERS_MIN_CHANGE].head(limit).reset_index(drop=True)
     got["falling"] = df[df["relative_change"] <= -MOVERS_MIN_CHANGE].iloc[::-1].head(limit).reset_index(drop=True)
@@ -448,8 +485,12 @@ def backtest_table(metrics: str | dict | None) -> tuple[pd.DataFrame, str]:
     return df.sort_values("wape", kind="stable").reset_index(drop=True), source
 
 
-def genre_weekly(genre: str) -> pd.DataFrame:
-    return frame(GENRE_WEEKLY, genre=genre)
+def genre_history(genre: str, freq: str) -> tuple[pd.DataFrame, str]:
+    """The genre's events per period of a `freq` forecast run (in a column named UNIT[freq]) and a note: its
+    full weeks and which were left out (see `full_weeks`), or its last DAILY_HISTORY_DAYS days and ""."""
+    if freq == "D":
+        return frame(GENRE_DAILY, genre=genre, days=DAILY_HISTORY_DAYS), ""
+    return full_weeks(frame(GENRE_WEEKLY, genre=genre))
 
 
 # --- sql --------------------------------------------------------------------------------------------------

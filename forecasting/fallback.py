@@ -4,7 +4,9 @@ A title with fewer than `min_events` events is too noisy to model on its own, bu
 not. Its p50 is the mean over its genres of (genre forecast x the title's share of that genre over
 the last `window` periods). A title with no recent events takes the share of an average title that
 launched in the window (a new-title prior). Intervals are the scaled genre intervals, widened to at
-least Poisson's 10/90% bounds, since a small count is at least that noisy.
+least Poisson's 10/90% bounds, since a small count is at least that noisy. A title with no event yet is
+0 (p10 = p50 = p90) in the periods that end before its release: it cannot be watched before it is out;
+the prior starts in its release period. A title with events is evidently out, whatever its catalogue says.
 """
 from __future__ import annotations
 
@@ -35,11 +37,13 @@ def genre_shares(matrix: pd.DataFrame, genres_of: dict[str, list[str]], window: 
 
 
 def forecast(titles: list[str], genres_of: dict[str, list[str]], genre_fc: dict[str, np.ndarray],
-             matrix: pd.DataFrame, window: int) -> dict[str, np.ndarray]:
-    """titles: series ids `item:<id>`; genre_fc: `genre:<g>` -> (horizon, 3). Returns id -> (horizon, 3)."""
+             matrix: pd.DataFrame, window: int, released: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """titles: series ids `item:<id>`; genre_fc: `genre:<g>` -> (horizon, 3); released: id -> whether each
+    forecast period reaches the title's release (absent: it does). Returns id -> (horizon, 3)."""
     share, new_share = genre_shares(matrix, genres_of, window)
     horizon = next(iter(genre_fc.values())).shape[0] if genre_fc else 1
     fallback_mean = matrix.loc[matrix.index.isin(titles)].iloc[:, -window:].to_numpy().mean() if len(titles) else 0.0
+    watched = set(matrix.index[matrix.to_numpy().sum(axis=1) > 0])
     out = {}
     for sid in titles:
         parts = [share.get((sid, g), new_share.get(g, 0.0)) * genre_fc[f"genre:{g}"]
@@ -49,5 +53,7 @@ def forecast(titles: list[str], genres_of: dict[str, list[str]], genre_fc: dict[
         p50 = q[:, 1]
         q[:, 0] = np.minimum(q[:, 0], poisson.ppf(0.1, np.maximum(p50, 1e-9)))
         q[:, 2] = np.maximum(q[:, 2], poisson.ppf(0.9, np.maximum(p50, 1e-9)))
+        if sid not in watched and released and sid in released:
+            q = q * released[sid][:, None]
         out[sid] = np.clip(q, 0, None)
     return out

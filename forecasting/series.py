@@ -1,9 +1,9 @@
 """Engagement series from the store: counts per title and per genre per period, point in time.
 
 Everything is read through `data.features` as of the cutoff, so no event at or after it can
-reach a model. Periods are Monday-start weeks (`W`) or days (`D`); the store's first, partial
-period is dropped (its count would look like a slump), and each series is zero-filled from its
-first event to the last full period before the cutoff. `series_id` is `item:<id>` or `genre:<name>`;
+reach a model. Periods are Monday-start weeks (`W`) or days (`D`); a first week the data starts
+after the Monday of is dropped (its count would look like a slump; a day is always full), and each
+series is zero-filled from its first event to the last full period before the cutoff. `series_id` is `item:<id>` or `genre:<name>`;
 a title counts in each of its (pipe-separated) genres.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ LAST_EVENT = "max(ts) AS last_ts, min(ts) AS first_ts, count(*) AS n"
 class History:
     """Period counts known before `cutoff` (all periods are full ones)."""
     counts: pd.DataFrame      # item_id, ds, y  (titles; only periods with events)
-    items: pd.DataFrame       # item_id, genres (list), release (Timestamp or NaT)
+    items: pd.DataFrame       # item_id, genres (list), release (Timestamp or NaT; see `release_dates`)
     sentiment: pd.DataFrame   # item_id, ds, reviews, mean_p_positive (may be empty)
     start: pd.Timestamp       # first full period in the store
     cutoff: pd.Timestamp      # first period not in the history
@@ -48,10 +48,11 @@ def floor_period(ts: pd.Timestamp, freq: str) -> pd.Timestamp:
     return ts - pd.Timedelta(days=ts.dayofweek) if freq == "W" else ts
 
 
-def ceil_period(ts: pd.Timestamp, freq: str) -> pd.Timestamp:
-    """The first period that starts at or after `ts`."""
-    first = floor_period(ts, freq)
-    return first if first == pd.Timestamp(ts) else first + pd.Timedelta(days=FREQS[freq])
+def first_full_period(first: pd.Timestamp, freq: str) -> pd.Timestamp:
+    """The first period the data covers in full, judged by day as the end is (see `default_cutoff`, and
+    the dashboard's WEEK_IS_PARTIAL): data from a period's first day on (at any hour) counts it as full."""
+    start = floor_period(first, freq)
+    return start if pd.Timestamp(first).normalize() == start else start + pd.Timedelta(days=FREQS[freq])
 
 
 def default_cutoff(con: duckdb.DuckDBPyConnection, freq: str) -> pd.Timestamp:
@@ -78,19 +79,17 @@ def load_history(con: duckdb.DuckDBPyConnection, cutoff: pd.Timestamp, freq: str
     _, first, n = events.aggregate(LAST_EVENT).fetchall()[0]
     if not n:
         raise MarqueeError(f"no interactions before the cutoff {cutoff.date()}")
-    start = ceil_period(pd.Timestamp(first), freq)
+    start = first_full_period(pd.Timestamp(first), freq)
     counts = events.aggregate(f"item_id, {BUCKET[freq]} AS ds, count(*) AS y", f"item_id, {BUCKET[freq]}").df()
     counts["ds"] = pd.to_datetime(counts["ds"]).astype("datetime64[ns]")
     counts = counts[counts["ds"] >= start].astype({"item_id": str, "y": "int64"}).reset_index(drop=True)
     if counts.empty:
         raise MarqueeError(f"no full {'week' if freq == 'W' else 'day'} of history before the cutoff {cutoff.date()}")
     items = con.execute(ITEMS).df()
-    release = pd.to_datetime(items["release_date"], errors="coerce")
-    year = pd.to_datetime(items["release_year"].astype("Int64").astype(str), format="%Y", errors="coerce")
     items = pd.DataFrame({
         "item_id": items["item_id"].astype(str),
         "genres": items["genres"].fillna("").astype(str).str.split("|").map(lambda g: [x for x in g if x.strip()]),
-        "release": release.fillna(year).astype("datetime64[ns]"),
+        "release": release_dates(items),
     })
     sentiment = features.as_of(con, "item_sentiment_daily", cutoff)
     if len(sentiment):
@@ -100,6 +99,22 @@ def load_history(con: duckdb.DuckDBPyConnection, cutoff: pd.Timestamp, freq: str
         sentiment["mean_p_positive"] = sentiment["pos"] / sentiment["reviews"]
         sentiment = sentiment[sentiment["ds"] >= start].drop(columns="pos")
     return History(counts, items, sentiment, start, cutoff, freq)
+
+
+def release_dates(items: pd.DataFrame) -> pd.Series:
+    """Each title's release: its release_date, else Jan 1 of its release_year, the earliest day it can be
+    out (so a year alone holds a title back only while that year is in the future), else NaT."""
+    release = pd.to_datetime(items["release_date"], errors="coerce")
+    year = pd.to_datetime(items["release_year"].astype("Int64").astype(str), format="%Y", errors="coerce")
+    return release.fillna(year).astype("datetime64[ns]")
+
+
+def released(items: pd.DataFrame, periods: pd.DatetimeIndex, step: pd.Timedelta) -> dict[str, np.ndarray]:
+    """`item:<id>` -> per period, whether the title is out by the period's last day (unknown release: yes)."""
+    ends = periods.to_numpy() + step.to_timedelta64()
+    rel = items["release"].to_numpy()[:, None]
+    out = np.isnat(rel) | (rel < ends[None, :])
+    return {f"item:{i}": row for i, row in zip(items["item_id"], out, strict=True)}
 
 
 def title_genres(items: pd.DataFrame) -> pd.DataFrame:

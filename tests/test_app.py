@@ -258,6 +258,34 @@ def test_movers_need_volume_and_a_real_change(home, tmp_path):
     assert got["rising"]["relative_change"].iloc[0] == pytest.approx(0.5)
 
 
+def test_a_daily_forecast_run_is_compared_and_drawn_per_day(home, tmp_path):
+    """A daily run's p50 is per day: the movers compare it with the mean per day of the last 4 weeks (not per
+    week), and the charts continue a daily history, labelled so."""
+    from app import queries as q
+
+    tiny_store(home, tmp_path)
+    days = pd.date_range("2024-02-01", periods=4).date
+    fc = pd.DataFrame([(s, d, p50 / 2, p50, p50 * 2, "model") for s, p50 in
+                       (("item:b", 0.5), ("item:d", 0.125), ("genre:Drama", 1.0)) for d in days],
+                      columns=["series_id", "ds", "p10", "p50", "p90", "method"])
+    fore = runs.start("forecast", "naive", {"freq": "D", "horizon": 4}, home=home)
+    runs.publish(fore.run_id, {"forecasts": fc}, home=home)
+    got = q.forecast_overview()
+    # b: 7 events in the 28 days before Feb 1, 0.25 a day, forecast 0.5 a day; d: 6 (0.214 a day) to 0.125
+    assert got["rising"]["item_id"].tolist() == ["b"] and got["falling"]["item_id"].tolist() == ["d"]
+    assert got["freq"] == "D"
+    assert got["rising"][["recent", "forecast", "relative_change"]].iloc[0].tolist() == pytest.approx([0.25, 0.5, 1.0])
+    daily = q.title_detail("b")["daily"]         # from its first event (Jan 1) to the end of the data (Jan 31)
+    assert len(daily) == 31 and daily["events"].sum() == 9 and daily["events"].iloc[-1] == 1
+    at = page("titles")
+    at.selectbox(key="title").set_value("b").run()
+    assert "A daily forecast run" in texts(at) and "Daily engagement and forecast" in texts(at)
+    assert '"Events per day"' in at.get("vega_lite_chart")[0].proto.spec
+    at = page("forecasts")
+    assert "Mean events per day forecast" in texts(at) and "A daily forecast run" in texts(at)
+    assert '"Events per day"' in at.get("vega_lite_chart")[0].proto.spec
+
+
 def test_sentiment_page_by_genre_and_over_time(app_home):
     at = page("sentiment")
     metrics = {m.label: m.value for m in at.metric}

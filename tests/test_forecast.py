@@ -82,8 +82,20 @@ def test_series_match_a_hand_count(home):
     with store.read(home) as con:
         assert series.default_cutoff(con, "W") == pd.Timestamp("2024-01-22")   # the last week is partial
         daily = series.load_history(con, pd.Timestamp("2024-01-09"), "D")
-    assert daily.start == pd.Timestamp("2023-12-31")
+    assert daily.start == pd.Timestamp("2023-12-30")                   # a day is full from any hour on
     assert series.wide(daily).loc["item:3"].sum() == 2
+
+
+def test_data_from_a_periods_first_day_counts_it_as_full(home):
+    """Both ends are judged by day: data from Monday 00:05 to Sunday 23:00 is two full weeks (14 full days)."""
+    ts = pd.to_datetime(["2024-01-01 00:05:35", "2024-01-03 12:00:00", "2024-01-08 09:00:00", "2024-01-14 23:00:00"])
+    _load(home, pd.DataFrame({"item_id": "1", "ts": ts}))
+    with store.read(home) as con:
+        for freq, cutoff, periods in (("W", "2024-01-15", 2), ("D", "2024-01-15", 14)):
+            assert series.default_cutoff(con, freq) == pd.Timestamp(cutoff)
+            hist = series.load_history(con, pd.Timestamp(cutoff), freq)
+            assert hist.start == START and len(hist.periods()) == periods
+            assert hist.counts["y"].sum() == 4                       # the first Monday's event included
 
 
 def test_an_event_after_the_cutoff_changes_nothing(home):
@@ -174,6 +186,24 @@ def test_train_and_score_count_the_same_fallback_titles(home):
         published = con.sql("SELECT DISTINCT series_id FROM forecasts_latest WHERE method = 'genre_fallback'").df()
     assert sorted(published["series_id"]) == ["item:4", "item:5", "item:6"]
     assert runs.get(run_id, home)["data_snapshot"]["fallback_titles"] == out["genre_fallback_titles"] == 3
+
+
+def test_a_title_is_forecast_zero_before_its_release(home):
+    """A title without events is 0 in the weeks that end before its release date (or Jan 1 of a future
+    release year), and gets the new-title prior from its release week on."""
+    upcoming = pd.DataFrame({"item_id": ["7", "8"], "title": ["Upcoming", "Next Year"], "genres": "Drama",
+                             "release_date": pd.to_datetime(["2024-05-29", None]), "release_year": [2024, 2025]})
+    counts = {"1": [20 + w for w in range(20)], "2": [10] * 20, "4": [0] * 16 + [2, 1, 2, 1]}
+    _load(home, _weekly_events(counts), pd.concat([ITEMS, upcoming], ignore_index=True))
+    api.score(home, api.train(home, model="naive", cutoff="2024-05-13", progress=False))
+    with store.read(home) as con:
+        fc = con.sql("SELECT series_id, ds, p10, p50, p90 FROM forecasts_latest ORDER BY ds").df()
+    week = {sid: g[["p10", "p50", "p90"]].to_numpy() for sid, g in fc.groupby("series_id")}
+    assert (week["item:7"][:2] == 0).all()          # weeks of May 13 and 20: before its Wednesday May 29 release
+    assert (week["item:7"][2:, 1] > 0).all()        # its release week (May 27) on: the prior
+    np.testing.assert_allclose(week["item:7"][2:], week["item:5"][2:])   # the same prior as a released new title
+    assert (week["item:8"] == 0).all()              # only a year, 2025: not before Jan 1 2025
+    assert (week["item:5"][:, 1] > 0).all()         # released in 2024, no events yet: the prior
 
 
 def test_an_auto_run_is_registered_with_the_recipe_it_selected(home):

@@ -12,15 +12,16 @@ if runs.empty or (genres.empty and data["items"].empty):
     st.info("No forecasts yet: run `marquee train forecast && marquee score forecast`")
     st.stop()
 
-rising, falling = data["rising"], data["falling"]
+rising, falling, unit = data["rising"], data["falling"], q.UNIT[data["freq"]]
 st.subheader("Rising and falling titles")
-st.caption(f"Mean weekly events forecast (p50) against the mean of the 4 weeks before the forecast starts; "
-           f"titles with at least {q.MOVERS_MIN_WEEKLY:g} event a week in those weeks whose forecast differs by "
+st.caption(f"Mean events per {unit} forecast (p50) against the mean per {unit} of the 4 weeks before the forecast "
+           f"starts ({'a daily' if unit == 'day' else 'a weekly'} forecast run); titles with at least "
+           f"{q.MOVERS_MIN_WEEKLY:g} event a week in those weeks whose forecast differs by "
            f"{q.MOVERS_MIN_CHANGE:.0%} or more, biggest change first.")
-cfg = {c: st.column_config.NumberColumn(label, format="%.1f") for c, label in
-       (("recent_weekly", "last 4 weeks, per week"), ("forecast_weekly", "forecast, per week"), ("change", "change"))}
+cfg = {c: st.column_config.NumberColumn(label, format="%.1f" if unit == "week" else "%.2f") for c, label in
+       (("recent", f"last 4 weeks, per {unit}"), ("forecast", f"forecast, per {unit}"), ("change", "change"))}
 cfg["relative_change"] = st.column_config.NumberColumn("change %", format="percent")
-columns = ["title", "recent_weekly", "forecast_weekly", "change", "relative_change"]
+columns = ["title", "recent", "forecast", "change", "relative_change"]
 for column, label, movers in zip(st.columns(2), ("Rising", "Falling"), (rising, falling), strict=True):
     with column:
         st.markdown(f"**{label}**")
@@ -35,10 +36,11 @@ if genres.empty:
 else:
     series = st.selectbox("Genre", genres["series_id"].tolist(), format_func=lambda s: s.split(":", 1)[1],
                           key="genre")
-    history, weeks_note = q.full_weeks(q.genre_weekly(series.split(":", 1)[1]))
-    st.altair_chart(charts.forecast_fan(history, q.series_forecast(series)), width="stretch")
-    if weeks_note:
-        st.caption(weeks_note)
+    history, note = q.genre_history(series.split(":", 1)[1], data["freq"])
+    st.altair_chart(charts.forecast_fan(history, q.series_forecast(series), unit), width="stretch")
+    if unit == "day":
+        note = f"A daily forecast run: events per day over the last {q.DAILY_HISTORY_DAYS // 7} weeks of data."
+    st.caption(f"Shaded: p10-p90 of the forecast; dashed: p50. {note}")
 
 st.subheader("Backtest accuracy")
 run = runs.iloc[0]

@@ -21,9 +21,9 @@ info = detail["info"]
 st.header(info["title"])
 st.caption(f"id {item_id} · {(info['genres'] or '').replace('|', ', ')} · {info['release_year'] or ''}")
 
-st.subheader("Weekly engagement and forecast")
 weekly, weeks_note = q.full_weeks(detail["weekly"])
 forecast = detail["forecast"]
+st.subheader(f"{'Daily' if 'daily' in detail and not forecast.empty else 'Weekly'} engagement and forecast")
 if weekly.empty:
     st.info("No events for this title yet.")
 elif forecast.empty:
@@ -31,6 +31,10 @@ elif forecast.empty:
     if weeks_note:
         st.caption(weeks_note)
     st.info("No forecast for this title: run `marquee train forecast && marquee score forecast`")
+elif "daily" in detail:   # a daily forecast run: its forecast continues days, not weeks
+    st.altair_chart(charts.forecast_fan(detail["daily"], forecast, "day"), width="stretch")
+    st.caption(f"A daily forecast run: events per day over the last {q.DAILY_HISTORY_DAYS // 7} weeks of data. "
+               f"Shaded: p10-p90 of the forecast; dashed: p50 (method: {forecast['method'].iloc[0]}).")
 else:
     st.altair_chart(charts.forecast_fan(weekly, forecast), width="stretch")
     st.caption(f"Shaded: p10-p90 of the forecast; dashed: p50 (method: {forecast['method'].iloc[0]}). {weeks_note}")
