@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from data import paths, store
 from data.errors import MarqueeError
@@ -137,16 +136,19 @@ def fail(run_id: str, error: str, home: str | os.PathLike | None = None) -> None
         (paths.home(home) / "artifacts" / run_id).rmdir()
 
 
-def _row_dict(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> dict | None:
+def _row_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> list[dict]:
+    """Runs as dicts of DuckDB's own values (NULL is None), their JSON columns parsed."""
     cur = con.execute(sql, params)
-    rows = cur.fetchall()
-    if not rows:
-        return None
-    row = rows[0]
-    out = dict(zip([d[0] for d in cur.description], row, strict=True))
-    for key in ("params", "metrics", "data_snapshot"):
-        out[key] = json.loads(out[key] or "{}")
+    names = [d[0] for d in cur.description]
+    out = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    for run in out:
+        for key in ("params", "metrics", "data_snapshot"):
+            run[key] = json.loads(run[key] or "{}")
     return out
+
+
+def _row_dict(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> dict | None:
+    return next(iter(_row_dicts(con, sql, params)), None)
 
 
 def _located(run: dict | None, home: str | os.PathLike | None) -> dict | None:
@@ -182,6 +184,7 @@ def resolve(pipeline: str, run_id: str | None, home: str | os.PathLike | None = 
     return run
 
 
-def list_runs(limit: int = 50, home: str | os.PathLike | None = None) -> pd.DataFrame:
+def list_runs(limit: int = 50, home: str | os.PathLike | None = None) -> list[dict]:
+    """The newest `limit` runs, newest first (not a DataFrame: pandas 3 would turn a NULL into NaN)."""
     with store.read(home) as con:
-        return con.execute(LIST_RUNS, {"limit": limit}).df()
+        return _row_dicts(con, LIST_RUNS, {"limit": limit})

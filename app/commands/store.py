@@ -91,7 +91,7 @@ def _export(args: argparse.Namespace) -> None:
 
 def _took(started: Any, finished: Any) -> str:
     """A run's duration, e.g. 3m13s ("-" while it runs or when a time is missing)."""
-    if started is None or finished is None or started != started or finished != finished:   # None or NaT
+    if started is None or finished is None:
         return "-"
     seconds = round((finished - started).total_seconds())
     minutes, seconds = divmod(seconds, 60)
@@ -99,7 +99,7 @@ def _took(started: Any, finished: Any) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
-def _outcome(status: str, metrics: str | None, error: str | None, max_chars: int = 80) -> str:
+def _outcome(status: str, metrics: str | dict | None, error: str | None, max_chars: int = 80) -> str:
     """What a run came to in one short cell: its headline metrics (as many as fit), or its error's first line."""
     from app.run_metrics import HEADLINE, headline_metrics
 
@@ -127,19 +127,18 @@ def _outcome(status: str, metrics: str | None, error: str | None, max_chars: int
 def _runs(args: argparse.Namespace) -> None:
     from data import runs
 
-    df = runs.list_runs(limit=args.limit, home=args.home)
+    listed = runs.list_runs(limit=args.limit, home=args.home)
     if args.format == "json":   # everything, params and metrics as JSON objects
-        records = [{k: (json.loads(v) if k in ("params", "metrics", "data_snapshot") and v else _jsonable(v))
-                    for k, v in row.items()} for row in df.astype(object).to_dict("records")]
-        print(json.dumps(records, ensure_ascii=False))
+        print(json.dumps([{k: v if k in ("params", "metrics", "data_snapshot") else _jsonable(v) for k, v in r.items()}
+                          for r in listed], ensure_ascii=False))
         return
-    if not len(df):
+    if not listed:
         print("no runs yet: try `marquee train recsys`")
         return
-    rows = [[r.run_id, r.pipeline, r.model or "-", r.status,
-             r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at == r.started_at else "-",
-             _took(r.started_at, r.finished_at), _outcome(r.status, r.metrics, r.error)]
-            for r in df.itertuples(index=False)]
+    rows = [[r["run_id"], r["pipeline"], r["model"] or "-", r["status"],
+             r["started_at"].strftime("%Y-%m-%d %H:%M:%S") if r["started_at"] else "-",
+             _took(r["started_at"], r["finished_at"]), _outcome(r["status"], r["metrics"], r["error"])]
+            for r in listed]
     print(render(["run_id", "pipeline", "model", "status", "started", "took", "metrics or error"], rows))
 
 
