@@ -111,8 +111,10 @@ def _recipe(run: dict) -> dict:
     with built_from(path, errors=(*STRUCTURE_ERRORS, MarqueeError)):
         check_cutoff(recipe["cutoff"], recipe["freq"])
         for kind in ("item", "genre"):
-            if np.asarray(recipe["scales"][kind], dtype=float).shape != (2, h):
-                raise ValueError(f"{kind} interval scales are not 2 x {h} numbers")
+            factors, edges = backtest.bands(recipe["scales"], kind)
+            if factors.shape[1:] != (2, h) or len(edges) != len(factors) - 1 or edges != sorted(edges):
+                raise ValueError(f"{kind} interval scales are not 2 x {h} numbers per volume band, "
+                                 "with one edge fewer than bands")
     return recipe
 
 

@@ -121,44 +121,73 @@ def select(windows: list[Window], cfg: ForecastConfig, allowed: list[str]) -> tu
     return best, candidates(windows, cfg, allowed)[best], scores
 
 
-def calibrate(windows: list[Window], base: str, weight: float, target: float = 0.8) -> dict[str, list[list[float]]]:
-    """Split-conformal factors per kind and horizon step: the 90% quantiles of how far log1p(truth) fell
-    below / above log1p(p50) on the inner backtest, so that p10/p90 bracket ~80% of such outcomes.
+LEVEL_BINS = 3          # volume bands calibrated apart: log errors shrink as a series gets busier
+MIN_PER_BAND = 30       # residuals a band needs at a step; fewer: that step uses the pooled factor
+
+
+def level(w: Window) -> np.ndarray:
+    """(n,) each series' recent volume: log1p of its mean over the last 4 periods before the origin."""
+    recent = w.history[:, -4:]
+    return np.log1p(recent.mean(axis=1)) if recent.shape[1] else np.zeros(len(w.series))
+
+
+def _factors(lo: np.ndarray, hi: np.ndarray, tail: float, pooled: list[list[float]] | None = None
+             ) -> list[list[float]]:
+    """[lo per step, hi per step] from (rows, h) residuals (NaN: unknown): each side's `tail` quantile, never
+    narrower than an earlier step; a step with fewer than MIN_PER_BAND residuals takes `pooled`'s factor."""
+    sides = []
+    for side, res in enumerate((lo, hi)):
+        vals, last = [], 1.0
+        for k in range(res.shape[1]):
+            r = res[:, k][~np.isnan(res[:, k])]
+            enough = len(r) >= (MIN_PER_BAND if pooled is not None else 1)
+            last = max(0.0, float(np.quantile(r, tail))) if enough else (pooled[side][k] if pooled else last)
+            vals.append(last)
+        sides.append(np.maximum.accumulate(vals).tolist())
+    return sides
+
+
+def calibrate(windows: list[Window], base: str, weight: float, target: float = 0.8) -> dict:
+    """Split-conformal factors per kind, volume band and horizon step: the quantiles of how far log1p(truth)
+    fell below / above log1p(p50) on the inner backtest, so that p10/p90 bracket ~80% of such outcomes.
 
     Per step, because errors grow with the horizon and the partial windows near the cutoff score only
-    the first steps; never narrower than an earlier step. Returns kind -> [lo per step, hi per step].
+    the first steps. Per volume band (LEVEL_BINS bands of `level`, edges at its quantiles), because
+    pooled factors, set by the many quiet series, are far too wide for busy ones. Returns
+    kind -> [[lo per step, hi per step] per band], and "edges" -> kind -> the band edges.
     """
     tail = 1 - (1 - target) / 2
-    horizon = windows[0].truth.shape[1]
-    out = {}
+    out: dict = {"edges": {}}
     for kind in ("item", "genre"):
-        lo_s, hi_s = [[] for _ in range(horizon)], [[] for _ in range(horizon)]
-        for w in windows:
-            mask = w.is_genre if kind == "genre" else ~w.is_genre
-            c, y = np.log1p(point(w, base, weight)[mask]), np.log1p(w.truth[mask])
-            for k in range(horizon):
-                known = ~np.isnan(y[:, k])
-                lo_s[k].append((c[:, k] - y[:, k])[known])
-                hi_s[k].append((y[:, k] - c[:, k])[known])
-        sides = []
-        for per_step in (lo_s, hi_s):
-            vals, last = [], 1.0
-            for parts in per_step:
-                r = np.concatenate(parts) if parts else np.array([])
-                last = max(0.0, float(np.quantile(r, tail))) if len(r) else last
-                vals.append(last)
-            sides.append(np.maximum.accumulate(vals).tolist())
-        out[kind] = sides
+        masks = [w.is_genre if kind == "genre" else ~w.is_genre for w in windows]
+        c = np.concatenate([np.log1p(point(w, base, weight)[m]) for w, m in zip(windows, masks, strict=True)])
+        y = np.concatenate([np.log1p(w.truth[m]) for w, m in zip(windows, masks, strict=True)])
+        levels = np.concatenate([level(w)[m] for w, m in zip(windows, masks, strict=True)])
+        edges = sorted(set(np.quantile(levels, np.arange(1, LEVEL_BINS) / LEVEL_BINS).tolist())) if len(levels) else []
+        band = np.searchsorted(edges, levels, side="right")
+        pooled = _factors(c - y, y - c, tail)
+        out[kind] = [_factors((c - y)[band == b], (y - c)[band == b], tail, pooled) for b in range(len(edges) + 1)]
+        out["edges"][kind] = edges
     return out
 
 
-def apply(w: Window, base: str, weight: float, scales: dict[str, list[list[float]]]) -> np.ndarray:
-    """The recipe's calibrated (n, h, 3) forecast: p50 x/÷ exp(factor) in log1p space; p10 <= p50 <= p90, >= 0."""
+def bands(scales: dict, kind: str) -> tuple[np.ndarray, list[float]]:
+    """(bands, 2, h) factors and the band edges of `kind`; a run calibrated before bands has one band."""
+    factors = np.asarray(scales[kind], dtype=float)
+    return (factors[None] if factors.ndim == 2 else factors), list(scales.get("edges", {}).get(kind, []))
+
+
+def apply(w: Window, base: str, weight: float, scales: dict) -> np.ndarray:
+    """The recipe's calibrated (n, h, 3) forecast: p50 x/÷ exp(factor of the series' kind and volume band)
+    in log1p space; p10 <= p50 <= p90, >= 0."""
     p50 = np.clip(point(w, base, weight), 0, None)
     c = np.log1p(p50)
-    genre = w.is_genre[:, None]
-    s_lo = np.where(genre, np.asarray(scales["genre"][0])[None, :], np.asarray(scales["item"][0])[None, :])
-    s_hi = np.where(genre, np.asarray(scales["genre"][1])[None, :], np.asarray(scales["item"][1])[None, :])
+    s_lo, s_hi = np.zeros_like(c), np.zeros_like(c)
+    lv = level(w)
+    for kind, mask in (("genre", w.is_genre), ("item", ~w.is_genre)):
+        factors, edges = bands(scales, kind)
+        band = np.minimum(np.searchsorted(edges, lv[mask], side="right"), len(factors) - 1)
+        s_lo[mask], s_hi[mask] = factors[band, 0], factors[band, 1]
     p10 = np.minimum(np.expm1(c - s_lo), p50)
     p90 = np.maximum(np.expm1(c + s_hi), p50)
     return np.clip(np.stack([p10, p50, p90], axis=-1), 0, None)

@@ -255,3 +255,37 @@ def test_commands_show_their_result_not_training_noise(home):
     out = marquee_process("evaluate", "forecast", "--origins", "1", home=home)
     assert out.returncode == 0, out.stderr
     assert set(json.loads(out.stdout)["mean"]) == {"recipe", "naive", "mean4"}
+
+
+def _calibration_windows(seed: int = 0, n: int = 300, h: int = 4) -> list:
+    """Quiet titles (~2 events a period) and busy ones (~200): Poisson truths around a flat p50."""
+    from forecasting.backtest import Window
+
+    rng = np.random.default_rng(seed)
+    rate = np.where(np.arange(n) < n // 2, 2.0, 200.0)
+    out = []
+    for o in range(3):
+        history = rng.poisson(rate[:, None], (n, 8)).astype(float)
+        truth = rng.poisson(rate[:, None], (n, h)).astype(float)
+        p50 = np.repeat(rate[:, None], h, axis=1)
+        out.append(Window(pd.Timestamp("2024-01-01") + pd.Timedelta(weeks=4 * o), [f"item:{i}" for i in range(n)],
+                          history, truth, {"naive": np.stack([p50, p50, p50], axis=-1)}))
+    return out
+
+
+def test_intervals_are_calibrated_per_volume_band():
+    """One pooled factor, set by the many quiet titles' large log errors, made busy titles' bands far too wide."""
+    from forecasting import backtest
+
+    windows = _calibration_windows()
+    scales = backtest.calibrate(windows, "naive", 1.0)
+    q = backtest.apply(_calibration_windows(seed=1)[0], "naive", 1.0, scales)
+    truth = _calibration_windows(seed=1)[0].truth
+    quiet, busy = slice(0, 150), slice(150, 300)
+    for part in (quiet, busy):   # ~80% inside p10..p90 in each band, not just overall
+        inside = (truth[part] >= q[part, :, 0]) & (truth[part] <= q[part, :, 2])
+        assert 0.7 <= inside.mean() <= 0.95
+    rel_width = (q[..., 2] - q[..., 0]) / q[..., 1]
+    assert rel_width[busy].mean() < 0.5 * rel_width[quiet].mean()     # busy titles get the narrower band
+    pooled = {"item": scales["item"][0], "genre": scales["genre"][0]}   # a run calibrated before bands
+    assert backtest.apply(windows[0], "naive", 1.0, pooled).shape == q.shape
