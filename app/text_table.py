@@ -6,7 +6,6 @@ exactly, numbers align right, and a cell longer than `max_chars` is cut with `..
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -19,13 +18,8 @@ def _is_number(value: Any) -> bool:
 
 
 def cell(value: Any, text: Callable[[Any], str] = str, max_chars: int | None = None) -> str:
-    """One value as a table cell: NULL for None, `nan`/`inf` as such, line breaks shown as `\\n`."""
-    if value is None:
-        shown = NULL
-    elif isinstance(value, float) and not math.isfinite(value):
-        shown = str(value)
-    else:
-        shown = text(value).replace("\r", "\\r").replace("\n", "\\n")
+    """One value as a table cell: NULL for None, line breaks shown as `\\n`."""
+    shown = NULL if value is None else text(value).replace("\r", "\\r").replace("\n", "\\n")
     if max_chars is not None and len(shown) > max_chars:
         shown = shown[: max_chars - 3] + "..."
     return shown

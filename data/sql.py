@@ -13,8 +13,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -24,7 +23,6 @@ from data.errors import MarqueeError
 
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_TIMEOUT = 120.0   # seconds
-T = TypeVar("T")
 
 
 def memory_limit_mib() -> int:
@@ -86,10 +84,10 @@ def _locked_down(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(setting)
 
 
-def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: float,
-         fetch: Callable[[duckdb.DuckDBPyRelation | None], T]) -> T:
-    """Check, then run `query` on a locked-down read-only connection; `fetch` gets the relation
-    capped at max_rows + 1 rows (None for a statement with no result).
+def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: float
+         ) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Check, then run `query` on a locked-down read-only connection: (columns, at most max_rows + 1 rows;
+    none for a statement with no result).
 
     The query runs in a worker thread while this one waits: waiting can be cut short by the
     timeout or by Ctrl-C (which a thread blocked inside DuckDB would not notice), and either
@@ -108,7 +106,7 @@ def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: flo
         def work() -> None:
             try:
                 rel = con.sql(query)
-                outcome["value"] = fetch(rel.limit(max_rows + 1) if rel is not None else None)
+                outcome["value"] = ([], []) if rel is None else (rel.columns, rel.limit(max_rows + 1).fetchall())
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
                 outcome["error"] = exc
             finally:
@@ -140,8 +138,7 @@ def fetch_readonly(query: str, home: str | os.PathLike | None = None, max_rows: 
     DECIMAL, UUID, INTERVAL and BLOB keep what they are, where a DataFrame would round or retype them).
     Raises QueryRefused for anything but a query, MarqueeError for a query that fails or runs too long.
     -> (columns, rows, truncated: whether more rows existed)."""
-    columns, rows = _run(query, home, max_rows, timeout,
-                         lambda rel: (rel.columns, rel.fetchall()) if rel is not None else ([], []))
+    columns, rows = _run(query, home, max_rows, timeout)
     return list(columns), rows[:max_rows], len(rows) > max_rows
 
 
