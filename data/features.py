@@ -19,8 +19,7 @@ if TYPE_CHECKING:
 
 NO_CUTOFF = datetime(9999, 12, 31)
 
-# item_engagement_daily in two steps. A bulk load computes the parts of its own rows once, to find
-# duplicate events and, when the store held no events before, to build the table from them.
+# item_engagement_daily in two steps: per (title, day, user), then per (title, day).
 ENGAGEMENT_PARTS = """
     SELECT item_id, CAST(ts AS DATE) AS day, user_id, count(*) AS n, sum(rating) AS rating_sum,
            count(rating) AS rated{extra}
@@ -29,6 +28,21 @@ ENGAGEMENT_DAILY = """
     SELECT item_id, day, CAST(sum(n) AS BIGINT) AS events, count(*) AS users,
            sum(rating_sum) / nullif(sum(rated), 0) AS mean_rating
     FROM {parts} GROUP BY ALL"""
+# A bulk load's own rows in one (title, day) pass, and apart the few (title, day, user) groups of
+# 2+ events: users = events less those repeats. The full per-user grouping of a 10M-event file
+# has ~10M groups; keeping all of them cost ~2 s more on 2 cores (docs/benchmarks.md, "Ingest").
+DAY_TOTALS = """
+    SELECT item_id, CAST(ts AS DATE) AS day, count(*) AS events, sum(rating) AS rating_sum,
+           count(rating) AS rated
+    FROM {events} GROUP BY ALL"""
+REPEAT_VISITS = """
+    SELECT item_id, CAST(ts AS DATE) AS day, user_id, count(*) AS n{extra}
+    FROM {events} GROUP BY ALL HAVING count(*) > 1{having}"""
+DAILY_FROM_TOTALS = """
+    SELECT t.item_id, t.day, t.events, t.events - coalesce(r.repeats, 0) AS users,
+           t.rating_sum / nullif(t.rated, 0) AS mean_rating
+    FROM {totals} t LEFT JOIN (SELECT item_id, day, sum(n - 1) AS repeats FROM {repeats} GROUP BY ALL) r
+        USING (item_id, day)"""
 
 FEATURES: dict[str, str] = {
     # raw events
@@ -84,22 +98,24 @@ REFRESH_TOUCHED = "INSERT INTO item_engagement_daily BY NAME " + ENGAGEMENT_DAIL
 
 
 def refresh_item_engagement_daily(con: duckdb.DuckDBPyConnection, touched: str | None = None,
-                                  parts: str | None = None) -> None:
+                                  loaded: tuple[str, str] | None = None) -> None:
     """Recompute the cached engagement table (inside the caller's write transaction).
 
     touched: optionally a relation (name or parenthesised subquery) of the (item_id, day) pairs whose
     events changed; only those rows are recomputed (ingesting 1k events into a 10M-event store stays
-    cheap). parts: instead, ENGAGEMENT_PARTS of every stored event, already computed (a first load's
-    own rows); the table is rebuilt from them without reading `interactions` again. Neither: all,
-    from the events. The caller passes trusted relation names, never user input.
+    cheap). loaded: instead, (DAY_TOTALS, REPEAT_VISITS) of every stored event, already computed (a
+    first load's own rows); the table is built from them without reading `interactions` again.
+    Neither: all, from the events. The caller passes trusted relation names, never user input.
     """
     if touched is not None:
         con.execute(f"DELETE FROM item_engagement_daily WHERE (item_id, day) IN (SELECT (item_id, day) FROM {touched})")
         con.execute(REFRESH_TOUCHED.format(touched=touched))
         return
     con.execute("DELETE FROM item_engagement_daily")
-    if parts is not None:
-        con.execute("INSERT INTO item_engagement_daily BY NAME " + ENGAGEMENT_DAILY.format(parts=parts))
+    if loaded is not None:
+        totals, repeats = loaded
+        con.execute("INSERT INTO item_engagement_daily BY NAME " + DAILY_FROM_TOTALS.format(totals=totals,
+                                                                                            repeats=repeats))
     else:
         con.execute("INSERT INTO item_engagement_daily BY NAME " + FEATURES["item_engagement_daily"],
                     {"as_of": NO_CUTOFF})

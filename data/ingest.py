@@ -26,25 +26,27 @@ from data.paths import staging_dir, store_path
 from data.wording import plural
 
 KNOWN_ITEMS = "SELECT item_id FROM items"
-REGISTER_USERS = """INSERT INTO users (user_id) SELECT DISTINCT user_id FROM {rows}
-WHERE user_id IS NOT NULL ON CONFLICT DO NOTHING"""
+REGISTER_USERS = """INSERT INTO users (user_id) SELECT user_id FROM memory.main.file_users WHERE user_id IS NOT NULL
+ON CONFLICT DO NOTHING"""
 INSERT_NEW_EVENTS = """INSERT INTO interactions (user_id, item_id, ts, rating, event_type)
 SELECT g.user_id, g.item_id, g.ts, g.rating, g.event_type FROM memory.main.good g
 WHERE NOT EXISTS (SELECT 1 FROM interactions i WHERE i.user_id = g.user_id AND i.item_id = g.item_id
                   AND i.ts = g.ts AND i.event_type = g.event_type)"""
 INSERT_ALL_EVENTS = """INSERT INTO interactions (user_id, item_id, ts, rating, event_type)
 SELECT user_id, item_id, ts, rating, event_type FROM memory.main.good"""   # first load: nothing to skip
-TOUCHED = "(SELECT DISTINCT item_id, day FROM memory.main.parts)"
-# Events: the engagement parts of the file's rows, with what proves them clean in the same pass.
-# Two equal events share (item, day, user), so only a group of 2+ rows can hold one. A group of
-# exactly 2 holds one only if both rows hash alike on (timestamp, event type): x XOR y = 0 iff x = y
-# (a hash collision only costs a second look). Groups that may repeat get an exact second look.
-EVENT_PARTS = features.ENGAGEMENT_PARTS.format(
+TOUCHED = "(SELECT item_id, day FROM memory.main.day_totals)"
+# Events: the (item, day, user) groups of 2+ rows or with a bad row, in one pass that proves the
+# file clean when it finds no bad row and no repeated event. Two equal events share (item, day,
+# user), so only such a group can hold one; a group of exactly 2 holds one only if both rows hash
+# alike on (timestamp, event type): x XOR y = 0 iff x = y (a hash collision only costs a second
+# look). Groups that may repeat get an exact second look.
+EVENT_GROUPS = features.REPEAT_VISITS.format(
     events="memory.main.checked",
     extra=""", count(__err) AS errors,
-           count(*) > 2 OR (count(*) = 2 AND bit_xor(hash(ts, event_type)) = 0) AS may_repeat""")
+           count(*) > 2 OR (count(*) = 2 AND bit_xor(hash(ts, event_type)) = 0) AS may_repeat""",
+    having=" OR count(__err) > 0")
 EVENT_REPEATS = """SELECT count(*) FROM (
-    SELECT 1 FROM memory.main.typed c SEMI JOIN (SELECT item_id, day, user_id FROM memory.main.parts WHERE may_repeat) p
+    SELECT 1 FROM memory.main.typed c SEMI JOIN (SELECT item_id, day, user_id FROM memory.main.repeats WHERE may_repeat) p
         ON p.item_id = c.item_id AND p.day = CAST(c.ts AS DATE) AND p.user_id = c.user_id
     GROUP BY c.user_id, c.item_id, c.ts, c.event_type HAVING count(*) > 1)"""
 # rejected_rows keeps the rejects of each file's latest load: loading it again replaces them
@@ -111,17 +113,16 @@ def _publish(con: duckdb.DuckDBPyConnection, entity: Entity, present: list[str],
     """Runs inside the store transaction. -> (new, updated, unchanged, users_registered)."""
     registered = 0
     if entity.registers_users and "user_id" in present:
-        rows = "memory.main.parts" if entity.name == "interactions" else "memory.main.good"
-        registered = con.execute(REGISTER_USERS.format(rows=rows)).fetchall()[0][0]
+        registered = con.execute(REGISTER_USERS).fetchall()[0][0]
     if entity.name == "interactions":
         empty = not con.execute("SELECT count(*) FROM interactions").fetchall()[0][0]
         new = con.execute(INSERT_ALL_EVENTS if empty else INSERT_NEW_EVENTS).fetchall()[0][0]
-        # a first load builds the table from the parts it already has; later ones recompute the
+        # a first load builds the table from the totals it already has; later ones recompute the
         # (item, day) pairs they touched from the store; a file that added nothing changes no feature row
         if new:
             _say("refreshing item_engagement_daily ...")
             if empty:
-                features.refresh_item_engagement_daily(con, parts="memory.main.parts")
+                features.refresh_item_engagement_daily(con, loaded=("memory.main.day_totals", "memory.main.repeats"))
             else:
                 features.refresh_item_engagement_daily(con, touched=TOUCHED)
         return new, 0, n_good - new, registered
@@ -144,17 +145,18 @@ def _implied(entity: str, found: dict) -> set[str]:
 
 
 def _clean_events(con: duckdb.DuckDBPyConnection) -> bool:
-    """Build `parts` from every row of an events file; True when that proves the file clean (no row
+    """Build `repeats` from every row of an events file; True when that proves the file clean (no row
     with a problem, no repeated event), so the row-by-row listing of problems can be skipped."""
-    con.execute("CREATE OR REPLACE TABLE parts AS " + EVENT_PARTS)
-    errors, may_repeat = con.execute("SELECT sum(errors), count(*) FILTER (may_repeat) FROM parts").fetchall()[0]
+    con.execute("CREATE OR REPLACE TABLE repeats AS " + EVENT_GROUPS)
+    errors, may_repeat = con.execute("SELECT sum(errors), count(*) FILTER (may_repeat) FROM repeats").fetchall()[0]
     return not errors and not (may_repeat and con.execute(EVENT_REPEATS).fetchall()[0][0])
 
 
 def _validate(con: duckdb.DuckDBPyConnection, spec: Entity, file: Path, home: str | os.PathLike | None,
               skip_invalid: bool, rating_range: tuple[float, float]) -> tuple[int, int, dict]:
-    """Stage and check `file`; leaves view `good` (rows to load), table `rejects` and, for
-    interactions, table `parts` (the engagement parts of the good rows).
+    """Stage and check `file`; leaves view `good` (rows to load), table `rejects`, table `file_users`
+    (the user ids of the good rows, for an entity that registers users) and, for interactions,
+    tables `day_totals` and `repeats` (see features.DAY_TOTALS) of the good rows.
 
     Raises InputError on the first problem unless `skip_invalid`. -> (rows, rejected, columns found).
     """
@@ -173,18 +175,25 @@ def _validate(con: duckdb.DuckDBPyConnection, spec: Entity, file: Path, home: st
         row, column, reason = con.execute("SELECT * FROM problems").fetchall()[0]
         raise InputError(file, reason, row=int(row), column=column)
     rows = con.execute("SELECT count(*) FROM src").fetchall()[0][0]
-    if not n_problems:
+    if n_problems:
+        con.execute("""CREATE OR REPLACE TABLE rejects AS
+            SELECT $entity AS entity, $file AS file, p."row", p."column", p.reason,
+                   json_remove(to_json(s), '$.__row') AS raw
+            FROM problems p JOIN src s ON s.__row = p."row" ORDER BY p."row" """,
+                    {"entity": spec.name, "file": str(file)})
+        con.execute("""CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.typed c
+            WHERE NOT EXISTS (SELECT 1 FROM memory.main.rejects r WHERE r."row" = c.__row)""")
+    else:
         con.execute("CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.typed")
-        return rows, 0, found
-    con.execute("""CREATE OR REPLACE TABLE rejects AS
-        SELECT $entity AS entity, $file AS file, p."row", p."column", p.reason, json_remove(to_json(s), '$.__row') AS raw
-        FROM problems p JOIN src s ON s.__row = p."row" ORDER BY p."row" """,
-                {"entity": spec.name, "file": str(file)})
-    con.execute("""CREATE OR REPLACE VIEW good AS SELECT * FROM memory.main.typed c
-        WHERE NOT EXISTS (SELECT 1 FROM memory.main.rejects r WHERE r."row" = c.__row)""")
+    if spec.registers_users and "user_id" in found:   # the users the good rows imply, before the store is locked
+        # (a NULL is dropped only on insert: filtered here, DuckDB would trim every row's id before the DISTINCT)
+        users = "file_user_ids" if clean else "(SELECT DISTINCT user_id FROM memory.main.good)"
+        con.execute(f"CREATE OR REPLACE TABLE file_users AS SELECT user_id FROM {users}")
     if spec.name == "interactions":
-        con.execute("CREATE OR REPLACE TABLE parts AS " + features.ENGAGEMENT_PARTS.format(
-            extra="", events="memory.main.good"))
+        if not clean:   # `repeats` of the good rows only
+            con.execute("CREATE OR REPLACE TABLE repeats AS " + features.REPEAT_VISITS.format(
+                events="memory.main.good", extra="", having=""))
+        con.execute("CREATE OR REPLACE TABLE day_totals AS " + features.DAY_TOTALS.format(events="memory.main.good"))
     return rows, n_problems, found
 
 

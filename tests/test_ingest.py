@@ -228,6 +228,21 @@ def test_parquet_types_timestamps_users_and_features(items_home, tmp_path):
     assert engagement == [("1", "2021-03-04", 1), ("3", "2021-03-05", 1)]
 
 
+@pytest.mark.parametrize("skip_invalid", [False, True])
+def test_registered_users_are_the_typed_ids_of_the_loaded_rows(items_home, tmp_path, skip_invalid):
+    """Users come from the file's distinct raw ids, typed (trimmed) afterwards; a rejected row's user
+    is not registered."""
+    rejected = "UNION ALL SELECT 'w1', 99999, 400" if skip_invalid else ""
+    path = to_parquet(tmp_path / "e.parquet", f"""
+        SELECT * FROM (VALUES (' w9 ', 1, 100), ('w9', 2, 200), ('w9  ', 3, 300), ('w8', 1, 100)) t(user_id, item_id, timestamp)
+        {rejected}""")
+    result = ingest("interactions", path, items_home, skip_invalid=skip_invalid)
+    assert (result.new, result.rejected, result.users_registered) == (4, int(skip_invalid), 2)
+    with store.read(items_home) as con:
+        assert sorted(r[0] for r in con.execute("SELECT user_id FROM users WHERE user_id LIKE '%w%'").fetchall()) \
+            == ["w8", "w9"]
+
+
 def test_epoch_and_iso_timestamps_and_default_event_type(items_home, tmp_path):
     path = write(tmp_path / "e.csv", "USER_ID,Item_Id,TIMESTAMP,rating\n"
                  "u1,1,881250949,4\nu1,2,2020-01-01T10:00:00+02:00,\nu1,3,2020-01-02,\n")
