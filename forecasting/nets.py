@@ -175,10 +175,22 @@ def _trainer_kwargs(device, progress: bool) -> dict:
             "enable_progress_bar": progress}
 
 
-def _quiet() -> None:
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="lightning|pytorch_forecasting|torch")
+@contextlib.contextmanager
+def _quiet():
+    """Lightning's and pytorch-forecasting's advice (few dataloader workers, GPU not used, ...) is meant
+    for their developers, not for a `marquee` user: hushed while they run, and only then, so a caller's
+    own warnings and logging are left as they were."""
+    loggers = [logging.getLogger(n) for n in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module="lightning|pytorch_forecasting|torch")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def fit(arch: str, frame: pd.DataFrame, genres: list[str], encoder_length: int, cfg: ForecastConfig,
@@ -186,15 +198,15 @@ def fit(arch: str, frame: pd.DataFrame, genres: list[str], encoder_length: int, 
     """Train `arch` on `frame` (history only); returns (model, dataset)."""
     import lightning.pytorch as pl
 
-    _quiet()
-    pl.seed_everything(seed, workers=True, verbose=False)
-    ds = make_dataset(frame, genres, encoder_length, cfg.horizon, cfg.normalizer, cfg.weighted)
-    model = build_model(arch, ds, hparams(arch, cfg))
-    loader = cached_loader(ds, cfg.batch_size)
-    trainer = pl.Trainer(max_epochs=cfg.max_epochs, gradient_clip_val=0.1, **_trainer_kwargs(device, progress))
-    # Lightning's progress bar (rich or tqdm) writes to stdout, which is a command's result (`evaluate`'s JSON)
-    with cpu_threads(device, cfg.cpu_threads), contextlib.redirect_stdout(sys.stderr):
-        trainer.fit(model, train_dataloaders=loader)
+    with _quiet():
+        pl.seed_everything(seed, workers=True, verbose=False)
+        ds = make_dataset(frame, genres, encoder_length, cfg.horizon, cfg.normalizer, cfg.weighted)
+        model = build_model(arch, ds, hparams(arch, cfg))
+        loader = cached_loader(ds, cfg.batch_size)
+        trainer = pl.Trainer(max_epochs=cfg.max_epochs, gradient_clip_val=0.1, **_trainer_kwargs(device, progress))
+        # Lightning's progress bar (rich or tqdm) writes to stdout, which is a command's result (`evaluate`'s JSON)
+        with cpu_threads(device, cfg.cpu_threads), contextlib.redirect_stdout(sys.stderr):
+            trainer.fit(model, train_dataloaders=loader)
     return model, ds
 
 
@@ -205,11 +217,11 @@ def predict(model, dataset, frame: pd.DataFrame, device, batch_size: int = 512) 
     """
     from pytorch_forecasting import TimeSeriesDataSet
 
-    _quiet()
-    pred_ds = TimeSeriesDataSet.from_dataset(dataset, frame, predict=True, stop_randomization=True)
-    loader = pred_ds.to_dataloader(train=False, batch_size=batch_size, num_workers=0)
-    out = model.predict(loader, mode="quantiles", return_index=True,
-                        trainer_kwargs=_trainer_kwargs(device, progress=False))
+    with _quiet():
+        pred_ds = TimeSeriesDataSet.from_dataset(dataset, frame, predict=True, stop_randomization=True)
+        loader = pred_ds.to_dataloader(train=False, batch_size=batch_size, num_workers=0)
+        out = model.predict(loader, mode="quantiles", return_index=True,
+                            trainer_kwargs=_trainer_kwargs(device, progress=False))
     # a guard against a runaway network: no quantile above e x the series' largest count so far
     cap = np.log1p(frame.groupby("series_id")["y"].max()) + 1.0
     ids = out.index["series_id"].astype(str).to_numpy()

@@ -5,7 +5,9 @@ Every test builds its own small store: a handful of titles with known weekly eve
 from __future__ import annotations
 
 import json
+import logging
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -222,7 +224,7 @@ def test_tiny_nhits_run_writes_well_formed_forecasts(home):
     run = runs.get(run_id, home)
     assert run["status"] == "succeeded" and run["metrics"]["selected"] == "nhits"
     artifacts = run["artifact_uri"]
-    assert json.loads(open(f"{artifacts}/model.json").read())["arch"] == "nhits"
+    assert json.loads(Path(artifacts, "model.json").read_text())["arch"] == "nhits"
     out = api.score(home, run_id)
     with store.read(home) as con:
         fc = con.sql("SELECT * FROM forecasts_latest").df()
@@ -247,7 +249,10 @@ def test_commands_show_their_result_not_training_noise(home):
     """`marquee evaluate forecast > m.json` must save JSON: the refits' progress bar goes to stderr; and
     loading a network (score) shows no Lightning advice meant for pytorch-forecasting's authors."""
     _load(home, _weekly_events(_tiny_counts()))
+    filters, level = list(warnings.filters), logging.getLogger("lightning.pytorch").level
     api.train(home, inner_origins=0, **TINY_NHITS)
+    # hushed only while the libraries run: the caller's warning filters and logging levels are as they were
+    assert warnings.filters == filters and logging.getLogger("lightning.pytorch").level == level
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         api.score(home)
