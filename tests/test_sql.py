@@ -146,6 +146,16 @@ def test_table_output_shows_null_once_and_numbers_exactly(sql_home):
     assert plan.returncode == 0 and len(plan.stdout.splitlines()) > 3 and "\\n" not in plan.stdout
 
 
+def test_nested_values_print_as_duckdb_writes_them(sql_home):
+    """A LIST or STRUCT holding DECIMALs, dates or NULLs prints as DuckDB writes it, not as Python's repr."""
+    query = ("SELECT [1.25::DECIMAL(5, 2), 2.5::DECIMAL(5, 2), NULL] AS l, "
+             "{'a': DATE '2024-01-02', 'b': [TIMESTAMP '2024-01-02 03:04:05']} AS s")
+    for fmt in ("table", "csv"):
+        out = marquee("sql", query, "--format", fmt, home=sql_home).stdout
+        assert "[1.25, 2.50, NULL]" in out and "{'a': 2024-01-02, 'b': [2024-01-02 03:04:05]}" in out, out
+        assert "Decimal" not in out and "datetime" not in out
+
+
 def test_json_and_csv_keep_duckdb_values_exact(sql_home):
     query = ("SELECT UUID '00000000-0000-0000-0000-00000000002a' AS u, INTERVAL 1 DAY + INTERVAL 90 MINUTE AS i, "
              "170141183460469231731687303715884105727::HUGEINT AS h, '\\xFF\\x00a'::BLOB AS b, "
