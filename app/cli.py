@@ -111,6 +111,16 @@ def positive_number(text: str) -> float:
     return value
 
 
+def event_types(text: str) -> tuple[str, ...]:
+    """argparse type: comma-separated event types (`rating,purchase`), each named once."""
+    names = tuple(dict.fromkeys(t.strip() for t in text.split(",")))
+    if not names or "" in names:
+        raise argparse.ArgumentTypeError(f"{text!r}: name event types separated by commas, e.g. rating,purchase")
+    return names
+
+
+EVENT_TYPES_HELP = ("count only events of these types, comma-separated (e.g. rating,purchase; default: every type); "
+                    "the run keeps them, and scoring uses the same")
 positive_int = whole_number(1)
 threads_int = whole_number(0, 1024)     # 0: torch's default
 

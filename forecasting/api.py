@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +29,14 @@ RECIPE_KEYS = {"cutoff": str, "freq": str, "horizon": int, "min_events": int, "s
                "base": str, "weight": (int, float), "scales": dict}
 
 
-def _history(home: Home, cutoff, freq: str) -> History:
+def _history(home: Home, cutoff, freq: str, event_types: Sequence[str] = ()) -> History:
     with store.read(home) as con:
-        last = default_cutoff(con, freq)
+        last = default_cutoff(con, freq, event_types)
         cut = check_cutoff(cutoff, freq) if cutoff else last
         if cut > last:   # the periods in between would count as zero events, and a forecast of zeros scores perfectly
             raise MarqueeError(f"--cutoff {cut.date()} is after the data: its last full period ends before "
                                f"{last.date()}; use that or an earlier cutoff")
-        return load_history(con, cut, freq)
+        return load_history(con, cut, freq, event_types)
 
 
 def _allowed(cfg: ForecastConfig) -> tuple[list[str], list[str]]:
@@ -54,7 +55,7 @@ def train(home: Home = None, profile: str = "quick", device: str = "auto", seed:
     cfg = make_config(profile, horizon=horizon, freq=freq, model=model, **options)
     dev = pick_device(device)
     seed_everything(seed)
-    hist = _history(home, cutoff, cfg.freq)
+    hist = _history(home, cutoff, cfg.freq, cfg.event_types)
     m = wide(hist)
     modeled = select_series(m, cfg.min_events)
     snapshot = {"cutoff": str(hist.cutoff.date()), "freq": cfg.freq, "first_period": str(hist.start.date()),
@@ -122,6 +123,7 @@ def _config(recipe: dict, run: dict) -> ForecastConfig:
     params = {k: v for k, v in run["params"].items() if k in ForecastConfig.__dataclass_fields__}
     params["candidates"] = tuple(params.get("candidates", ()))
     params["blend_weights"] = tuple(params.get("blend_weights", ()))
+    params["event_types"] = tuple(params.get("event_types", ()))
     return ForecastConfig(**params)
 
 
@@ -177,7 +179,7 @@ def score(home: Home = None, run_id: str | None = None, device: str = "auto", **
     with of_run(run["run_id"], "forecast"):
         recipe = _recipe(run)
         dev = pick_device(device)
-        hist = _history(home, recipe["cutoff"], recipe["freq"])
+        hist = _history(home, recipe["cutoff"], recipe["freq"], _config(recipe, run).event_types)
         w, q = _forecast(hist, recipe, Path(run["artifact_uri"]), dev)
     df = forecasts_frame(hist, recipe, w, q)
     counts = runs.publish(run["run_id"], {"forecasts": df}, home=home)
@@ -194,7 +196,7 @@ def evaluate(home: Home = None, run_id: str | None = None, device: str = "auto",
         recipe = _recipe(run)
     cfg = _config(recipe, run)
     dev = pick_device(device)
-    hist = _history(home, recipe["cutoff"], recipe["freq"])
+    hist = _history(home, recipe["cutoff"], recipe["freq"], cfg.event_types)
     base, weight = recipe["base"], recipe["weight"]
     archs = [base] if base in backtest.ARCHS else []
     per_origin = {}

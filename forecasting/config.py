@@ -30,6 +30,7 @@ class ForecastConfig:
     candidates: tuple[str, ...] = ("nhits", "mean4", "naive")   # what `auto` tries
     blend_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)  # NN p50 share in the NN/mean4 blend
     cpu_threads: int = 1             # torch threads on CPU (0: torch's default); see data.device.cpu_threads
+    event_types: tuple[str, ...] = ()   # the events that count (empty: every type)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -8,6 +8,7 @@ a title counts in each of its (pipe-separated) genres.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -55,9 +56,10 @@ def first_full_period(first: pd.Timestamp, freq: str) -> pd.Timestamp:
     return start if pd.Timestamp(first).normalize() == start else start + pd.Timedelta(days=FREQS[freq])
 
 
-def default_cutoff(con: duckdb.DuckDBPyConnection, freq: str) -> pd.Timestamp:
+def default_cutoff(con: duckdb.DuckDBPyConnection, freq: str, event_types: Sequence[str] = ()) -> pd.Timestamp:
     """Just after the last full period: data reaching a period's last day counts it as full."""
-    last, _, n = features.relation(con, "interactions").aggregate(LAST_EVENT).fetchall()[0]
+    events = features.relation(con, "interactions", event_types=event_types or None)
+    last, _, n = events.aggregate(LAST_EVENT).fetchall()[0]
     if not n:
         raise MarqueeError("the store has no interactions: ingest some (or `marquee load-demo`) first")
     return floor_period(pd.Timestamp(last) + pd.Timedelta(days=1), freq)
@@ -73,9 +75,11 @@ def check_cutoff(cutoff: str | pd.Timestamp, freq: str) -> pd.Timestamp:
     return cut
 
 
-def load_history(con: duckdb.DuckDBPyConnection, cutoff: pd.Timestamp, freq: str) -> History:
-    """Counts per title and period from interactions strictly before `cutoff`, plus item attributes."""
-    events = features.relation(con, "interactions", cutoff)
+def load_history(con: duckdb.DuckDBPyConnection, cutoff: pd.Timestamp, freq: str, event_types: Sequence[str] = ()
+                 ) -> History:
+    """Counts per title and period from interactions strictly before `cutoff` (of `event_types`; empty:
+    all), plus item attributes."""
+    events = features.relation(con, "interactions", cutoff, event_types or None)
     _, first, n = events.aggregate(LAST_EVENT).fetchall()[0]
     if not n:
         raise MarqueeError(f"no interactions before the cutoff {cutoff.date()}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,19 +32,20 @@ MODEL_CHOICES = ("auto", *MODELS)
 
 def train(home: str | os.PathLike | None = None, profile: str = "quick", device: str = "auto", seed: int = 42,
           model: str = "auto", as_of: str | None = None, weighting: str | None = None,
-          threads: int | None = None) -> str:
-    """Select a model on a validation split of the interactions before `as_of`, refit it on all of
-    them, save it under the run; returns the run id. Metrics: every candidate's validation scores."""
+          threads: int | None = None, event_types: Sequence[str] | None = None) -> str:
+    """Select a model on a validation split of the interactions before `as_of` (of `event_types`; None:
+    all), refit it on all of them, save it under the run; returns the run id. Metrics: every
+    candidate's validation scores."""
     if model not in MODEL_CHOICES:
         raise MarqueeError(f"unknown recsys model {model!r} (one of {', '.join(MODEL_CHOICES)})")
     seed_everything(seed)
     dev = pick_device(device)
     cfg = preset(profile, weighting=weighting, cpu_threads=threads)
-    data = dataset.load(home, as_of, cfg.weighting)
+    data = dataset.load(home, as_of, cfg.weighting, event_types)
     snapshot = {"as_of": as_of, "users": int(data.shape[0]), "items": int(data.shape[1]),
                 "interactions": int(data.matrix.nnz)}
     params = {"model": model, "profile": profile, "seed": seed, "device": str(dev), "weighting": cfg.weighting,
-              "as_of": as_of}
+              "as_of": as_of, "event_types": list(event_types) if event_types else None}
     run = runs.start("recsys", model, params, snapshot, home)
     try:
         from recsys.train import train as fit_and_select
@@ -125,7 +127,7 @@ def _score(home, run: dict, model: Recommender, user_ids: np.ndarray, item_ids: 
            history_file: str | None, similar_k: int, batch_size: int) -> dict:
     # events in the store since training (same titles) are folded in too: a title watched since is
     # never recommended, and a user who arrived since gets picks from their own events
-    since = dataset.events(home, item_ids)
+    since = dataset.events(home, item_ids, run["params"].get("event_types"))   # what the run counts
     extra = history.read(history_file, {t: i for i, t in enumerate(item_ids)}) if history_file else since[:0]
     hist, all_users, known = _fold_in(model, user_ids, item_ids, pd.concat([since, extra], ignore_index=True))
     top = scoring.recommend(model, hist, known, k, batch_size)

@@ -7,6 +7,7 @@ of the training data only: every model choice is made on it, never on a test set
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -62,17 +63,19 @@ def build_matrix(events: pd.DataFrame, weighting: str = "binary") -> Interaction
 
 
 def load(home: str | os.PathLike | None = None, as_of: datetime | date | str | None = None,
-         weighting: str = "binary") -> Interactions:
-    """The interactions strictly before `as_of` (None: all) as an implicit matrix."""
+         weighting: str = "binary", event_types: Sequence[str] | None = None) -> Interactions:
+    """The interactions strictly before `as_of` (None: all), of `event_types` (None: all), as an implicit matrix."""
     with store.read(home) as con:
-        events = features.relation(con, "interactions", as_of).select("user_id, item_id, rating").df()
+        events = features.relation(con, "interactions", as_of, event_types).select("user_id, item_id, rating").df()
     return build_matrix(events, weighting)
 
 
-def events(home: str | os.PathLike | None, items: np.ndarray) -> pd.DataFrame:
-    """Every (user_id, item_id) pair of the store's interactions with one of `items`."""
+def events(home: str | os.PathLike | None, items: np.ndarray, event_types: Sequence[str] | None = None
+           ) -> pd.DataFrame:
+    """Every (user_id, item_id) pair of the store's interactions of `event_types` (None: all) with one of `items`."""
     with store.read(home) as con:
-        pairs = features.relation(con, "interactions").select("user_id, item_id").distinct().df().astype(str)
+        rel = features.relation(con, "interactions", event_types=event_types)
+        pairs = rel.select("user_id, item_id").distinct().df().astype(str)
     return pairs[pairs["item_id"].isin(items)].reset_index(drop=True)
 
 

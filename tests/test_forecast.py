@@ -31,7 +31,7 @@ ITEMS = pd.DataFrame({
 
 def _load(home, events: pd.DataFrame, items: pd.DataFrame = ITEMS) -> None:
     """events: item_id, ts (+ user_id); written straight into a fresh store."""
-    ev = events.assign(user_id=events.get("user_id", "u"), rating=4.0, event_type="rating")
+    ev = events.assign(user_id=events.get("user_id", "u"), rating=4.0, event_type=events.get("event_type", "rating"))
     with store.write(home) as con:
         con.register("i", items)
         con.execute("INSERT INTO items BY NAME SELECT * FROM i")
@@ -216,6 +216,23 @@ def test_an_auto_run_is_registered_with_the_recipe_it_selected(home):
     run = runs.get(run_id, home)
     assert set(run["metrics"]["inner_backtest_wape"]) == {"mean4", "naive"}     # a real choice was made
     assert run["model"] == f"auto:{run['metrics']['selected']}"
+
+
+def test_event_types_choose_what_the_series_count(home):
+    """--event-types purchase: the series, the run and its forecasts count purchases only; a type the store
+    lacks is refused, naming the types it has."""
+    views = _weekly_events({"1": [10] * 20, "2": [6] * 20}).assign(event_type="view")
+    buys = _weekly_events({"1": [2] * 20, "2": [1] * 20}, seed=1).assign(event_type="purchase")
+    _load(home, pd.concat([views, buys], ignore_index=True))
+    run_id = api.train(home, cutoff="2024-05-13", model="mean4", event_types=("purchase",), progress=False)
+    run = runs.get(run_id, home)
+    assert run["data_snapshot"]["events"] == (2 + 1) * 19 and run["params"]["event_types"] == ["purchase"]
+    api.score(home, run_id)
+    with store.read(home) as con:
+        p50 = con.execute("SELECT p50 FROM forecasts_latest WHERE series_id = 'item:1'").fetchall()
+    assert len(p50) == 4 and all(abs(v - 2.0) < 1e-9 for (v,) in p50)   # the mean of 4 weeks of 2 purchases
+    with pytest.raises(MarqueeError, match="'purchse'.*'purchase', 'view'"):
+        api.train(home, cutoff="2024-05-13", model="mean4", event_types=("purchse",), progress=False)
 
 
 def test_tiny_nhits_run_writes_well_formed_forecasts(home):

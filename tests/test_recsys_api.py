@@ -230,3 +230,22 @@ def test_a_catalogue_smaller_than_k_and_a_user_who_saw_everything(home, tmp_path
     assert "u1" not in set(recs[recs.reason != "popular"].user_id)   # nothing left for u1 but the popular list
     assert set(recs[recs.user_id == "u3"].item_id) <= {"A", "B", "D"}   # never C, which u3 saw
     assert api.evaluate(home, run_id)["recommended_seen_items"] == 0
+
+
+def test_event_types_choose_what_trains_and_what_scoring_folds_in(home, tmp_path):
+    """Trained on purchases only, a run folds in only purchases when scoring: views since training do not
+    make anyone a changed user. A misspelt type is a one-line CLI error naming the store's types."""
+    _fill(home, tmp_path)
+    buys = clustered_events(seed=1).assign(event_type="purchase")
+    buys.to_csv(tmp_path / "buys.csv", index=False)
+    ingest.ingest("interactions", tmp_path / "buys.csv", home)
+    run_id = api.train(home, "quick", "cpu", seed=5, model="ease", event_types=["purchase"])
+    run = runs.get(run_id, home)
+    pairs = buys.drop_duplicates(["user_id", "item_id"])
+    assert run["data_snapshot"]["interactions"] == len(pairs) and run["params"]["event_types"] == ["purchase"]
+    out = api.score(home, run_id, "cpu", k=5)
+    assert out["folded_in_users"] == 0
+    recs = _recs(home, run_id).merge(pairs, on=["user_id", "item_id"])
+    assert recs.empty   # a purchased title is never recommended back
+    with pytest.raises(MarqueeError, match="'purchse'"):
+        api.train(home, "quick", "cpu", model="ease", event_types=["purchse"])

@@ -4,14 +4,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.cli import resolve_profile, whole_number
+from app.cli import EVENT_TYPES_HELP, event_types, resolve_profile, whole_number
 
 
 def _train(args: argparse.Namespace) -> None:
     from forecasting import api
 
     run_id = api.train(args.home, profile=resolve_profile(args), device=args.device, seed=args.seed,
-                       horizon=args.horizon, freq=args.freq, cutoff=args.cutoff, model=args.model)
+                       horizon=args.horizon, freq=args.freq, cutoff=args.cutoff, model=args.model,
+                       event_types=args.event_types)
     from data import runs
 
     metrics = runs.get(run_id, args.home)["metrics"]
@@ -54,6 +55,7 @@ def register(cli) -> None:
                    help="YYYY-MM-DD: train on events before it (default: just after the last full period)")
     p.add_argument("--model", choices=["auto", "nhits", "tft", "mean4", "naive", "snaive"], default=None,
                    help="auto (default): the best on a rolling backtest inside the history")
+    p.add_argument("--event-types", type=event_types, metavar="TYPES", help=EVENT_TYPES_HELP)
     p = cli.verb("score", "forecast", "publish forecasts(series_id, ds, p10, p50, p90, method) of a run", _score)
     p.add_argument("--run", default=None, help="run id (default: the latest trained forecast run)")
     p = cli.verb("evaluate", "forecast", "rolling-origin backtest of a run; metrics go into the run", _evaluate)

@@ -3,7 +3,15 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli import positive_int, print_json, resolve_profile, threads_int, whole_number
+from app.cli import (
+    EVENT_TYPES_HELP,
+    event_types,
+    positive_int,
+    print_json,
+    resolve_profile,
+    threads_int,
+    whole_number,
+)
 from data.wording import plural
 
 MODELS = ["auto", "ease", "rp3beta", "ials", "mf", "lightgcn", "blend"]
@@ -13,7 +21,7 @@ def _train(args: argparse.Namespace) -> None:
     from recsys import api
 
     run_id = api.train(args.home, resolve_profile(args), args.device, args.seed, model=args.model,
-                       as_of=args.as_of, weighting=args.weighting, threads=args.threads)
+                       as_of=args.as_of, weighting=args.weighting, threads=args.threads, event_types=args.event_types)
     from data import runs
 
     m = runs.get(run_id, args.home)["metrics"]
@@ -49,6 +57,7 @@ def register(cli) -> None:
     p.add_argument("--as-of", metavar="TIME", help="train only on interactions strictly before TIME")
     p.add_argument("--weighting", choices=["binary", "rating"], help="matrix values: rating (default; iALS uses them as confidence) or binary")
     p.add_argument("--threads", type=threads_int, help="torch CPU threads (0: torch default; profile default: quick 1)")
+    p.add_argument("--event-types", type=event_types, metavar="TYPES", help=EVENT_TYPES_HELP)
 
     s = cli.verb("score", "recsys", "write top-k recommendations for every user and similar_items", _score)
     s.add_argument("--run", help="run id (default: the latest succeeded recsys run)")
