@@ -454,8 +454,16 @@ def forecast_overview(limit: int = 10) -> dict[str, Any]:
     got["rising"] = df[df["relative_change"] >= MOVERS_MIN_CHANGE].head(limit).reset_index(drop=True)
     got["falling"] = df[df["relative_change"] <= -MOVERS_MIN_CHANGE].iloc[::-1].head(limit).reset_index(drop=True)
     got["backtest"], got["backtest_source"] = backtest_table(got["run"]["metrics"].iloc[0] if len(got["run"]) else None)
+    got["event_types"] = event_types_of(got["run"]["params"].iloc[0] if len(got["run"]) else None)
     got["run"] = _spread_metrics(got["run"])
     return got
+
+
+def event_types_of(params: str | dict | None) -> list[str]:
+    """The event types a run learned from (`--event-types`); [] when it counted every type."""
+    p = json.loads(params) if isinstance(params, str) else (params or {})
+    types = p.get("event_types") if isinstance(p, dict) else None
+    return [str(t) for t in types] if isinstance(types, list) else []
 
 
 def backtest_table(metrics: str | dict | None) -> tuple[pd.DataFrame, str]:

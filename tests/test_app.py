@@ -569,3 +569,10 @@ def test_any_user_id_can_be_typed_and_an_unknown_one_is_named(app_home, monkeypa
     at = typed("no-such-user")
     assert not at.exception and "Unknown user id: no\\-such\\-user" in at.warning[0].value
     assert "History of user" not in texts(at)
+
+
+def test_event_types_of_a_run_are_read_from_its_params():
+    from app.queries import event_types_of
+
+    assert event_types_of('{"event_types": ["purchase", "rating"], "horizon": 4}') == ["purchase", "rating"]
+    assert event_types_of({"event_types": None}) == [] and event_types_of(None) == [] and event_types_of("{}") == []
