@@ -509,7 +509,7 @@ PLAIN = (type(None), bool, int, float, str, date, time, datetime)   # datetime's
 def sql_result(query: str, max_rows: int) -> tuple[pd.DataFrame, bool]:
     """One analyst query through `data.sql` (not cached: it runs when asked), as a frame of exact values,
     and whether more than `max_rows` rows existed."""
-    columns, rows, truncated = sql.fetch_readonly(query, home(), max_rows)
+    columns, rows, truncated = sql.fetch_readonly(query, home(), max_rows, nested_as_text=True)
     return exact_frame(columns, rows), truncated
 
 

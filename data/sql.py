@@ -53,6 +53,8 @@ FROM information_schema.tables t
 JOIN information_schema.columns c USING (table_catalog, table_schema, table_name)
 WHERE t.table_schema = 'main'
 ORDER BY kind, t.table_name, c.ordinal_position"""
+# DuckDB type ids of the values `nested_as_text` hands over as text (tuple: an unnamed STRUCT)
+NESTED = ("list", "struct", "tuple", "map", "array")
 
 
 class QueryRefused(MarqueeError):
@@ -84,10 +86,20 @@ def _locked_down(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(setting)
 
 
-def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: float
+def _nested_as_text(rel: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """`rel` with its LIST, STRUCT, MAP and ARRAY columns cast to VARCHAR by DuckDB (by position: names may
+    repeat). Their Python values cannot be written back as DuckDB writes them: a MAP arrives as a dict like a
+    STRUCT, an INTERVAL's months as 30 days, and ['a,b', 'NULL'] as a list that reads like [a, b, NULL]."""
+    if not any(t.id in NESTED for t in rel.types):
+        return rel
+    return rel.project(*(duckdb.SQLExpression(f"CAST(#{i} AS VARCHAR)" if t.id in NESTED else f"#{i}")
+                         for i, t in enumerate(rel.types, start=1)))
+
+
+def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: float, nested_as_text: bool = False
          ) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Check, then run `query` on a locked-down read-only connection: (columns, at most max_rows + 1 rows;
-    none for a statement with no result).
+    none for a statement with no result). nested_as_text: see `_nested_as_text`.
 
     The query runs in a worker thread while this one waits: waiting can be cut short by the
     timeout or by Ctrl-C (which a thread blocked inside DuckDB would not notice), and either
@@ -106,7 +118,11 @@ def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: flo
         def work() -> None:
             try:
                 rel = con.sql(query)
-                outcome["value"] = ([], []) if rel is None else (rel.columns, rel.limit(max_rows + 1).fetchall())
+                if rel is not None:
+                    shown = _nested_as_text(rel) if nested_as_text else rel
+                    outcome["value"] = (rel.columns, shown.limit(max_rows + 1).fetchall())
+                else:
+                    outcome["value"] = ([], [])
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
                 outcome["error"] = exc
             finally:
@@ -133,12 +149,14 @@ def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: flo
 
 
 def fetch_readonly(query: str, home: str | os.PathLike | None = None, max_rows: int = DEFAULT_MAX_ROWS,
-                   timeout: float = DEFAULT_TIMEOUT) -> tuple[list[str], list[tuple[Any, ...]], bool]:
+                   timeout: float = DEFAULT_TIMEOUT, nested_as_text: bool = False
+                   ) -> tuple[list[str], list[tuple[Any, ...]], bool]:
     """Run one read-only query; at most `max_rows` rows, as DuckDB's own Python values (exact: HUGEINT,
     DECIMAL, UUID, INTERVAL and BLOB keep what they are, where a DataFrame would round or retype them).
+    nested_as_text: LIST, STRUCT, MAP and ARRAY values as the text DuckDB writes for them (for display).
     Raises QueryRefused for anything but a query, MarqueeError for a query that fails or runs too long.
     -> (columns, rows, truncated: whether more rows existed)."""
-    columns, rows = _run(query, home, max_rows, timeout)
+    columns, rows = _run(query, home, max_rows, timeout, nested_as_text)
     return list(columns), rows[:max_rows], len(rows) > max_rows
 
 

@@ -367,6 +367,14 @@ def test_sql_page_shows_exact_values_and_keeps_the_result(app_home):
     assert not at.exception and at.dataframe[-1].value.iloc[0]["h"] == "12345678901234567890"
 
 
+def test_sql_page_shows_nested_values_as_duckdb_writes_them(app_home):
+    """A MAP is not a STRUCT, and ['a,b', 'NULL'] holds two strings (not three values, one NULL)."""
+    at = page("sql")
+    at.text_area(key="sql_query").set_value("SELECT MAP {'k': 1} AS m, ['a,b', 'NULL', NULL] AS l, [true] AS b").run()
+    at.button(key="sql_run").click().run()
+    row = at.dataframe[-1].value.iloc[0]
+    assert (row["m"], row["l"], row["b"]) == ("{k=1}", "['a,b', 'NULL', NULL]", "[true]")
+
 def test_exact_frame_keeps_big_integers_and_nulls_for_csv():
     from app.queries import exact_frame
 

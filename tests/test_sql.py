@@ -2,6 +2,8 @@
 `marquee export`: catalog-checked names, CSV/Parquet round trip."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -152,8 +154,35 @@ def test_nested_values_print_as_duckdb_writes_them(sql_home):
              "{'a': DATE '2024-01-02', 'b': [TIMESTAMP '2024-01-02 03:04:05']} AS s")
     for fmt in ("table", "csv"):
         out = marquee("sql", query, "--format", fmt, home=sql_home).stdout
-        assert "[1.25, 2.50, NULL]" in out and "{'a': 2024-01-02, 'b': [2024-01-02 03:04:05]}" in out, out
+        assert "[1.25, 2.50, NULL]" in out and "{'a': 2024-01-02, 'b': ['2024-01-02 03:04:05']}" in out, out
         assert "Decimal" not in out and "datetime" not in out
+
+
+# Nested values whose Python form can not be written back as DuckDB writes them: strings that need
+# quotes ('a,b' would read as two elements, 'NULL' as a NULL), booleans, MAPs (a dict, like a STRUCT),
+# unnamed STRUCTs (a tuple), INTERVAL months (30 days in Python), DECIMAL zeros (0E-10), FLOATs.
+NESTED_CASES = ["['a,b', 'NULL', NULL, '', ' x', 'it''s']", "[true, false]", "MAP {'k': 1, 'j': NULL}",
+                "ROW(1, 'x')", "[INTERVAL 1 MONTH]", "[0::DECIMAL(18, 10)]", "[0.1::FLOAT]",
+                "{'a': [MAP {1: [true]}]}", "[1, 2]::INTEGER[2]"]
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv"])
+def test_nested_values_are_duckdbs_own_text(sql_home, fmt):
+    """Table and CSV show each LIST, STRUCT, MAP or ARRAY value exactly as DuckDB casts it to text."""
+    query = "SELECT " + ", ".join(f"{case} AS c{i}" for i, case in enumerate(NESTED_CASES))
+    want = duckdb.connect().execute("SELECT " + ", ".join(f"CAST({c} AS VARCHAR)" for c in NESTED_CASES)).fetchall()[0]
+    proc = marquee("sql", query, "--format", fmt, home=sql_home)
+    assert proc.returncode == 0, proc.stderr
+    if fmt == "csv":
+        assert tuple(list(csv.reader(io.StringIO(proc.stdout)))[1]) == want
+    else:
+        assert all(text in proc.stdout.splitlines()[1] for text in want), proc.stdout
+    assert fetch_readonly(query, sql_home, nested_as_text=True)[1] == [want]
+
+
+def test_json_keeps_nested_values_structured(sql_home):
+    proc = marquee("sql", "SELECT MAP {'k': [1, NULL]} AS m, ['a,b'] AS l", "--format", "json", home=sql_home)
+    assert json.loads(proc.stdout) == [{"m": {"k": [1, None]}, "l": ["a,b"]}]
 
 
 def test_json_and_csv_keep_duckdb_values_exact(sql_home):

@@ -60,7 +60,8 @@ def _jsonable(value: Any) -> Any:
 def _sql(args: argparse.Namespace) -> None:
     from data import sql
 
-    limits = {"home": args.home, "max_rows": args.max_rows}
+    # table and CSV print LISTs, STRUCTs and MAPs as DuckDB writes them; JSON keeps their structure
+    limits = {"home": args.home, "max_rows": args.max_rows, "nested_as_text": args.format != "json"}
     if args.timeout is not None:
         limits["timeout"] = args.timeout
     columns, rows, truncated = sql.fetch_readonly(args.query, **limits)
