@@ -154,7 +154,7 @@ FROM item_sentiment_daily GROUP BY 1 ORDER BY 1"""
 # Per title: the forecast's mean p50 per period (a week, or a day for a daily run: $period_days long) against
 # the mean per period of the 4 weeks before the forecast starts, for titles with at least $min_weekly events
 # a week in those 4 weeks (below that a change is noise).
-MOVERS = """
+MOVERS_OF = """
 WITH f AS (
     SELECT series_id, substr(series_id, 6) AS item_id, min(ds) AS start, avg(p50) AS forecast,
            any_value(method) AS method
@@ -162,7 +162,7 @@ WITH f AS (
     WHERE series_id LIKE 'item:%' AND coalesce(method, '') <> 'genre_fallback' GROUP BY 1, 2),
 recent AS (
     SELECT f.series_id, sum(e.events) AS events, sum(e.events) * $period_days / 28.0 AS recent
-    FROM f JOIN item_engagement_daily e
+    FROM f JOIN {events} e
       ON e.item_id = f.item_id AND e.day >= f.start - INTERVAL 28 DAY AND e.day < f.start
     GROUP BY 1)
 SELECT f.item_id, it.title, r.recent, f.forecast, f.forecast - r.recent AS change,
@@ -170,6 +170,11 @@ SELECT f.item_id, it.title, r.recent, f.forecast, f.forecast - r.recent AS chang
 FROM f JOIN recent r USING (series_id) LEFT JOIN items it USING (item_id)
 WHERE r.events >= 4 * $min_weekly
 ORDER BY change DESC, f.item_id"""
+MOVERS = MOVERS_OF.format(events="item_engagement_daily")
+# a run of some event types (`--event-types`) forecasts those only: its recent level must count the same
+MOVERS_OF_TYPES = MOVERS_OF.format(events="""(
+    SELECT item_id, CAST(ts AS DATE) AS day, count(*) AS events FROM interactions
+    WHERE list_contains($types, event_type) GROUP BY ALL)""")
 MOVERS_MIN_WEEKLY = 1.0    # events a week over the last 4 weeks
 MOVERS_MIN_CHANGE = 0.10   # a rise or fall smaller than this share of the recent level is not listed
 FORECAST_SERIES = """
@@ -445,18 +450,24 @@ def forecast_overview(limit: int = 10) -> dict[str, Any]:
     'D'), genres / items (series lists), rising / falling (titles with MOVERS_MIN_WEEKLY events a week or more
     whose forecast per period is at least MOVERS_MIN_CHANGE above / below their mean per period over the last
     4 weeks, biggest change first)."""
-    freq = forecast_freq()
+    freq, types = forecast_freq(), serving_event_types()
+    movers = {"min_weekly": MOVERS_MIN_WEEKLY, "period_days": 1 if freq == "D" else 7}
     got = many(run=(SERVING_RUN_DETAIL, {"pipeline": "forecast"}),
                genres=(FORECAST_SERIES, {"prefix": "genre:"}), items=(FORECAST_SERIES, {"prefix": "item:"}),
-               movers=(MOVERS, {"min_weekly": MOVERS_MIN_WEEKLY, "period_days": 1 if freq == "D" else 7}))
-    got["freq"] = freq
+               movers=(MOVERS_OF_TYPES, {**movers, "types": types}) if types else (MOVERS, movers))
+    got["freq"], got["event_types"] = freq, types
     df = got.pop("movers")
     got["rising"] = df[df["relative_change"] >= MOVERS_MIN_CHANGE].head(limit).reset_index(drop=True)
     got["falling"] = df[df["relative_change"] <= -MOVERS_MIN_CHANGE].iloc[::-1].head(limit).reset_index(drop=True)
     got["backtest"], got["backtest_source"] = backtest_table(got["run"]["metrics"].iloc[0] if len(got["run"]) else None)
-    got["event_types"] = event_types_of(got["run"]["params"].iloc[0] if len(got["run"]) else None)
     got["run"] = _spread_metrics(got["run"])
     return got
+
+
+def serving_event_types() -> list[str]:
+    """The event types the run serving `forecasts_latest` counts ([]: every type)."""
+    run = frame(SERVING_RUN_DETAIL, pipeline="forecast")
+    return event_types_of(run["params"].iloc[0] if len(run) else None)
 
 
 def event_types_of(params: str | dict | None) -> list[str]:

@@ -258,6 +258,28 @@ def test_movers_need_volume_and_a_real_change(home, tmp_path):
     assert got["rising"]["relative_change"].iloc[0] == pytest.approx(0.5)
 
 
+def test_movers_of_a_run_of_some_event_types_count_those_types(home, tmp_path):
+    """A run of `--event-types view` forecasts views: b's recent level is its 2 views a week, not its views and
+    clicks (6 a week), so a forecast of 3 a week is a rise, not a fall. Without types, clicks count too."""
+    from app import queries as q
+
+    tiny_store(home, tmp_path)
+    clicks = [f"u9,b,2024-01-{d:02d} 1{n}:00,click" for d in range(1, 29, 7) for n in range(4)]
+    (tmp_path / "clicks.csv").write_text("user_id,item_id,timestamp,event_type\n" + "\n".join(clicks) + "\n")
+    ingest("interactions", tmp_path / "clicks.csv", home)
+    fc = pd.DataFrame([("item:b", d, 0.0, 3.0, 6.0, "model") for d in pd.date_range("2024-01-29", periods=2).date],
+                      columns=["series_id", "ds", "p10", "p50", "p90", "method"])
+    fore = runs.start("forecast", "auto", {"event_types": ["view"]}, home=home)
+    runs.publish(fore.run_id, {"forecasts": fc}, home=home)
+    got = q.forecast_overview()
+    assert got["event_types"] == ["view"] and got["falling"].empty
+    assert got["rising"][["item_id", "recent", "forecast"]].values.tolist() == [["b", 2.0, 3.0]]
+    every = runs.start("forecast", "auto", {}, home=home)
+    runs.publish(every.run_id, {"forecasts": fc}, home=home)
+    st.cache_data.clear()
+    got = q.forecast_overview()
+    assert got["event_types"] == [] and got["falling"][["item_id", "recent"]].values.tolist() == [["b", 6.0]]
+
 def test_a_daily_forecast_run_is_compared_and_drawn_per_day(home, tmp_path):
     """A daily run's p50 is per day: the movers compare it with the mean per day of the last 4 weeks (not per
     week), and the charts continue a daily history, labelled so."""

@@ -12,9 +12,9 @@ if runs.empty or (genres.empty and data["items"].empty):
     st.info("No forecasts yet: run `marquee train forecast && marquee score forecast`")
     st.stop()
 
-if data["event_types"]:   # the charts and the movers' recent level come from the cache of every event
-    st.info(f"This forecast run counts only {', '.join(data['event_types'])} events; the history drawn and the "
-            "movers' last 4 weeks count events of every type.")
+if data["event_types"]:   # the charts come from the cache of every event (the movers count the run's types)
+    st.info(f"This forecast run counts only {', '.join(data['event_types'])} events, and so do the rising and "
+            "falling titles' last 4 weeks; the history drawn counts events of every type.")
 rising, falling, unit = data["rising"], data["falling"], q.UNIT[data["freq"]]
 st.subheader("Rising and falling titles")
 st.caption(f"Mean events per {unit} forecast (p50) against the mean per {unit} of the 4 weeks before the forecast "
