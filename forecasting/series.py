@@ -82,7 +82,8 @@ def load_history(con: duckdb.DuckDBPyConnection, cutoff: pd.Timestamp, freq: str
     events = features.relation(con, "interactions", cutoff, event_types or None)
     _, first, n = events.aggregate(LAST_EVENT).fetchall()[0]
     if not n:
-        raise MarqueeError(f"no interactions before the cutoff {cutoff.date()}")
+        kinds = f" of type {', '.join(map(repr, event_types))}" if event_types else ""
+        raise MarqueeError(f"no interactions{kinds} before the cutoff {cutoff.date()}")
     start = first_full_period(pd.Timestamp(first), freq)
     counts = events.aggregate(f"item_id, {BUCKET[freq]} AS ds, count(*) AS y", f"item_id, {BUCKET[freq]}").df()
     counts["ds"] = pd.to_datetime(counts["ds"]).astype("datetime64[ns]")

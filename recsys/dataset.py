@@ -67,6 +67,10 @@ def load(home: str | os.PathLike | None = None, as_of: datetime | date | str | N
     """The interactions strictly before `as_of` (None: all), of `event_types` (None: all), as an implicit matrix."""
     with store.read(home) as con:
         events = features.relation(con, "interactions", as_of, event_types).select("user_id, item_id, rating").df()
+    if events.empty and (as_of is not None or event_types):   # the store has events: the filters left none
+        kinds = f" of type {', '.join(map(repr, event_types))}" if event_types else ""
+        before = f" before {as_of}" if as_of is not None else ""
+        raise MarqueeError(f"no interactions{kinds}{before} to train on")
     return build_matrix(events, weighting)
 
 

@@ -233,6 +233,8 @@ def test_event_types_choose_what_the_series_count(home):
     assert len(p50) == 4 and all(abs(v - 2.0) < 1e-9 for (v,) in p50)   # the mean of 4 weeks of 2 purchases
     with pytest.raises(MarqueeError, match="'purchse'.*'purchase', 'view'"):
         api.train(home, cutoff="2024-05-13", model="mean4", event_types=("purchse",), progress=False)
+    with pytest.raises(MarqueeError, match="no interactions of type 'purchase' before the cutoff"):
+        api.train(home, cutoff=str(START.date()), model="mean4", event_types=("purchase",), progress=False)
 
 
 def test_tiny_nhits_run_writes_well_formed_forecasts(home):

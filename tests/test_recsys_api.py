@@ -249,3 +249,13 @@ def test_event_types_choose_what_trains_and_what_scoring_folds_in(home, tmp_path
     assert recs.empty   # a purchased title is never recommended back
     with pytest.raises(MarqueeError, match="'purchse'"):
         api.train(home, "quick", "cpu", model="ease", event_types=["purchse"])
+
+
+def test_filters_that_leave_nothing_are_named_not_an_empty_store(home, tmp_path):
+    """The store has events, just none of the type before --as-of: say so, not "ingest some"."""
+    _fill(home, tmp_path)
+    buys = clustered_events(seed=1).assign(event_type="purchase", ts=pd.Timestamp("2030-01-01"))
+    buys.drop_duplicates(["user_id", "item_id"]).to_csv(tmp_path / "buys.csv", index=False)
+    ingest.ingest("interactions", tmp_path / "buys.csv", home)
+    with pytest.raises(MarqueeError, match=r"^no interactions of type 'purchase' before 2029-01-01 to train on$"):
+        api.train(home, "quick", "cpu", model="ease", as_of="2029-01-01", event_types=["purchase"])
