@@ -127,14 +127,16 @@ def _score(home, run: dict, model: Recommender, user_ids: np.ndarray, item_ids: 
            history_file: str | None, similar_k: int, batch_size: int) -> dict:
     # events in the store since training (same titles) are folded in too: a title watched since is
     # never recommended, and a user who arrived since gets picks from their own events
-    since = dataset.events(home, item_ids, run["params"].get("event_types"))   # what the run counts
-    extra = history.read(history_file, {t: i for i, t in enumerate(item_ids)}) if history_file else since[:0]
+    types = run["params"].get("event_types")   # what the run counts, from the store and the file alike
+    since = dataset.events(home, item_ids, types)
+    extra, file_users = (history.read(history_file, {t: i for i, t in enumerate(item_ids)}, types) if history_file
+                         else (since[:0], []))
     hist, all_users, known = _fold_in(model, user_ids, item_ids, pd.concat([since, extra], ignore_index=True))
     top = scoring.recommend(model, hist, known, k, batch_size)
     titles = dataset.titles(home)
     recs = scoring.to_frame(all_users, top, item_ids, titles)
     have = set(all_users[np.diff(hist.indptr) > 0])
-    cold = [u for u in dict.fromkeys([*dataset.store_users(home), *all_users]) if u not in have]
+    cold = [u for u in dict.fromkeys([*dataset.store_users(home), *all_users, *file_users]) if u not in have]
     recs = pd.concat([recs, scoring.popular(model, cold, item_ids, k)], ignore_index=True)
     sims = scoring.similar_items(model, item_ids, similar_k)
     counts = runs.publish(run["run_id"], {"recommendations": recs, "similar_items": sims}, home=home)

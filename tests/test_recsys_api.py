@@ -259,3 +259,21 @@ def test_filters_that_leave_nothing_are_named_not_an_empty_store(home, tmp_path)
     ingest.ingest("interactions", tmp_path / "buys.csv", home)
     with pytest.raises(MarqueeError, match=r"^no interactions of type 'purchase' before 2029-01-01 to train on$"):
         api.train(home, "quick", "cpu", model="ease", as_of="2029-01-01", event_types=["purchase"])
+
+
+def test_a_history_file_folds_in_only_the_run_s_event_types(home, tmp_path):
+    """A purchases-only run folds in a history file's purchases, not its views or its rated rows without a type
+    (ingest makes those 'rating'); a user the file names with none of them gets the popular titles."""
+    _fill(home, tmp_path)
+    buys = clustered_events(seed=1).assign(event_type="purchase")
+    buys.to_csv(tmp_path / "buys.csv", index=False)
+    ingest.ingest("interactions", tmp_path / "buys.csv", home)
+    run_id = api.train(home, "quick", "cpu", seed=5, model="ease", event_types=["purchase"])
+    (tmp_path / "hist.csv").write_text("user_id,item_id,event_type,rating\nnew_b,t1,purchase,\nnew_v,t1,view,\n"
+                                       "new_v,t2,,\nnew_r,t1,,4\n")
+    out = api.score(home, run_id, "cpu", k=5, history_file=str(tmp_path / "hist.csv"))
+    assert out["folded_in_users"] == 1
+    recs = _recs(home, run_id)
+    reasons = recs[recs.user_id.str.startswith("new_")].groupby("user_id")["reason"].agg(set).to_dict()
+    assert set(reasons) == {"new_b", "new_v", "new_r"}
+    assert reasons["new_v"] == reasons["new_r"] == {"popular"} and "popular" not in reasons["new_b"]

@@ -63,8 +63,9 @@ def register(cli) -> None:
     s.add_argument("--run", help="run id (default: the latest succeeded recsys run)")
     s.add_argument("--k", type=whole_number(1, 1000), default=10, help="recommendations per user")
     s.add_argument("--history", metavar="FILE",
-                   help="CSV/TSV/Parquet user_id,item_id[,timestamp]: new users or new events, folded in "
-                        "without retraining (read like `marquee ingest interactions`)")
+                   help="CSV/TSV/Parquet user_id,item_id[,timestamp,rating,event_type]: new users or new events, "
+                        "folded in without retraining (read like `marquee ingest interactions`; for a run of "
+                        "--event-types, only rows of those types count when the file has event_type)")
     s.add_argument("--batch-size", type=positive_int, default=1024, help="users scored per batch")
     s.add_argument("--threads", type=threads_int, help="torch CPU threads (default 1; 0: torch default)")
 
