@@ -10,15 +10,8 @@ from typing import Any
 
 
 def text(value: Any) -> str:
-    """A value as text: BLOBs escaped as DuckDB prints them (\\xNN), INTERVALs in ISO 8601, LISTs and STRUCTs
-    as DuckDB writes them ([1.25, NULL], {'a': x}) with each element so too (not Python's
-    [Decimal('1.25'), None]), the rest str."""
-    if value is None:   # inside a LIST or STRUCT; a NULL cell is the caller's to show
-        return "NULL"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(text(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"'{k}': {text(v)}" for k, v in value.items()) + "}"
+    """A value as text: BLOBs escaped as DuckDB prints them (\\xNN), INTERVALs in ISO 8601, the rest str.
+    (LISTs, STRUCTs and MAPs reach here already as DuckDB's own text: `data.sql.fetch_readonly(nested_as_text=True)`.)"""
     if isinstance(value, bytes | bytearray | memoryview):
         return "".join(chr(b) if 32 <= b < 127 and b != 92 else f"\\x{b:02X}" for b in bytes(value))
     if isinstance(value, timedelta):
