@@ -15,6 +15,8 @@ QUICK_GRID: Grid = {
     "ease": [{"l2": 250.0}, {"l2": 500.0}, {"l2": 900.0}],
     "rp3beta": [{"alpha": 0.6, "beta": 0.5}, {"alpha": 0.6, "beta": 0.6}, {"alpha": 0.8, "beta": 0.4}],
     "ials": [{"factors": 64, "l2": 50.0, "alpha": 10.0, "iterations": 10}],
+    # training-free; alone a little below EASE, but a fourth blend component that helps (docs/benchmarks.md)
+    "gfcf": [{"factors": 64, "alpha": 0.1}],
     "mf": [{"dim": 64, "layers": 0, "epochs": 40}],
     "lightgcn": [{"dim": 64, "layers": 3, "epochs": 40}],
 }
@@ -24,6 +26,7 @@ FULL_GRID: Grid = {
     "rp3beta": [{"alpha": a, "beta": b} for a in (0.4, 0.6, 0.8, 1.0) for b in (0.3, 0.4, 0.5, 0.6, 0.7)],
     "ials": [{"factors": f, "l2": r, "alpha": a, "iterations": 15}
              for f in (64, 128) for r in (20.0, 50.0, 100.0) for a in (5.0, 10.0, 20.0)],
+    "gfcf": [{"factors": f, "alpha": a} for f in (32, 64, 128) for a in (0.1, 0.3)],
     "mf": [{"dim": 64, "layers": 0, "epochs": 200}],
     "lightgcn": [{"dim": 64, "layers": 3, "epochs": 300}],
 }
@@ -32,7 +35,7 @@ FULL_GRID: Grid = {
 @dataclass
 class RecsysConfig:
     profile: str = "quick"
-    candidates: tuple[str, ...] = ("ease", "rp3beta", "ials")   # what `--model auto` tries
+    candidates: tuple[str, ...] = ("ease", "rp3beta", "ials", "gfcf")   # what `--model auto` tries
     grid: Grid = field(default_factory=lambda: QUICK_GRID)
     blend: bool = True             # also try a validation-weighted blend of the best of each kind
     blend_step: float = 0.1        # weight grid on the simplex
@@ -49,12 +52,12 @@ class RecsysConfig:
 
 
 def preset(profile: str, **overrides: Any) -> RecsysConfig:
-    """`quick`: EASE, RP3beta, iALS and their blend (< 1 min on 2 CPU cores for MovieLens-100k).
+    """`quick`: EASE, RP3beta, iALS, GF-CF and their blend (< 1 min on 2 CPU cores for MovieLens-100k).
     `full`: wider grids plus BPR-MF and LightGCN, sized for a GPU."""
     if profile == "quick":
         cfg = RecsysConfig()
     elif profile == "full":
-        cfg = RecsysConfig(profile="full", candidates=("ease", "rp3beta", "ials", "mf", "lightgcn"),
+        cfg = RecsysConfig(profile="full", candidates=("ease", "rp3beta", "ials", "gfcf", "mf", "lightgcn"),
                            grid=FULL_GRID, cpu_threads=0)
     else:
         raise ValueError(f"unknown profile {profile!r}")

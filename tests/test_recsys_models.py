@@ -111,6 +111,40 @@ class TestIALS(RecommenderContract):
     kind, params = "ials", {"factors": 8, "l2": 1.0, "alpha": 10.0, "iterations": 6}
 
 
+class TestGFCF(RecommenderContract):
+    kind, params = "gfcf", {"factors": 3, "alpha": 0.3}
+
+
+def test_gfcf_matches_the_papers_svd_formulation():
+    """Eigenvectors of R~^T R~ stand in for the SVD of R~ (Shen et al.): scores must be the same."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    R = (rng.random((40, 25)) < 0.2).astype(np.float32)
+    R[0, :] = 1                                   # no empty column
+    R[np.arange(40), rng.integers(25, size=40)] = 1   # no empty row
+    m = make_recommender("gfcf", "cpu", factors=6, alpha=0.5).fit(sp.csr_matrix(R))
+    du, di = R.sum(1), R.sum(0)
+    Rt = R / np.sqrt(du)[:, None] / np.sqrt(di)[None, :]
+    V = np.linalg.svd(Rt.astype(np.float64))[2][:6].T
+    ref = R @ (Rt.T @ Rt) + 0.5 * ((R / np.sqrt(di)) @ V) @ V.T * np.sqrt(di)
+    got = m.score(torch.arange(40)).double().numpy()
+    unseen = R == 0                                 # the zeroed diagonal only moves seen titles' scores
+    np.testing.assert_allclose(got[unseen], ref[unseen], rtol=1e-4, atol=1e-5)
+
+
+def test_gfcf_ideal_filter_changes_the_ranking():
+    """alpha > 0 must reorder some user's unseen titles (else the low-pass term would be dead code)."""
+    X = clustered_matrix()
+    users = torch.arange(X.shape[0])
+    a = make_recommender("gfcf", "cpu", factors=2, alpha=0.0).fit(X).score(users)
+    b = make_recommender("gfcf", "cpu", factors=2, alpha=2.0).fit(X).score(users)
+    seen = torch.as_tensor(X.toarray()) > 0
+    top_a = a.masked_fill(seen, float("-inf")).topk(5).indices
+    top_b = b.masked_fill(seen, float("-inf")).topk(5).indices
+    assert not torch.equal(top_a, top_b)
+
+
 class TestBPRMF(RecommenderContract):
     kind, params = "mf", {"dim": 16, "epochs": 40, "lr": 0.05, "batch_size": 128}
 

@@ -14,7 +14,7 @@ from app.cli import (
 )
 from data.wording import plural
 
-MODELS = ["auto", "ease", "rp3beta", "ials", "mf", "lightgcn", "blend"]
+MODELS = ["auto", "ease", "rp3beta", "ials", "gfcf", "mf", "lightgcn", "blend"]
 
 
 def _train(args: argparse.Namespace) -> None:

@@ -10,11 +10,12 @@ from data.model_files import ModelFileError, read_json
 from recsys.models.base import CONFIG, Recommender
 from recsys.models.blend import Blend
 from recsys.models.ease import EASE
+from recsys.models.gfcf import GFCF
 from recsys.models.ials import IALS
 from recsys.models.lightgcn import BPRMF, LightGCN
 from recsys.models.rp3beta import RP3beta
 
-MODELS: dict[str, type[Recommender]] = {m.kind: m for m in (EASE, RP3beta, IALS, BPRMF, LightGCN, Blend)}
+MODELS: dict[str, type[Recommender]] = {m.kind: m for m in (EASE, RP3beta, IALS, GFCF, BPRMF, LightGCN, Blend)}
 
 
 def make_recommender(kind: str, device: str | torch.device = "auto", seed: int = 42, **params) -> Recommender:

@@ -1,0 +1,50 @@
+"""GF-CF (Shen et al. 2021): graph-filter collaborative filtering, training-free.
+
+R~ = D_u^-1/2 R D_i^-1/2 (0/1 R). A linear low-pass filter P~ = R~^T R~ plus `alpha` times an ideal
+low-pass filter D_i^-1/2 V_k V_k^T D_i^1/2 (V_k: the top-`factors` right singular vectors of R~,
+taken as eigenvectors of P~ so the cost grows with titles, not users) fold into one (I, I) matrix W;
+scores = h @ W. It ranks a little below EASE alone, but its errors differ: as a fourth blend
+component it lifted validation nDCG@10 on each of four validation splits of MovieLens-100k.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from recsys.models.base import Recommender
+
+
+class GFCF(Recommender):
+    kind = "gfcf"
+
+    def __init__(self, device="cpu", seed=42, factors: int = 64, alpha: float = 0.1, **params):
+        super().__init__(device, seed, factors=factors, alpha=alpha, **params)
+        self.W: torch.Tensor | None = None   # (I, I)
+
+    def _fit(self, X: sp.csr_matrix, validation) -> None:
+        B = (X > 0).astype(np.float32)
+        user_deg = np.asarray(B.sum(1)).ravel().clip(min=1)
+        item_deg = np.asarray(B.sum(0)).ravel().clip(min=1)
+        R = sp.diags(user_deg ** -0.5) @ B @ sp.diags(item_deg ** -0.5)
+        P = torch.as_tensor((R.T @ R).toarray(), dtype=torch.float32, device=self.device)
+        # eigh in float64: close eigenvalues make float32 eigenvectors (and so scores) wobble
+        _, vecs = torch.linalg.eigh(P.double())
+        k = min(int(self.params["factors"]), P.shape[0])
+        V = vecs[:, -k:].float() if k > 0 else vecs[:, :0].float()
+        d = torch.as_tensor(item_deg, dtype=torch.float32, device=self.device).sqrt()
+        W = P + self.params["alpha"] * ((V / d[:, None]) @ (V * d[:, None]).T)
+        W.fill_diagonal_(0.0)   # a title never recommends itself (and is masked as seen anyway)
+        self.W = W
+
+    def score_history(self, history: torch.Tensor) -> torch.Tensor:
+        return (history > 0).float() @ self.W
+
+    def item_similarity(self, items: torch.Tensor) -> torch.Tensor:
+        return self.W[:, items.to(self.device)].T
+
+    def state(self):
+        return {"W": self.W}
+
+    def set_state(self, tensors):
+        self.W = tensors["W"]
