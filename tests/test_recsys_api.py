@@ -175,7 +175,7 @@ def test_same_seed_same_recommendations_with_auto(store_home):
     for r in (a, b):
         api.score(store_home, r, "cpu", k=5)
     m = runs.get(a, store_home)["metrics"]
-    assert {"ease", "rp3beta", "ials"} <= set(m["candidates"]) and m["selected"] in m["candidates"]
+    assert {"ease", "rp3beta", "ials", "gfcf"} <= set(m["candidates"]) and m["selected"] in m["candidates"]
     assert all(f"val_ndcg@10/{k}" in m for k in m["candidates"])
     ra, rb = _recs(store_home, a), _recs(store_home, b)
     assert ra[["user_id", "item_id", "rank"]].equals(rb[["user_id", "item_id", "rank"]])
