@@ -115,9 +115,15 @@ class TestGFCF(RecommenderContract):
     kind, params = "gfcf", {"factors": 3, "alpha": 0.3}
 
 
-def test_gfcf_matches_the_papers_svd_formulation():
-    """Eigenvectors of R~^T R~ stand in for the SVD of R~ (Shen et al.): scores must be the same."""
+@pytest.mark.parametrize("exact_max", [10_000, 0], ids=["full-eigh", "top-k-lanczos"])
+def test_gfcf_matches_the_papers_svd_formulation(exact_max, monkeypatch):
+    """Eigenvectors of R~^T R~ stand in for the SVD of R~ (Shen et al.): scores must be the same, from the
+    full eigendecomposition (small catalogs) and from the top-k one big catalogs get."""
     import scipy.sparse as sp
+
+    import recsys.models.gfcf as gfcf
+
+    monkeypatch.setattr(gfcf, "EXACT_MAX_ITEMS", exact_max)
 
     rng = np.random.default_rng(0)
     R = (rng.random((40, 25)) < 0.2).astype(np.float32)

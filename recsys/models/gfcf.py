@@ -14,6 +14,31 @@ import torch
 
 from recsys.models.base import Recommender
 
+EXACT_MAX_ITEMS = 4096   # up to here a full float64 eigendecomposition (seconds); past it the top-k only
+
+
+def top_eigenvectors(R: sp.csr_matrix, k: int, device) -> torch.Tensor:
+    """(I, k) eigenvectors of R^T R with the largest eigenvalues (the top right singular vectors of R),
+    float32 on `device`.
+
+    A full `eigh` costs ~9 I^3 flops: fine for MovieLens' 1,682 titles, hours for 20,000 on a CPU. Past
+    EXACT_MAX_ITEMS titles, Lanczos (ARPACK, a fixed start vector: same input, same vectors) finds only
+    the k needed, each step two products with the sparse R. Both run in float64: close eigenvalues make
+    float32 eigenvectors (and so scores) wobble."""
+    n = R.shape[1]
+    k = min(k, n)
+    if k <= 0:
+        return torch.zeros((n, 0), device=device)
+    if n <= EXACT_MAX_ITEMS:
+        P = torch.as_tensor((R.T @ R).toarray(), dtype=torch.float64, device=device)
+        return torch.linalg.eigh(P)[1][:, -k:].float()
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    R64 = R.astype(np.float64).tocsr()
+    op = LinearOperator((n, n), matvec=lambda x: R64.T @ (R64 @ x), dtype=np.float64)
+    _, vecs = eigsh(op, k=k, which="LA", v0=np.ones(n))
+    return torch.as_tensor(vecs, dtype=torch.float32, device=device)
+
 
 class GFCF(Recommender):
     kind = "gfcf"
@@ -28,10 +53,7 @@ class GFCF(Recommender):
         item_deg = np.asarray(B.sum(0)).ravel().clip(min=1)
         R = sp.diags(user_deg ** -0.5) @ B @ sp.diags(item_deg ** -0.5)
         P = torch.as_tensor((R.T @ R).toarray(), dtype=torch.float32, device=self.device)
-        # eigh in float64: close eigenvalues make float32 eigenvectors (and so scores) wobble
-        _, vecs = torch.linalg.eigh(P.double())
-        k = min(int(self.params["factors"]), P.shape[0])
-        V = vecs[:, -k:].float() if k > 0 else vecs[:, :0].float()
+        V = top_eigenvectors(R, int(self.params["factors"]), self.device)
         d = torch.as_tensor(item_deg, dtype=torch.float32, device=self.device).sqrt()
         W = P + self.params["alpha"] * ((V / d[:, None]) @ (V * d[:, None]).T)
         W.fill_diagonal_(0.0)   # a title never recommends itself (and is masked as seen anyway)
