@@ -170,32 +170,36 @@ SELECT f.item_id, it.title, r.recent, f.forecast, f.forecast - r.recent AS chang
 FROM f JOIN recent r USING (series_id) LEFT JOIN items it USING (item_id)
 WHERE r.events >= 4 * $min_weekly
 ORDER BY change DESC, f.item_id"""
-MOVERS = MOVERS_OF.format(events="item_engagement_daily")
-# a run of some event types (`--event-types`) forecasts those only: its recent level must count the same
-MOVERS_OF_TYPES = MOVERS_OF.format(events="""(
+# a run of some event types (`--event-types`) forecasts those only: what it is compared with or drawn beside
+# must count the same, from the events themselves (the cache counts every type)
+ENGAGEMENT_OF_TYPES = """(
     SELECT item_id, CAST(ts AS DATE) AS day, count(*) AS events FROM interactions
-    WHERE list_contains($types, event_type) GROUP BY ALL)""")
+    WHERE list_contains($types, event_type) GROUP BY ALL)"""
+MOVERS = MOVERS_OF.format(events="item_engagement_daily")
+MOVERS_OF_TYPES = MOVERS_OF.format(events=ENGAGEMENT_OF_TYPES)
 MOVERS_MIN_WEEKLY = 1.0    # events a week over the last 4 weeks
 MOVERS_MIN_CHANGE = 0.10   # a rise or fall smaller than this share of the recent level is not listed
 FORECAST_SERIES = """
 SELECT series_id, count(*) AS weeks, min(ds) AS first_week FROM forecasts_latest
 WHERE series_id LIKE $prefix || '%' GROUP BY 1 ORDER BY 1"""
-GENRE_WEEKLY = f"""
+GENRE_WEEKLY_OF = f"""
 SELECT week, events, {WEEK_IS_PARTIAL} AS partial FROM (
     SELECT date_trunc('week', e.day) AS week, sum(e.events)::BIGINT AS events
-    FROM item_engagement_daily e JOIN items it USING (item_id)
+    FROM {{events}} e JOIN items it USING (item_id)
     WHERE list_contains(string_split(it.genres, '|'), $genre) GROUP BY 1)
 ORDER BY week"""
 # Every day of the data's last $days days (a day without events is a 0), for a daily forecast run.
-GENRE_DAILY = """
+GENRE_DAILY_OF = """
 WITH days AS (
     SELECT unnest(generate_series(max(day) - ($days - 1), max(day), INTERVAL 1 DAY))::DATE AS day
     FROM item_engagement_daily),
 g AS (
     SELECT e.day, sum(e.events) AS events
-    FROM item_engagement_daily e JOIN items it USING (item_id)
+    FROM {events} e JOIN items it USING (item_id)
     WHERE list_contains(string_split(it.genres, '|'), $genre) GROUP BY 1)
 SELECT days.day, coalesce(g.events, 0)::BIGINT AS events FROM days LEFT JOIN g USING (day) ORDER BY day"""
+GENRE_HISTORY = {(freq, typed): sql.format(events=ENGAGEMENT_OF_TYPES if typed else "item_engagement_daily")
+                 for freq, sql in (("W", GENRE_WEEKLY_OF), ("D", GENRE_DAILY_OF)) for typed in (False, True)}
 DAILY_HISTORY_DAYS = 56    # a daily forecast's chart shows the last 8 weeks of days before it
 UNIT = {"W": "week", "D": "day"}
 
@@ -504,12 +508,15 @@ def backtest_table(metrics: str | dict | None) -> tuple[pd.DataFrame, str]:
     return df.sort_values("wape", kind="stable").reset_index(drop=True), source
 
 
-def genre_history(genre: str, freq: str) -> tuple[pd.DataFrame, str]:
-    """The genre's events per period of a `freq` forecast run (in a column named UNIT[freq]) and a note: its
-    full weeks and which were left out (see `full_weeks`), or its last DAILY_HISTORY_DAYS days and ""."""
+def genre_history(genre: str, freq: str, event_types: list[str] | None = None) -> tuple[pd.DataFrame, str]:
+    """The genre's events (of `event_types`, the run's; none: every type) per period of a `freq` forecast run
+    (in a column named UNIT[freq]) and a note: its full weeks and which were left out (see `full_weeks`), or
+    its last DAILY_HISTORY_DAYS days and ""."""
+    sql = GENRE_HISTORY["D" if freq == "D" else "W", bool(event_types)]
+    params = {"genre": genre, **({"types": list(event_types)} if event_types else {})}
     if freq == "D":
-        return frame(GENRE_DAILY, genre=genre, days=DAILY_HISTORY_DAYS), ""
-    return full_weeks(frame(GENRE_WEEKLY, genre=genre))
+        return frame(sql, days=DAILY_HISTORY_DAYS, **params), ""
+    return full_weeks(frame(sql, **params))
 
 
 # --- sql --------------------------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ if runs.empty or (genres.empty and data["items"].empty):
     st.info("No forecasts yet: run `marquee train forecast && marquee score forecast`")
     st.stop()
 
-if data["event_types"]:   # the charts come from the cache of every event (the movers count the run's types)
+if data["event_types"]:
     st.info(f"This forecast run counts only {', '.join(data['event_types'])} events, and so do the rising and "
-            "falling titles' last 4 weeks; the history drawn counts events of every type.")
+            "falling titles' last 4 weeks and the history drawn.")
 rising, falling, unit = data["rising"], data["falling"], q.UNIT[data["freq"]]
 st.subheader("Rising and falling titles")
 st.caption(f"Mean events per {unit} forecast (p50) against the mean per {unit} of the 4 weeks before the forecast "
@@ -39,7 +39,7 @@ if genres.empty:
 else:
     series = st.selectbox("Genre", genres["series_id"].tolist(), format_func=lambda s: s.split(":", 1)[1],
                           key="genre")
-    history, note = q.genre_history(series.split(":", 1)[1], data["freq"])
+    history, note = q.genre_history(series.split(":", 1)[1], data["freq"], data["event_types"])
     st.altair_chart(charts.forecast_fan(history, q.series_forecast(series), unit), width="stretch")
     if unit == "day":
         note = f"A daily forecast run: events per day over the last {q.DAILY_HISTORY_DAYS // 7} weeks of data."
