@@ -1,7 +1,7 @@
 """EASE (Steck 2019): a closed-form item-item linear autoencoder with a zero diagonal.
 
 B = argmin ||X - X B||^2 + l2 ||B||^2, diag(B) = 0  =>  P = (X^T X + l2 I)^-1, B = -P / diag(P).
-One I x I inverse, on the device, in float32 (bf16 is too coarse for an inverse).
+One I x I (Cholesky) inverse, on the device, in float32 (bf16 is too coarse for an inverse).
 """
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ class EASE(Recommender):
             X = (X > 0).astype(np.float32)
         G = torch.as_tensor((X.T @ X).toarray(), dtype=torch.float32, device=self.device)
         G += self.params["l2"] * torch.eye(G.shape[0], device=self.device)
-        P = torch.linalg.inv(G)
+        # G is symmetric positive definite (a Gram matrix plus l2 I): a Cholesky inverse costs about half
+        # of a general (LU) one, 3.7 s against 7.7 s for 6,000 titles on one CPU thread
+        P = torch.cholesky_inverse(torch.linalg.cholesky(G))
         B = -P / torch.diagonal(P)[None, :]
         B.fill_diagonal_(0.0)
         self.B = B
