@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recsys.models.base import Recommender
+from recsys.models.base import Recommender, history_times
 
 
 class EASE(Recommender):
@@ -33,7 +33,7 @@ class EASE(Recommender):
         self.B = B
 
     def score_history(self, history: torch.Tensor) -> torch.Tensor:
-        return ((history > 0).float() if self.params["binary"] else history) @ self.B
+        return history_times((history > 0).float() if self.params["binary"] else history, self.B)
 
     def item_similarity(self, items: torch.Tensor) -> torch.Tensor:
         # score_j = sum_i h_i B[i, j]: title i's share of the score of j is B[i, j]

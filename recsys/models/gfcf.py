@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recsys.models.base import Recommender
+from recsys.models.base import Recommender, history_times
 
 EXACT_MAX_ITEMS = 4096   # up to here a full float64 eigendecomposition (seconds); past it the top-k only
 
@@ -60,7 +60,7 @@ class GFCF(Recommender):
         self.W = W
 
     def score_history(self, history: torch.Tensor) -> torch.Tensor:
-        return (history > 0).float() @ self.W
+        return history_times((history > 0).float(), self.W)
 
     def item_similarity(self, items: torch.Tensor) -> torch.Tensor:
         return self.W[:, items.to(self.device)].T

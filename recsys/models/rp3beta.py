@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recsys.models.base import Recommender
+from recsys.models.base import Recommender, history_times
 
 
 class RP3beta(Recommender):
@@ -32,7 +32,7 @@ class RP3beta(Recommender):
         self.W = W
 
     def score_history(self, history: torch.Tensor) -> torch.Tensor:
-        return (history > 0).float() @ self.W   # a walk starts from every watched title alike
+        return history_times((history > 0).float(), self.W)   # a walk starts from every watched title alike
 
     def item_similarity(self, items: torch.Tensor) -> torch.Tensor:
         return self.W[:, items.to(self.device)].T
