@@ -168,3 +168,18 @@ class TestBlend(RecommenderContract):
 def test_every_model_kind_has_a_contract_test():
     tested = {c.kind for c in RecommenderContract.__subclasses__()}
     assert tested == set(MODELS)
+
+
+def test_columns_come_from_the_current_matrix():
+    """Item-item reasons read columns through a cached transpose: it must equal W[:, items].T, and a new W
+    (a refit or a load) must not be answered from the old copy."""
+    from recsys.models.base import columns
+
+    class Holder:
+        pass
+
+    holder, items = Holder(), torch.tensor([2, 0, 2])
+    W = torch.arange(16.0).reshape(4, 4)
+    assert torch.equal(columns(holder, W, items), W[:, items].T)
+    W2 = W * 10
+    assert torch.equal(columns(holder, W2, items), W2[:, items].T)

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recsys.models.base import Recommender, history_times
+from recsys.models.base import Recommender, columns, history_times
 
 
 class EASE(Recommender):
@@ -37,7 +37,7 @@ class EASE(Recommender):
 
     def item_similarity(self, items: torch.Tensor) -> torch.Tensor:
         # score_j = sum_i h_i B[i, j]: title i's share of the score of j is B[i, j]
-        return self.B[:, items.to(self.device)].T
+        return columns(self, self.B, items)
 
     def state(self):
         return {"B": self.B}

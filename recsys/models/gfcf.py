@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recsys.models.base import Recommender, history_times
+from recsys.models.base import Recommender, columns, history_times
 
 EXACT_MAX_ITEMS = 4096   # up to here a full float64 eigendecomposition (seconds); past it the top-k only
 
@@ -63,7 +63,7 @@ class GFCF(Recommender):
         return history_times((history > 0).float(), self.W)
 
     def item_similarity(self, items: torch.Tensor) -> torch.Tensor:
-        return self.W[:, items.to(self.device)].T
+        return columns(self, self.W, items)
 
     def state(self):
         return {"W": self.W}

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recsys.models.base import Recommender, history_times
+from recsys.models.base import Recommender, columns, history_times
 
 
 class RP3beta(Recommender):
@@ -35,7 +35,7 @@ class RP3beta(Recommender):
         return history_times((history > 0).float(), self.W)   # a walk starts from every watched title alike
 
     def item_similarity(self, items: torch.Tensor) -> torch.Tensor:
-        return self.W[:, items.to(self.device)].T
+        return columns(self, self.W, items)
 
     def state(self):
         return {"W": self.W}
