@@ -134,3 +134,27 @@ class Recommender(ABC):
             model.train.check_format(full_check=True)
             model.set_state({k: v.to(model.device) for k, v in t.items()})
         return model
+
+
+def binary_degrees(X: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """0/1 interactions, and each user's and each title's count of them (at least 1: never a division by 0)."""
+    B = (X > 0).astype(np.float32)
+    return B, np.asarray(B.sum(1)).ravel().clip(min=1), np.asarray(B.sum(0)).ravel().clip(min=1)
+
+
+class ItemItem(Recommender):
+    """A model that is one (I, I) matrix `W`: a history scores h @ W, every watched title alike, and title i
+    explains a pick j by W[i, j]. Subclasses set `W` in `_fit`."""
+    W: torch.Tensor | None = None
+
+    def score_history(self, history: torch.Tensor) -> torch.Tensor:
+        return history_times((history > 0).float(), self.W)
+
+    def item_similarity(self, items: torch.Tensor) -> torch.Tensor:
+        return columns(self, self.W, items)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {"W": self.W}
+
+    def set_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.W = tensors["W"]

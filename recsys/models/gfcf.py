@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recsys.models.base import Recommender, columns, history_times
+from recsys.models.base import ItemItem, binary_degrees
 
 EXACT_MAX_ITEMS = 4096   # up to here a full float64 eigendecomposition (seconds); past it the top-k only
 
@@ -40,17 +40,14 @@ def top_eigenvectors(R: sp.csr_matrix, k: int, device) -> torch.Tensor:
     return torch.as_tensor(vecs, dtype=torch.float32, device=device)
 
 
-class GFCF(Recommender):
+class GFCF(ItemItem):
     kind = "gfcf"
 
     def __init__(self, device="cpu", seed=42, factors: int = 64, alpha: float = 0.1, **params):
         super().__init__(device, seed, factors=factors, alpha=alpha, **params)
-        self.W: torch.Tensor | None = None   # (I, I)
 
     def _fit(self, X: sp.csr_matrix, validation) -> None:
-        B = (X > 0).astype(np.float32)
-        user_deg = np.asarray(B.sum(1)).ravel().clip(min=1)
-        item_deg = np.asarray(B.sum(0)).ravel().clip(min=1)
+        B, user_deg, item_deg = binary_degrees(X)
         R = sp.diags(user_deg ** -0.5) @ B @ sp.diags(item_deg ** -0.5)
         P = torch.as_tensor((R.T @ R).toarray(), dtype=torch.float32, device=self.device)
         V = top_eigenvectors(R, int(self.params["factors"]), self.device)
@@ -58,15 +55,3 @@ class GFCF(Recommender):
         W = P + self.params["alpha"] * ((V / d[:, None]) @ (V * d[:, None]).T)
         W.fill_diagonal_(0.0)   # a title never recommends itself (and is masked as seen anyway)
         self.W = W
-
-    def score_history(self, history: torch.Tensor) -> torch.Tensor:
-        return history_times((history > 0).float(), self.W)
-
-    def item_similarity(self, items: torch.Tensor) -> torch.Tensor:
-        return columns(self, self.W, items)
-
-    def state(self):
-        return {"W": self.W}
-
-    def set_state(self, tensors):
-        self.W = tensors["W"]

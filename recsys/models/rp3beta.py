@@ -4,25 +4,21 @@ probability raised to alpha. W (I, I) is a dense item-item matrix; scores = h @ 
 """
 from __future__ import annotations
 
-import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recsys.models.base import Recommender, columns, history_times
+from recsys.models.base import ItemItem, binary_degrees
 
 
-class RP3beta(Recommender):
+class RP3beta(ItemItem):
     kind = "rp3beta"
 
     def __init__(self, device="cpu", seed=42, alpha: float = 0.6, beta: float = 0.5, **params):
         super().__init__(device, seed, alpha=alpha, beta=beta, **params)
-        self.W: torch.Tensor | None = None   # (I, I)
 
     def _fit(self, X: sp.csr_matrix, validation) -> None:
         a, b = self.params["alpha"], self.params["beta"]
-        B = (X > 0).astype(np.float32)
-        user_deg = np.asarray(B.sum(1)).ravel().clip(min=1)
-        item_deg = np.asarray(B.sum(0)).ravel().clip(min=1)
+        B, user_deg, item_deg = binary_degrees(X)
         p_ui = sp.diags(1.0 / user_deg) @ B                    # (U, I) user -> title
         p_iu = (B @ sp.diags(1.0 / item_deg)).T.tocsr()        # (I, U) title -> user
         W = (p_iu.power(a) @ p_ui.power(a)).toarray()          # (I, I) two steps title -> title
@@ -30,15 +26,3 @@ class RP3beta(Recommender):
         W /= torch.as_tensor(item_deg ** b, dtype=torch.float32, device=self.device)[None, :]
         W.fill_diagonal_(0.0)
         self.W = W
-
-    def score_history(self, history: torch.Tensor) -> torch.Tensor:
-        return history_times((history > 0).float(), self.W)   # a walk starts from every watched title alike
-
-    def item_similarity(self, items: torch.Tensor) -> torch.Tensor:
-        return columns(self, self.W, items)
-
-    def state(self):
-        return {"W": self.W}
-
-    def set_state(self, tensors):
-        self.W = tensors["W"]
