@@ -441,12 +441,16 @@ def sentiment_overview(min_genre_reviews: int = MIN_GENRE_REVIEWS) -> dict[str, 
 
 
 # --- forecasts --------------------------------------------------------------------------------------------
+def _serving_forecast_params() -> dict[str, Any]:
+    """The params of the run serving `forecasts_latest` ({} before any run)."""
+    run = frame(SERVING_RUN_DETAIL, pipeline="forecast")
+    return json.loads(run["params"].iloc[0] or "{}") if len(run) else {}
+
+
 def forecast_freq() -> str:
     """The period of the run serving `forecasts_latest` (its params.freq): 'W' (weeks) or 'D' (days); 'W'
     before any run. Its forecasts are per period, so charts and comparisons must be too."""
-    run = frame(SERVING_RUN_DETAIL, pipeline="forecast")
-    params = json.loads(run["params"].iloc[0] or "{}") if len(run) else {}
-    return "D" if params.get("freq") == "D" else "W"
+    return "D" if _serving_forecast_params().get("freq") == "D" else "W"
 
 
 def forecast_overview(limit: int = 10) -> dict[str, Any]:
@@ -454,7 +458,7 @@ def forecast_overview(limit: int = 10) -> dict[str, Any]:
     'D'), genres / items (series lists), rising / falling (titles with MOVERS_MIN_WEEKLY events a week or more
     whose forecast per period is at least MOVERS_MIN_CHANGE above / below their mean per period over the last
     4 weeks, biggest change first)."""
-    freq, types = forecast_freq(), serving_event_types()
+    freq, types = forecast_freq(), event_types_of(_serving_forecast_params())
     movers = {"min_weekly": MOVERS_MIN_WEEKLY, "period_days": 1 if freq == "D" else 7}
     got = many(run=(SERVING_RUN_DETAIL, {"pipeline": "forecast"}),
                genres=(FORECAST_SERIES, {"prefix": "genre:"}), items=(FORECAST_SERIES, {"prefix": "item:"}),
@@ -466,12 +470,6 @@ def forecast_overview(limit: int = 10) -> dict[str, Any]:
     got["backtest"], got["backtest_source"] = backtest_table(got["run"]["metrics"].iloc[0] if len(got["run"]) else None)
     got["run"] = _spread_metrics(got["run"])
     return got
-
-
-def serving_event_types() -> list[str]:
-    """The event types the run serving `forecasts_latest` counts ([]: every type)."""
-    run = frame(SERVING_RUN_DETAIL, pipeline="forecast")
-    return event_types_of(run["params"].iloc[0] if len(run) else None)
 
 
 def event_types_of(params: str | dict | None) -> list[str]:

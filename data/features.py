@@ -83,19 +83,19 @@ def relation(con: duckdb.DuckDBPyConnection, feature: str, as_of: datetime | dat
              event_types: Sequence[str] | None = None) -> duckdb.DuckDBPyRelation:
     """The lazy relation of `feature` as known strictly before `as_of` (None: everything).
 
-    event_types: of "interactions", only the events of these types (None: all); a type the store has no
-    event of is a MarqueeError naming the types it has (a misspelt `purchse` must not train on nothing)."""
+    event_types: of "interactions", only the events of these types (None or empty: all); a type the store
+    has no event of is a MarqueeError naming the types it has (a misspelt `purchse` must not train on nothing)."""
     if feature not in FEATURES:
         raise KeyError(f"unknown feature {feature!r}; known: {', '.join(FEATURES)}")
     rel = con.sql(FEATURES[feature], params={"as_of": _cutoff(as_of)})
-    if event_types is None:
+    if not event_types:
         return rel
     if feature != "interactions":
         raise KeyError(f"event types filter interactions, not {feature!r}")
     known = {t for (t,) in con.execute("SELECT DISTINCT event_type FROM interactions").fetchall()}
     missing = [t for t in event_types if t not in known]
-    if missing or not event_types:
-        raise MarqueeError(f"no interactions of event type {', '.join(map(repr, missing)) or '(none named)'}; "
+    if missing:
+        raise MarqueeError(f"no interactions of event type {', '.join(map(repr, missing))}; "
                            f"the store has {', '.join(map(repr, sorted(known))) or 'no interactions'}")
     return rel.filter(duckdb.ColumnExpression("event_type").isin(*map(duckdb.ConstantExpression, event_types)))
 

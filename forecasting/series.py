@@ -58,7 +58,7 @@ def first_full_period(first: pd.Timestamp, freq: str) -> pd.Timestamp:
 
 def default_cutoff(con: duckdb.DuckDBPyConnection, freq: str, event_types: Sequence[str] = ()) -> pd.Timestamp:
     """Just after the last full period: data reaching a period's last day counts it as full."""
-    events = features.relation(con, "interactions", event_types=event_types or None)
+    events = features.relation(con, "interactions", event_types=event_types)
     last, _, n = events.aggregate(LAST_EVENT).fetchall()[0]
     if not n:
         raise MarqueeError("the store has no interactions: ingest some (or `marquee load-demo`) first")
@@ -79,7 +79,7 @@ def load_history(con: duckdb.DuckDBPyConnection, cutoff: pd.Timestamp, freq: str
                  ) -> History:
     """Counts per title and period from interactions strictly before `cutoff` (of `event_types`; empty:
     all), plus item attributes."""
-    events = features.relation(con, "interactions", cutoff, event_types or None)
+    events = features.relation(con, "interactions", cutoff, event_types)
     _, first, n = events.aggregate(LAST_EVENT).fetchall()[0]
     if not n:
         kinds = f" of type {', '.join(map(repr, event_types))}" if event_types else ""
