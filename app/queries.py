@@ -153,20 +153,31 @@ FROM item_sentiment_daily GROUP BY 1 ORDER BY 1"""
 # --- forecasts --------------------------------------------------------------------------------------------
 # Per title: the forecast's mean p50 per period (a week, or a day for a daily run: $period_days long) against
 # the mean per period of the 4 weeks before the forecast starts, for titles with at least $min_weekly events
-# a week in those 4 weeks (below that a change is noise).
+# a week in those 4 weeks (below that a change is noise). A daily run's days need not be whole weeks (4 days
+# from a Thursday are mostly weekend): its recent level is scaled by how busy those weekdays were in the 4
+# weeks, over all titles (one title's own weekdays are too few events to go by), so a weekend is compared
+# with recent weekends.
 MOVERS_OF = """
 WITH f AS (
     SELECT series_id, substr(series_id, 6) AS item_id, min(ds) AS start, avg(p50) AS forecast,
            any_value(method) AS method
     FROM forecasts_latest  -- titles with too little history get a genre-share fallback: not a trend
     WHERE series_id LIKE 'item:%' AND coalesce(method, '') <> 'genre_fallback' GROUP BY 1, 2),
+weekdays AS (  -- each weekday's events over the 4 weeks, x 7 / all of them: 1 is an average day
+    SELECT dayofweek(e.day) AS dow, 7.0 * sum(e.events) / sum(sum(e.events)) OVER () AS busy
+    FROM {events} e, (SELECT min(start) AS start FROM f) w
+    WHERE e.day >= w.start - INTERVAL 28 DAY AND e.day < w.start GROUP BY 1),
+tilt AS (
+    SELECT fc.series_id, CASE WHEN $period_days = 1 THEN avg(coalesce(w.busy, 0)) ELSE 1 END AS tilt
+    FROM forecasts_latest fc LEFT JOIN weekdays w ON w.dow = dayofweek(fc.ds)
+    WHERE fc.series_id LIKE 'item:%' GROUP BY 1),
 recent AS (
-    SELECT f.series_id, sum(e.events) AS events, sum(e.events) * $period_days / 28.0 AS recent
-    FROM f JOIN {events} e
+    SELECT f.series_id, sum(e.events) AS events, sum(e.events) * $period_days / 28.0 * any_value(t.tilt) AS recent
+    FROM f JOIN tilt t USING (series_id) JOIN {events} e
       ON e.item_id = f.item_id AND e.day >= f.start - INTERVAL 28 DAY AND e.day < f.start
     GROUP BY 1)
 SELECT f.item_id, it.title, r.recent, f.forecast, f.forecast - r.recent AS change,
-       f.forecast / r.recent - 1 AS relative_change, f.method
+       f.forecast / nullif(r.recent, 0) - 1 AS relative_change, f.method
 FROM f JOIN recent r USING (series_id) LEFT JOIN items it USING (item_id)
 WHERE r.events >= 4 * $min_weekly
 ORDER BY change DESC, f.item_id"""

@@ -289,11 +289,11 @@ def test_a_daily_forecast_run_is_compared_and_drawn_per_day(home, tmp_path):
     from app import queries as q
 
     tiny_store(home, tmp_path)
-    days = pd.date_range("2024-02-01", periods=4).date
+    days = pd.date_range("2024-02-01", periods=7).date   # a whole week: every weekday once
     fc = pd.DataFrame([(s, d, p50 / 2, p50, p50 * 2, "model") for s, p50 in
                        (("item:b", 0.5), ("item:d", 0.125), ("genre:Drama", 1.0)) for d in days],
                       columns=["series_id", "ds", "p10", "p50", "p90", "method"])
-    fore = runs.start("forecast", "naive", {"freq": "D", "horizon": 4}, home=home)
+    fore = runs.start("forecast", "naive", {"freq": "D", "horizon": 7}, home=home)
     runs.publish(fore.run_id, {"forecasts": fc}, home=home)
     got = q.forecast_overview()
     # b: 7 events in the 28 days before Feb 1, 0.25 a day, forecast 0.5 a day; d: 6 (0.214 a day) to 0.125
@@ -309,6 +309,28 @@ def test_a_daily_forecast_run_is_compared_and_drawn_per_day(home, tmp_path):
     at = page("forecasts")
     assert "Mean events per day forecast" in texts(at) and "A daily forecast run" in texts(at)
     assert '"Events per day"' in at.get("vega_lite_chart")[0].proto.spec
+
+
+def test_daily_movers_compare_a_weekend_with_recent_weekends(home, tmp_path):
+    """A daily run over a Saturday and a Sunday forecasts weekend days: a title as busy as on its last four
+    weekends is not rising, though it is busier than its mean day. w: 1 event a weekday, 3 a weekend day."""
+    from app import queries as q
+
+    (tmp_path / "items.csv").write_text("item_id,title\nw,Weekender\n")
+    days = pd.date_range("2024-01-06", "2024-02-02")          # 4 weeks, Saturday to Friday
+    events = [f"u{n},w,{d:%Y-%m-%d} 10:00" for d in days for n in range(3 if d.dayofweek >= 5 else 1)]
+    (tmp_path / "interactions.csv").write_text("user_id,item_id,timestamp\n" + "\n".join(events) + "\n")
+    for entity in ("items", "interactions"):
+        ingest(entity, tmp_path / f"{entity}.csv", home)
+    weekend = pd.date_range("2024-02-03", periods=2).date
+    fc = pd.DataFrame([("item:w", d, 2.0, 3.0, 4.0, "model") for d in weekend],
+                      columns=["series_id", "ds", "p10", "p50", "p90", "method"])
+    fore = runs.start("forecast", "naive", {"freq": "D", "horizon": 2}, home=home)
+    runs.publish(fore.run_id, {"forecasts": fc}, home=home)
+    got = q.forecast_overview()
+    assert got["rising"].empty and got["falling"].empty
+    movers = q.frame(q.MOVERS, min_weekly=q.MOVERS_MIN_WEEKLY, period_days=1)
+    assert movers[["recent", "forecast"]].values.tolist() == [[pytest.approx(3.0), 3.0]]   # not 44 / 28 a day
 
 
 def test_sentiment_page_by_genre_and_over_time(app_home):

@@ -17,10 +17,11 @@ if data["event_types"]:
             "falling titles' last 4 weeks and the history drawn.")
 rising, falling, unit = data["rising"], data["falling"], q.UNIT[data["freq"]]
 st.subheader("Rising and falling titles")
+run_kind = ("a daily forecast run, scaled to how busy the forecast's weekdays were in those weeks" if unit == "day"
+            else "a weekly forecast run")
 st.caption(f"Mean events per {unit} forecast (p50) against the mean per {unit} of the 4 weeks before the forecast "
-           f"starts ({'a daily' if unit == 'day' else 'a weekly'} forecast run); titles with at least "
-           f"{q.MOVERS_MIN_WEEKLY:g} event a week in those weeks whose forecast differs by "
-           f"{q.MOVERS_MIN_CHANGE:.0%} or more, biggest change first.")
+           f"starts ({run_kind}); titles with at least {q.MOVERS_MIN_WEEKLY:g} event a week in those weeks whose "
+           f"forecast differs by {q.MOVERS_MIN_CHANGE:.0%} or more, biggest change first.")
 cfg = {c: st.column_config.NumberColumn(label, format="%.1f" if unit == "week" else "%.2f") for c, label in
        (("recent", f"last 4 weeks, per {unit}"), ("forecast", f"forecast, per {unit}"), ("change", "change"))}
 cfg["relative_change"] = st.column_config.NumberColumn("change %", format="percent")
