@@ -76,8 +76,12 @@ def topk_hits(scores: torch.Tensor, seen: torch.Tensor, heldout: torch.Tensor, k
     """Top-k of `scores` (B, I) with `seen` (B, I) masked out, as hits against `heldout` (B, I)
     (B, k); a catalogue of fewer than k titles leaves the last columns without hits."""
     masked = scores.float().masked_fill(seen > 0, float("-inf"))
-    top = masked.topk(min(k, masked.shape[1]), dim=1).indices
-    hits = np.zeros((masked.shape[0], k), np.float32)
+    return hits_of(masked.topk(min(k, masked.shape[1]), dim=1).indices, heldout, k)
+
+
+def hits_of(top: torch.Tensor, heldout: torch.Tensor, k: int) -> np.ndarray:
+    """(B, <= k) ranked title indices -> (B, k) hits against `heldout` (B, I), 0 past the ranked ones."""
+    hits = np.zeros((top.shape[0], k), np.float32)
     hits[:, :top.shape[1]] = (heldout.gather(1, top) > 0).float().cpu().numpy()
     return hits
 

@@ -24,6 +24,7 @@ from recsys.dataset import split_validation
 from recsys.models import Recommender, make_recommender
 from recsys.models.blend import standardize
 from recsys.models.ease import scaled_l2
+from recsys.pooled_topk import PooledTopK
 
 
 @dataclass
@@ -56,14 +57,13 @@ def _search_blend(models: dict[str, Recommender], fit: sp.csr_matrix, val: sp.cs
     dev = next(iter(models.values())).device
     seen = torch.as_tensor(fit[users].toarray(), device=dev)
     held = torch.as_tensor(val[users].toarray(), device=dev)
-    z = [standardize(models[k].score(idx).float(), seen) for k in kinds]
+    pool = PooledTopK([standardize(models[k].score(idx).float(), seen) for k in kinds], seen, cfg.k)
     n_rel = np.diff(val.indptr)[users].astype(float)
     best_w, best_m = None, {f"ndcg@{cfg.k}": -1.0}
     for w in _simplex(len(kinds), cfg.blend_step):
         if max(w) == 1.0:
             continue   # single models were scored already
-        mix = sum(wi * zi for wi, zi in zip(w, z, strict=True) if wi)
-        m = metrics.all_from_hits(metrics.topk_hits(mix, seen, held, cfg.k), n_rel, cfg.k)
+        m = metrics.all_from_hits(metrics.hits_of(pool.topk(w), held, cfg.k), n_rel, cfg.k)
         if m[f"ndcg@{cfg.k}"] > best_m[f"ndcg@{cfg.k}"]:
             best_w, best_m = w, m
     return best_w, best_m

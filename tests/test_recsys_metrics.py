@@ -48,6 +48,33 @@ def test_topk_hits_masks_seen_titles():
     np.testing.assert_array_equal(hits, [[0.0, 1.0]])
 
 
+@pytest.mark.parametrize("m", [None, 10, 12, 300])
+def test_pooled_topk_equals_the_full_ranking(m):
+    """The blend search's shortcut ranks exactly as ranking every title: users with most titles seen (fewer
+    unseen than the pool, or than k), zero weights, and pools small enough that many users need the fallback."""
+    import torch
+
+    from recsys.pooled_topk import PooledTopK
+
+    gen = torch.Generator().manual_seed(3)
+    users, titles = 64, 300
+    z = [torch.randn(users, titles, generator=gen) * s for s in (1.0, 2.0, 0.5)]
+    z[1][:, :40] += 3.0                                       # a component that likes the first titles
+    seen = (torch.rand(users, titles, generator=gen) < 0.3).float()
+    seen[:4, 5:] = 1.0                                        # 5 unseen titles left: fewer than k
+    seen[4:8, 40:] = 1.0                                      # 40 unseen: fewer than most pools
+    pool = PooledTopK(z, seen, k=10, m=m)
+    for w in [(1.0, 0.0, 0.0), (0.2, 0.5, 0.3), (0.0, 0.9, 0.1), (0.5, 0.0, 0.5), (0.1, 0.1, 0.8)]:
+        full = sum(wi * zi for wi, zi in zip(w, z, strict=True) if wi).masked_fill(seen > 0, float("-inf"))
+        expected = full.topk(10, dim=1).indices
+        got = pool.topk(w)
+        assert torch.equal(got[8:], expected[8:]), w
+        # where fewer than 10 titles are left, the -inf tail may come in any order: the unseen ones match
+        for r in range(8):
+            unseen = int((seen[r] <= 0).sum())
+            assert got[r, :min(unseen, 10)].tolist() == expected[r, :min(unseen, 10)].tolist()
+
+
 def test_validation_split_is_seeded_disjoint_and_keeps_every_user():
     rng = np.random.default_rng(1)
     m = sp.csr_matrix((rng.random((40, 50)) < 0.3).astype(np.float32))
