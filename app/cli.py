@@ -7,6 +7,7 @@ modules import their pipeline lazily, inside the handler, so `marquee sql` never
 from __future__ import annotations
 
 import argparse
+import csv
 import importlib
 import json
 import os
@@ -112,14 +113,21 @@ def positive_number(text: str) -> float:
 
 
 def event_types(text: str) -> tuple[str, ...]:
-    """argparse type: comma-separated event types (`rating,purchase`), each named once."""
-    names = tuple(dict.fromkeys(t.strip() for t in text.split(",")))
+    """argparse type: comma-separated event types (`rating,purchase`), each named once. Ingest accepts any name,
+    so one holding a comma is quoted as in a CSV line: `"add,to,cart",purchase`."""
+    try:
+        fields = next(csv.reader([text], strict=True, skipinitialspace=True), [])
+    except csv.Error:   # an unclosed quote, a line break outside quotes
+        fields = [""]
+    names = tuple(dict.fromkeys(t.strip() for t in fields))
     if not names or "" in names:
-        raise argparse.ArgumentTypeError(f"{text!r}: name event types separated by commas, e.g. rating,purchase")
+        raise argparse.ArgumentTypeError(f"{text!r}: name event types separated by commas, e.g. rating,purchase "
+                                         """(quote one holding a comma: '"add,to,cart",purchase')""")
     return names
 
 
-EVENT_TYPES_HELP = ("count only events of these types, comma-separated (e.g. rating,purchase; default: every type); "
+EVENT_TYPES_HELP = ("count only events of these types, comma-separated (e.g. rating,purchase; default: every type; "
+                    'quote a type holding a comma as in CSV: \'"add,to,cart",purchase\'); '
                     "the run keeps them, and scoring uses the same")
 positive_int = whole_number(1)
 threads_int = whole_number(0, 1024)     # 0: torch's default

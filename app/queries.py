@@ -9,13 +9,12 @@ shows up at once, and a connection is never kept open between requests.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from app import values
 from app.run_metrics import flat_metrics, headline_metrics, is_number, metric_rank
 from data import paths, sql, store
 
@@ -529,44 +528,14 @@ def genre_history(genre: str, freq: str, event_types: list[str] | None = None) -
 
 
 # --- sql --------------------------------------------------------------------------------------------------
-EXACT_INT = 2**53   # the browser shows a number as a double: exact up to here
-PLAIN = (type(None), bool, int, float, str, date, time, datetime)   # datetime's subclasses of date included
-
-
-def sql_result(query: str, max_rows: int) -> tuple[pd.DataFrame, bool]:
-    """One analyst query through `data.sql` (not cached: it runs when asked), as a frame of exact values,
-    and whether more than `max_rows` rows existed."""
-    columns, rows, truncated = sql.fetch_readonly(query, home(), max_rows, nested_as_text=True)
-    return exact_frame(columns, rows), truncated
-
-
-def exact_frame(columns: list[str], rows: list[tuple]) -> pd.DataFrame:
-    """DuckDB's Python values as a DataFrame that shows them as they are: a column with a value a float,
-    an int64 or the browser would change (a HUGEINT past 2**53, DECIMAL, UUID, BLOB, INTERVAL) is exact
-    text, the others keep their type; NULL stays missing. Repeated names get a suffix, as DuckDB's do."""
-    cols = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
-    data = {name: _exact_column(col) for name, col in zip(_unique(columns), cols, strict=True)}
-    return pd.DataFrame(data, columns=_unique(columns))
-
-
-def _exact_column(column: tuple) -> pd.Series:
-    if not all(_plain(v) for v in column):
-        return pd.Series([None if v is None else values.text(v) for v in column], dtype=object)
-    known = [v for v in column if v is not None]
-    if known and all(isinstance(v, int) and not isinstance(v, bool) for v in known):
-        return pd.Series(column, dtype="Int64")   # an INTEGER with NULLs stays whole (not 3.0)
-    return pd.Series(column, dtype=object).infer_objects()
-
-
-def _plain(value: Any) -> bool:
-    """Whether a value survives a DataFrame and the browser unchanged."""
-    if isinstance(value, list | tuple):
-        return all(_plain(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
-    if isinstance(value, int) and not isinstance(value, bool):
-        return abs(value) <= EXACT_INT
-    return isinstance(value, PLAIN)
+def sql_result(query: str, max_rows: int) -> tuple[pd.DataFrame, bool, list[str]]:
+    """One analyst query through `data.sql` (not cached: it runs when asked): a frame of each value as the text
+    DuckDB writes for it (NULL stays missing; a float or the browser would change the value), whether more
+    than `max_rows` rows existed, and the frame's number columns. Repeated names get a suffix, as DuckDB's do."""
+    columns, rows, truncated, numeric = sql.fetch_readonly(query, home(), max_rows, cast="text")
+    names = _unique(columns)
+    frame = pd.DataFrame(rows, columns=names, dtype=object)
+    return frame, truncated, [name for name, number in zip(names, numeric, strict=True) if number]
 
 
 def _unique(columns: list[str]) -> list[str]:

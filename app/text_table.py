@@ -1,35 +1,30 @@
-"""Plain-text tables for the terminal (`marquee sql`, `marquee runs`): values as DuckDB gives them.
+"""Plain-text tables for the terminal (`marquee sql`, `marquee runs`): text as DuckDB writes it.
 
-Kept off pandas on purpose: a DataFrame shows NULL four ways (None, NaN, <NA>, NaT), turns a HUGEINT
-`sum()` into a float and pads every line to its widest cell. Here NULL is `NULL`, a number prints
-exactly, numbers align right, and a cell longer than `max_chars` is cut with `...`.
+Kept off pandas on purpose: a DataFrame shows NULL four ways (None, NaN, <NA>, NaT) and pads every line
+to its widest cell. Here NULL is `NULL`, the columns the caller names align right (numbers), and a cell
+longer than `max_chars` is cut with `...`.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from decimal import Decimal
-from typing import Any
+from collections.abc import Sequence
 
 NULL = "NULL"
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-
-
-def cell(value: Any, text: Callable[[Any], str] = str, max_chars: int | None = None) -> str:
+def cell(value: str | None, max_chars: int | None = None) -> str:
     """One value as a table cell: NULL for None, line breaks shown as `\\n`."""
-    shown = NULL if value is None else text(value).replace("\r", "\\r").replace("\n", "\\n")
+    shown = NULL if value is None else value.replace("\r", "\\r").replace("\n", "\\n")
     if max_chars is not None and len(shown) > max_chars:
         shown = shown[: max_chars - 3] + "..."
     return shown
 
 
-def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], text: Callable[[Any], str] = str,
+def render(columns: Sequence[str], rows: Sequence[Sequence[str | None]], right: Sequence[bool] | None = None,
            max_chars: int | None = None) -> str:
-    """Columns and rows as aligned lines: a header, then one line per row (no trailing spaces)."""
-    cells = [[cell(v, text, max_chars) for v in row] for row in rows]
-    right = [bool(rows) and all(_is_number(row[i]) or row[i] is None for row in rows) for i in range(len(columns))]
+    """Columns and rows of text as aligned lines: a header, then one line per row (no trailing spaces);
+    right: per column, whether to align it right (none by default)."""
+    cells = [[cell(v, max_chars) for v in row] for row in rows]
+    right = right or [False] * len(columns)
     widths = [max([len(str(c))] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
 
     def line(values: Sequence[str]) -> str:

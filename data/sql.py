@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import duckdb
 import pandas as pd
@@ -53,8 +53,21 @@ FROM information_schema.tables t
 JOIN information_schema.columns c USING (table_catalog, table_schema, table_name)
 WHERE t.table_schema = 'main'
 ORDER BY kind, t.table_name, c.ordinal_position"""
-# DuckDB type ids of the values `nested_as_text` hands over as text (tuple: an unnamed STRUCT)
-NESTED = ("list", "struct", "tuple", "map", "array")
+# DuckDB type ids of number columns (bignum: VARINT, named varint before DuckDB 1.4); displays align them right
+NUMBERS = frozenset({"tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usmallint", "uinteger",
+                     "ubigint", "uhugeint", "float", "double", "decimal", "bignum", "varint"})
+# How `fetch_readonly(cast=...)` has DuckDB write each column: #{} is its position (names may repeat)
+CASTS = {"text": "CAST(#{} AS VARCHAR)", "json": "to_json(#{})"}
+Cast = Literal["text", "json"]
+
+
+class Result(NamedTuple):
+    """One query's result: at most max_rows rows; truncated: whether more existed; numeric: per column, whether
+    DuckDB typed it as a number (what a display aligns right once values are text)."""
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    truncated: bool
+    numeric: list[bool]
 
 
 class QueryRefused(MarqueeError):
@@ -86,20 +99,20 @@ def _locked_down(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(setting)
 
 
-def _nested_as_text(rel: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
-    """`rel` with its LIST, STRUCT, MAP and ARRAY columns cast to VARCHAR by DuckDB (by position: names may
-    repeat). Their Python values cannot be written back as DuckDB writes them: a MAP arrives as a dict like a
-    STRUCT, an INTERVAL's months as 30 days, and ['a,b', 'NULL'] as a list that reads like [a, b, NULL]."""
-    if not any(t.id in NESTED for t in rel.types):
-        return rel
-    return rel.project(*(duckdb.SQLExpression(f"CAST(#{i} AS VARCHAR)" if t.id in NESTED else f"#{i}")
+def _cast(rel: duckdb.DuckDBPyRelation, cast: Cast | None) -> duckdb.DuckDBPyRelation:
+    """`rel` with every column written by DuckDB itself as `CASTS[cast]` (VARCHAR columns already are text).
+    Python values cannot be written back as DuckDB writes them: 0E-10 for 0.0000000000, .123000 for .123,
+    9999-12-31 for infinity, 30 days for a month, 0.10000000149011612 for a FLOAT 0.1, a MAP as a dict."""
+    if cast is None or (cast == "text" and all(t.id == "varchar" for t in rel.types)):
+        return rel   # EXPLAIN's plan, too, stays as DuckDB drew it
+    return rel.project(*(duckdb.SQLExpression(CASTS[cast].format(i) if cast == "json" or t.id != "varchar" else f"#{i}")
                          for i, t in enumerate(rel.types, start=1)))
 
 
-def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: float, nested_as_text: bool = False
-         ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Check, then run `query` on a locked-down read-only connection: (columns, at most max_rows + 1 rows;
-    none for a statement with no result). nested_as_text: see `_nested_as_text`.
+def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: float, cast: Cast | None = None
+         ) -> tuple[list[str], list[tuple[Any, ...]], list[bool]]:
+    """Check, then run `query` on a locked-down read-only connection: (columns, at most max_rows + 1 rows,
+    numeric; none for a statement with no result). cast: see `_cast`.
 
     The query runs in a worker thread while this one waits: waiting can be cut short by the
     timeout or by Ctrl-C (which a thread blocked inside DuckDB would not notice), and either
@@ -119,10 +132,10 @@ def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: flo
             try:
                 rel = con.sql(query)
                 if rel is not None:
-                    shown = _nested_as_text(rel) if nested_as_text else rel
-                    outcome["value"] = (rel.columns, shown.limit(max_rows + 1).fetchall())
+                    outcome["value"] = (rel.columns, _cast(rel, cast).limit(max_rows + 1).fetchall(),
+                                        [t.id in NUMBERS for t in rel.types])
                 else:
-                    outcome["value"] = ([], [])
+                    outcome["value"] = ([], [], [])
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
                 outcome["error"] = exc
             finally:
@@ -149,15 +162,19 @@ def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: flo
 
 
 def fetch_readonly(query: str, home: str | os.PathLike | None = None, max_rows: int = DEFAULT_MAX_ROWS,
-                   timeout: float = DEFAULT_TIMEOUT, nested_as_text: bool = False
-                   ) -> tuple[list[str], list[tuple[Any, ...]], bool]:
-    """Run one read-only query; at most `max_rows` rows, as DuckDB's own Python values (exact: HUGEINT,
-    DECIMAL, UUID, INTERVAL and BLOB keep what they are, where a DataFrame would round or retype them).
-    nested_as_text: LIST, STRUCT, MAP and ARRAY values as the text DuckDB writes for them (for display).
-    Raises QueryRefused for anything but a query, MarqueeError for a query that fails or runs too long.
-    -> (columns, rows, truncated: whether more rows existed)."""
-    columns, rows = _run(query, home, max_rows, timeout, nested_as_text)
-    return list(columns), rows[:max_rows], len(rows) > max_rows
+                   timeout: float = DEFAULT_TIMEOUT, cast: Cast | None = None) -> Result:
+    """Run one read-only query; at most `max_rows` rows, each value (NULL: None) as
+
+    - cast=None: DuckDB's own Python value (exact: HUGEINT, DECIMAL, UUID and BLOB keep what they are, where a
+      DataFrame would round or retype them; but an INTERVAL's months arrive as 30 days, infinity as 9999-12-31);
+    - cast="text": the text DuckDB writes for it, `CAST(value AS VARCHAR)` (for display);
+    - cast="json": the JSON DuckDB writes for it, `to_json(value)`: numbers as numbers (HUGEINT and BIGNUM whole,
+      DECIMAL digit for digit, NaN and infinities as the non-JSON NaN / Infinity / -Infinity), LISTs and ARRAYs as
+      arrays, STRUCTs and MAPs as objects, every other value as its text above in a JSON string.
+
+    Raises QueryRefused for anything but a query, MarqueeError for a query that fails or runs too long."""
+    columns, rows, numeric = _run(query, home, max_rows, timeout, cast)
+    return Result(list(columns), rows[:max_rows], len(rows) > max_rows, numeric)
 
 
 def schema_overview(home: str | os.PathLike | None = None) -> pd.DataFrame:

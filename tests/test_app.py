@@ -407,8 +407,8 @@ def test_sql_page_shows_exact_values_and_keeps_the_result(app_home):
                                             "1.10::DECIMAL(5, 2) d, INTERVAL 1 DAY i, 42 AS n, 2.5::DOUBLE AS f").run()
     at.button(key="sql_run").click().run()
     row = at.dataframe[-1].value.iloc[0]
-    assert (row["h"], row["b"], row["d"], row["i"]) == ("12345678901234567890", "\\x01x", "1.10", "P1DT0H0M0S")
-    assert (row["n"], row["f"]) == (42, 2.5)
+    assert (row["h"], row["b"], row["d"], row["i"]) == ("12345678901234567890", "\\x01x", "1.10", "1 day")
+    assert (row["n"], row["f"]) == ("42", "2.5")
     assert "1 row" in [c.value for c in at.caption]
     at.number_input(key="sql_max_rows").set_value(5).run()   # any rerun (a download too) keeps the result
     assert not at.exception and at.dataframe[-1].value.iloc[0]["h"] == "12345678901234567890"
@@ -422,11 +422,28 @@ def test_sql_page_shows_nested_values_as_duckdb_writes_them(app_home):
     row = at.dataframe[-1].value.iloc[0]
     assert (row["m"], row["l"], row["b"]) == ("{k=1}", "['a,b', 'NULL', NULL]", "[true]")
 
-def test_exact_frame_keeps_big_integers_and_nulls_for_csv():
-    from app.queries import exact_frame
 
-    df = exact_frame(["h", "n", "n"], [(2**64, None, 1.5), (1, 3, None)])
-    assert df.to_csv(index=False) == "h,n,n_1\n18446744073709551616,,1.5\n1,3,\n"
+def test_sql_result_suffixes_repeated_names_and_keeps_nulls_for_csv(app_home):
+    from app.queries import sql_result
+
+    df, truncated, numbers = sql_result("SELECT 18446744073709551616::HUGEINT AS h, NULL::INTEGER AS n, 1.5 AS n, 'x' AS s", 10)
+    assert df.to_csv(index=False) == "h,n,n_1,s\n18446744073709551616,,1.5,x\n"
+    assert not truncated and numbers == ["h", "n", "n_1"]
+
+
+def test_sql_page_shows_every_value_as_duckdb_writes_it(app_home):
+    """Each value reads as DuckDB's CAST(... AS VARCHAR) (NULL stays missing); number columns align right."""
+    from tests.test_sql import SCALAR_CASES, duckdb_text
+
+    want, numeric = duckdb_text(app_home[0], SCALAR_CASES)
+    at = page("sql")
+    at.text_area(key="sql_query").set_value("SELECT " + ", ".join(f"{c} AS c{i}" for i, c in enumerate(SCALAR_CASES))).run()
+    at.button(key="sql_run").click().run()
+    assert not at.exception, at.exception
+    assert at.dataframe[-1].value.iloc[0].tolist() == want
+    config = json.loads(at.dataframe[-1].proto.columns or "{}")
+    right = [config.get(f"c{i}", {}).get("alignment") == "right" for i in range(len(SCALAR_CASES))]
+    assert right == numeric
 
 
 def test_runs_page_lists_and_compares(app_home):

@@ -47,6 +47,18 @@ def test_common_options_default_when_not_written(line):
     assert (args.home, args.profile, args.device, args.seed) == (None, "auto", "auto", 42)
 
 
+@pytest.mark.parametrize("pipeline", ["recsys", "forecast"])
+def test_event_types_quote_a_type_holding_a_comma_as_csv_does(pipeline, capsys):
+    parse = build_parser().parse_args
+    args = parse(["train", pipeline, "--event-types", '"add,to,cart", purchase,rating,purchase'])
+    assert args.event_types == ("add,to,cart", "purchase", "rating")
+    assert parse(["train", pipeline, "--event-types", "rating"]).event_types == ("rating",)
+    for bad in ('"add,to', "rating,,purchase", ""):
+        with pytest.raises(SystemExit):
+            parse(["train", pipeline, "--event-types", bad])
+        assert "quote one holding a comma" in capsys.readouterr().err
+
+
 def _parsers(parser: argparse.ArgumentParser, name: str = "marquee"):
     """(name, parser) of the root and every command under it."""
     yield name, parser

@@ -237,6 +237,19 @@ def test_event_types_choose_what_the_series_count(home):
         api.train(home, cutoff=str(START.date()), model="mean4", event_types=("purchase",), progress=False)
 
 
+def test_event_types_on_the_command_line_name_a_type_holding_a_comma(home):
+    """Ingest takes any event type name: `--event-types '"add,to,cart",purchase'` quotes one with commas, as CSV."""
+    carts = _weekly_events({"1": [3] * 20}).assign(event_type="add,to,cart")
+    views = _weekly_events({"1": [10] * 20}, seed=1).assign(event_type="view")
+    _load(home, pd.concat([carts, views], ignore_index=True))
+    assert marquee(["train", "forecast", "--home", str(home), "--model", "mean4", "--cutoff", "2024-05-13",
+                    "--profile", "quick", "--event-types", '"add,to,cart"']) == 0
+    run = runs.latest("forecast", home)
+    carts_only = api.train(home, cutoff="2024-05-13", model="mean4", event_types=("add,to,cart",), progress=False)
+    assert run["params"]["event_types"] == ["add,to,cart"]
+    assert run["data_snapshot"]["events"] == runs.get(carts_only, home)["data_snapshot"]["events"] < 4 * 19
+
+
 def test_tiny_nhits_run_writes_well_formed_forecasts(home):
     _load(home, _weekly_events(_tiny_counts()))
     run_id = api.train(home, inner_origins=1, **TINY_NHITS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -92,7 +93,7 @@ FILE_ACCESS = [
 @pytest.mark.parametrize("query", FILE_ACCESS)
 def test_queries_cannot_touch_files_or_loosen_settings(sql_home, query):
     try:
-        _, rows, _ = fetch_readonly(query, sql_home)
+        rows = fetch_readonly(query, sql_home).rows
     except MarqueeError:
         return
     assert not rows, f"{query} returned {rows}"   # duckdb_secrets(): allowed but there are none
@@ -177,7 +178,71 @@ def test_nested_values_are_duckdbs_own_text(sql_home, fmt):
         assert tuple(list(csv.reader(io.StringIO(proc.stdout)))[1]) == want
     else:
         assert all(text in proc.stdout.splitlines()[1] for text in want), proc.stdout
-    assert fetch_readonly(query, sql_home, nested_as_text=True)[1] == [want]
+    assert fetch_readonly(query, sql_home, cast="text").rows == [want]
+
+
+# Values whose Python form prints unlike DuckDB's text (0E-10, .123000, 9999-12-31 for infinity, 30 days for a
+# month, True, 0.10000000149011612) and the rest of DuckDB's scalar types; the last is NULL.
+SCALAR_CASES = [
+    "0::DECIMAL(18, 10)", "-1.5::DECIMAL(4, 1)", "0.0000001::DECIMAL(38, 37)",
+    "99999999999999999999999999999999999.999::DECIMAL(38, 3)",
+    "TIMESTAMP '2024-01-01 00:00:00.123'", "'2024-01-01 00:00:01'::TIMESTAMP_S",
+    "'2024-01-01 00:00:00.123'::TIMESTAMP_MS", "'2024-01-01 00:00:00.123456789'::TIMESTAMP_NS",
+    "TIMESTAMPTZ '2024-01-01 00:00:00.5+00'", "TIME '01:02:03.5'", "TIMETZ '01:02:03.25+05:30'",
+    "'infinity'::DATE", "'-infinity'::TIMESTAMP", "'infinity'::TIMESTAMPTZ",
+    "INTERVAL 1 MONTH", "INTERVAL 1 DAY + INTERVAL 90 MINUTE", "INTERVAL '-1 year 2 days 00:00:00.5'",
+    "'\\xFF\\x00a\\x5C'::BLOB", "UUID '00000000-0000-0000-0000-00000000002a'",
+    "170141183460469231731687303715884105727::HUGEINT", "340282366920938463463374607431768211455::UHUGEINT",
+    "12345678901234567890123::VARINT", "'0101'::BIT", "CAST('ok' AS ENUM('sad', 'ok'))",
+    "0.1::FLOAT", "1e20::FLOAT", "1e20::DOUBLE", "'nan'::DOUBLE", "'-inf'::FLOAT", "-0.0::DOUBLE",
+    "true", "NULL::INTERVAL",
+]
+NUMBER_TYPES = ("DECIMAL", "HUGEINT", "UHUGEINT", "BIGNUM", "VARINT", "FLOAT", "DOUBLE")
+
+
+def duckdb_text(home: Path, cases: list[str]) -> tuple[list[str | None], list[bool]]:
+    """Each case as DuckDB casts it to text on the store's own connection (its TimeZone), and whether it is a number."""
+    with store.read(home) as con:
+        texts = con.execute("SELECT " + ", ".join(f"CAST({c} AS VARCHAR)" for c in cases)).fetchall()[0]
+        types = con.execute("SELECT " + ", ".join(f"typeof({c})" for c in cases)).fetchall()[0]
+    return list(texts), [t.split("(")[0] in NUMBER_TYPES for t in types]
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv"])
+def test_values_print_as_duckdbs_own_text(sql_home, fmt):
+    """Table and CSV show every value as DuckDB casts it to VARCHAR (NULL: `NULL` / an empty field), and the
+    table aligns number columns right. Wide column names put each value in its header's span."""
+    names = [f"c{i}_".ljust(60, "x") for i in range(len(SCALAR_CASES))]
+    query = "SELECT " + ", ".join(f"{case} AS {name}" for case, name in zip(SCALAR_CASES, names, strict=True))
+    want, numeric = duckdb_text(sql_home, SCALAR_CASES)
+    proc = marquee("sql", query, "--format", fmt, home=sql_home)
+    assert proc.returncode == 0, proc.stderr
+    if fmt == "csv":
+        assert list(csv.reader(io.StringIO(proc.stdout)))[1] == ["" if w is None else w for w in want]
+        return
+    header, row = proc.stdout.splitlines()
+    spans = [m.span() for m in re.finditer(r"\S+", header)]
+    cells = [row.ljust(len(header))[a:b] for a, b in spans]
+    assert [c.strip() for c in cells] == ["NULL" if w is None else w for w in want]
+    assert [c.strip() == (c.lstrip() if right else c.rstrip()) for c, right in zip(cells, numeric, strict=True)] \
+        == [True] * len(cells)
+
+
+def test_json_keeps_structure_with_duckdbs_values(sql_home):
+    """JSON: numbers stay numbers (BIGNUM too), NaN null; a value JSON has no type for is DuckDB's text (a month
+    stays a month, infinity infinity, nanoseconds kept), inside LISTs and STRUCTs too."""
+    cases = ["INTERVAL 1 MONTH", "'infinity'::DATE", "'-infinity'::TIMESTAMP", "'2024-01-01 00:00:00.123456789'::TIMESTAMP_NS",
+             "TIMESTAMP '2024-01-01 00:00:00.123'", "[INTERVAL 1 MONTH]", "{'d': 'infinity'::DATE}"]
+    want = duckdb_text(sql_home, ["INTERVAL 1 MONTH", "'infinity'::DATE", "'-infinity'::TIMESTAMP",
+                                  "'2024-01-01 00:00:00.123456789'::TIMESTAMP_NS",
+                                  "TIMESTAMP '2024-01-01 00:00:00.123'"])[0]
+    query = ("SELECT " + ", ".join(f"{c} AS c{i}" for i, c in enumerate(cases)) + ", 12345678901234567890123::VARINT AS "
+             "big, 0::DECIMAL(18, 10) AS d, 'nan'::DOUBLE AS f, true AS b, 170141183460469231731687303715884105727::HUGEINT AS h")
+    proc = marquee("sql", query, "--format", "json", home=sql_home)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [{"c0": want[0], "c1": want[1], "c2": want[2], "c3": want[3], "c4": want[4],
+                                        "c5": [want[0]], "c6": {"d": want[1]}, "big": 12345678901234567890123,
+                                        "d": 0, "f": None, "b": True, "h": 170141183460469231731687303715884105727}]
 
 
 def test_json_keeps_nested_values_structured(sql_home):
@@ -191,11 +256,11 @@ def test_json_and_csv_keep_duckdb_values_exact(sql_home):
              "'nan'::DOUBLE AS f, 1.25::DECIMAL(5, 2) AS d, [1, 2] AS l, TIMESTAMP '2024-01-02 03:04:05' AS t")
     proc = marquee("sql", query, "--format", "json", home=sql_home)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == [{"u": "00000000-0000-0000-0000-00000000002a", "i": "P1DT1H30M0S",
+    assert json.loads(proc.stdout) == [{"u": "00000000-0000-0000-0000-00000000002a", "i": "1 day 01:30:00",
                                         "h": 170141183460469231731687303715884105727, "b": "\\xFF\\x00a",
-                                        "f": None, "d": 1.25, "l": [1, 2], "t": "2024-01-02T03:04:05"}]
+                                        "f": None, "d": 1.25, "l": [1, 2], "t": "2024-01-02 03:04:05"}]
     proc = marquee("sql", query, "--format", "csv", home=sql_home)
-    assert proc.stdout.splitlines() == ["u,i,h,b,f,d,l,t", "00000000-0000-0000-0000-00000000002a,P1DT1H30M0S,"
+    assert proc.stdout.splitlines() == ["u,i,h,b,f,d,l,t", "00000000-0000-0000-0000-00000000002a,1 day 01:30:00,"
                                         "170141183460469231731687303715884105727,\\xFF\\x00a,nan,1.25,\"[1, 2]\","
                                         "2024-01-02 03:04:05"]
 
@@ -218,14 +283,13 @@ def test_cli_refuses_with_exit_2_and_one_line(sql_home):
                                    "WITH x AS (SELECT 1 AS a) SELECT * FROM x", "FROM items LIMIT 2",
                                    "SELECT * FROM recommendations_latest"])
 def test_read_only_queries_work(sql_home, query):
-    columns, _, _ = fetch_readonly(query, sql_home)
-    assert columns
+    assert fetch_readonly(query, sql_home).columns
 
 
 def test_row_cap_and_truncation_flag(sql_home):
-    _, rows, truncated = fetch_readonly("SELECT * FROM interactions ORDER BY ts", sql_home, max_rows=100)
+    _, rows, truncated, _ = fetch_readonly("SELECT * FROM interactions ORDER BY ts", sql_home, max_rows=100)
     assert len(rows) == 100 and truncated is True
-    _, rows, truncated = fetch_readonly("SELECT count(*) AS n FROM interactions", sql_home)
+    _, rows, truncated, _ = fetch_readonly("SELECT count(*) AS n FROM interactions", sql_home)
     assert rows == [(300,)] and truncated is False
     proc = marquee("sql", "SELECT item_id FROM items ORDER BY item_id", "--max-rows", "5", "--format", "csv",
                    home=sql_home)

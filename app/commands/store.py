@@ -4,15 +4,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import sys
-from datetime import date, datetime, time
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from app.cli import positive_int, resolve_profile
 from app.text_table import render
-from app.values import text as _text
 from data.wording import plural
 
 TABLE_CELL_CHARS = 120   # `marquee sql` tables cut longer values (csv and json keep them whole)
@@ -40,44 +37,34 @@ def _ingest(args: argparse.Namespace) -> None:
     print(result.summary())
 
 
-def _jsonable(value: Any) -> Any:
-    """DuckDB's Python values -> what json can write without loss or crash (NaN and inf: null)."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {_text(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return _text(value)   # UUID, BLOB, INTERVAL, anything else: as text
+def _json_value(text: str | None) -> Any:
+    """One value from DuckDB's JSON text (`data.sql.fetch_readonly(cast="json")`); NaN and infinities, which JSON
+    has no numbers for, as null. A DECIMAL becomes a float: json writes no other number with a fraction."""
+    return None if text is None else json.loads(text, parse_constant=lambda _: None)
 
 
 def _sql(args: argparse.Namespace) -> None:
+    """Table and CSV print every value as DuckDB writes it (`CAST(value AS VARCHAR)`; NULL: `NULL` in the table,
+    an empty field in CSV); JSON keeps numbers, LISTs, STRUCTs and MAPs structured (see `_json_value`)."""
     from data import sql
 
-    # table and CSV print LISTs, STRUCTs and MAPs as DuckDB writes them; JSON keeps their structure
-    limits = {"home": args.home, "max_rows": args.max_rows, "nested_as_text": args.format != "json"}
+    limits = {"home": args.home, "max_rows": args.max_rows, "cast": "json" if args.format == "json" else "text"}
     if args.timeout is not None:
         limits["timeout"] = args.timeout
-    columns, rows, truncated = sql.fetch_readonly(args.query, **limits)
+    columns, rows, truncated, numeric = sql.fetch_readonly(args.query, **limits)
     if args.format == "table":
         if columns == ["explain_key", "explain_value"]:   # EXPLAIN: the plan as DuckDB draws it
             print("\n".join(str(value) for _, value in rows))
         elif not columns:
             print("(no columns)")
         else:
-            print(render(columns, rows, text=_text, max_chars=TABLE_CELL_CHARS) + ("" if rows else "\n(no rows)"))
+            print(render(columns, rows, right=numeric, max_chars=TABLE_CELL_CHARS) + ("" if rows else "\n(no rows)"))
     elif args.format == "csv":
         out = csv.writer(sys.stdout, lineterminator="\n")
         out.writerow(columns)
-        out.writerows([("" if v is None else _text(v)) for v in row] for row in rows)
+        out.writerows([("" if v is None else v) for v in row] for row in rows)
     else:
-        print(json.dumps([dict(zip(columns, map(_jsonable, row), strict=True)) for row in rows], ensure_ascii=False))
+        print(json.dumps([dict(zip(columns, map(_json_value, row), strict=True)) for row in rows], ensure_ascii=False))
     if truncated:
         print(f"(truncated: showing the first {args.max_rows:,} rows; raise --max-rows to see more)",
               file=sys.stderr)
@@ -130,8 +117,8 @@ def _runs(args: argparse.Namespace) -> None:
 
     listed = runs.list_runs(limit=args.limit, home=args.home)
     if args.format == "json":   # everything, params and metrics as JSON objects
-        print(json.dumps([{k: v if k in ("params", "metrics", "data_snapshot") else _jsonable(v) for k, v in r.items()}
-                          for r in listed], ensure_ascii=False))
+        print(json.dumps([{k: v.isoformat() if isinstance(v, datetime) else v for k, v in r.items()} for r in listed],
+                         ensure_ascii=False))
         return
     if not listed:
         print("no runs yet: try `marquee train recsys`")

@@ -12,14 +12,14 @@ from data.wording import plural
 
 
 def run(query: str, max_rows: int) -> dict:
-    """The result to keep: frame, truncated and max_rows, or error."""
+    """The result to keep: frame, truncated, numbers (its number columns) and max_rows, or error."""
     if not query.strip():
         return {"error": "type a query first"}
     try:
-        df, truncated = q.sql_result(query, max_rows)
+        df, truncated, numbers = q.sql_result(query, max_rows)
     except MarqueeError as exc:
         return {"error": str(exc)}
-    return {"frame": df, "truncated": truncated, "max_rows": max_rows}
+    return {"frame": df, "truncated": truncated, "numbers": numbers, "max_rows": max_rows}
 
 
 st.title("SQL explorer")
@@ -48,6 +48,7 @@ if last and "error" in last:
 elif last:
     df = last["frame"]
     st.caption(plural(len(df), "row") + (f" (truncated at {last['max_rows']:,})" if last["truncated"] else ""))
-    st.dataframe(df, hide_index=True)
+    st.dataframe(df, hide_index=True,   # values are DuckDB's text: numbers still align right
+                 column_config={c: st.column_config.Column(alignment="right") for c in last["numbers"]})
     st.download_button("Download CSV", df.to_csv(index=False).encode(), file_name="marquee-query.csv",
                        mime="text/csv", key="sql_csv")
