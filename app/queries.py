@@ -528,14 +528,36 @@ def genre_history(genre: str, freq: str, event_types: list[str] | None = None) -
 
 
 # --- sql --------------------------------------------------------------------------------------------------
+EXACT_INT = 2**53   # the browser holds every number as a double: whole numbers are exact up to here
+
+
 def sql_result(query: str, max_rows: int) -> tuple[pd.DataFrame, bool, list[str]]:
     """One analyst query through `data.sql` (not cached: it runs when asked): a frame of each value as the text
-    DuckDB writes for it (NULL stays missing; a float or the browser would change the value), whether more
-    than `max_rows` rows existed, and the frame's number columns. Repeated names get a suffix, as DuckDB's do."""
+    DuckDB writes for it (NULL stays missing), whether more than `max_rows` rows existed, and the frame's number
+    columns. A number column whose every value a number shows as DuckDB writes it is numbers (it sorts as
+    numbers); the others (0.0000000000, a HUGEINT past 2**53) stay text. Repeated names get a suffix, as
+    DuckDB's do."""
     columns, rows, truncated, numeric = sql.fetch_readonly(query, home(), max_rows, cast="text")
     names = _unique(columns)
     frame = pd.DataFrame(rows, columns=names, dtype=object)
-    return frame, truncated, [name for name, number in zip(names, numeric, strict=True) if number]
+    numbers = [name for name, number in zip(names, numeric, strict=True) if number]
+    for name in numbers:
+        frame[name] = _as_numbers(frame[name])
+    return frame, truncated, numbers
+
+
+def _as_numbers(texts: pd.Series) -> pd.Series:
+    """DuckDB's text of a number column as numbers when each reads back the same (else the text itself)."""
+    known = texts.dropna()
+    try:
+        ints = [int(t) for t in known]
+        if all(abs(i) <= EXACT_INT for i in ints):
+            return texts.map(lambda t: None if t is None else int(t)).astype("Int64")
+    except ValueError:   # not all whole numbers
+        floats = [float(t) for t in known]
+        if all(repr(f) == t for f, t in zip(floats, known, strict=True)):
+            return texts.map(lambda t: None if t is None else float(t)).astype("float64")
+    return texts
 
 
 def _unique(columns: list[str]) -> list[str]:
