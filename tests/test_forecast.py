@@ -281,6 +281,8 @@ def test_commands_show_their_result_not_training_noise(home):
     """`marquee evaluate forecast > m.json` must save JSON: the refits' progress bar goes to stderr; and
     loading a network (score) shows no Lightning advice meant for pytorch-forecasting's authors."""
     _load(home, _weekly_events(_tiny_counts()))
+    import pytorch_forecasting  # noqa: F401 - imported lazily by training; its imports add filters of their own (sympy)
+
     filters, level = list(warnings.filters), logging.getLogger("lightning.pytorch").level
     api.train(home, inner_origins=0, **TINY_NHITS)
     # hushed only while the libraries run: the caller's warning filters and logging levels are as they were
