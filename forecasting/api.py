@@ -164,7 +164,7 @@ def forecasts_frame(hist: History, recipe: dict, w: backtest.Window, q: np.ndarr
     genres_of = {f"item:{i}": g for i, g in zip(hist.items["item_id"], hist.items["genres"], strict=True)}
     m = wide(hist)
     fb = fallback.forecast(series.fallback_titles(hist.items, w.series), genres_of, genre_fc, m, recipe["share_window"],
-                           series.released(hist.items, ds, hist.step))
+                           h, series.released(hist.items, ds, hist.step))
     rows = [(s, v, method) for s, v in fc.items()] + [(s, v, "genre_fallback") for s, v in fb.items()]
     ids = np.repeat([r[0] for r in rows], h)
     vals = np.concatenate([r[1] for r in rows]) if rows else np.zeros((0, 3))

@@ -136,7 +136,7 @@ def test_genre_fallback_uses_the_titles_share_and_a_new_title_prior():
                      index=["genre:Drama", "item:4", "item:5", "item:7"], columns=weeks, dtype=float)
     genres_of = {"item:4": ["Drama"], "item:5": ["Drama"], "item:7": ["Drama"]}
     genre_fc = {"genre:Drama": np.array([[10.0, 20.0, 30.0]] * 2)}
-    out = fallback.forecast(["item:4", "item:5", "item:7"], genres_of, genre_fc, m, window=2)
+    out = fallback.forecast(["item:4", "item:5", "item:7"], genres_of, genre_fc, m, window=2, horizon=2)
     assert out["item:4"][:, 1] == pytest.approx([2.0, 2.0])     # 2 of the genre's 20 recent events
     assert out["item:5"][:, 1] == pytest.approx([4.0, 4.0])     # 4 of 20
     assert out["item:7"][:, 1] == pytest.approx([4.0, 4.0])     # no events: the share of a title launched lately
@@ -188,6 +188,16 @@ def test_train_and_score_count_the_same_fallback_titles(home):
         published = con.sql("SELECT DISTINCT series_id FROM forecasts_latest WHERE method = 'genre_fallback'").df()
     assert sorted(published["series_id"]) == ["item:4", "item:5", "item:6"]
     assert runs.get(run_id, home)["data_snapshot"]["fallback_titles"] == out["genre_fallback_titles"] == 3
+
+
+def test_a_catalogue_without_genres_is_forecast_over_the_whole_horizon(home):
+    """No genres at all: the titles too small to model still get one row per period of the horizon."""
+    counts = {"1": [20 + w for w in range(20)], "2": [10] * 20, "4": [0] * 16 + [1, 1, 1, 1]}
+    _load(home, _weekly_events(counts), ITEMS.assign(genres=None))
+    api.score(home, api.train(home, model="mean4", cutoff="2024-05-13", progress=False))
+    with store.read(home) as con:
+        fc = con.sql("SELECT series_id, count(*) AS n FROM forecasts_latest GROUP BY series_id").df()
+    assert dict(zip(fc["series_id"], fc["n"], strict=True)) == {f"item:{i}": 4 for i in ITEMS["item_id"]}
 
 
 def test_a_title_is_forecast_zero_before_its_release(home):
