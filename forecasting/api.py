@@ -190,7 +190,8 @@ def score(home: Home = None, run_id: str | None = None, device: str = "auto", **
 def evaluate(home: Home = None, run_id: str | None = None, device: str = "auto", origins: int = 3,
              progress: bool = True, **options) -> dict:
     """Rolling-origin backtest of the run's recipe inside its history (refit at each origin), against naive
-    and mean4; metrics are recorded in the run."""
+    and mean4; an origin whose window holds no event is left out (its WAPE has nothing to divide by);
+    metrics are recorded in the run."""
     run = runs.resolve("forecast", run_id, home)
     with of_run(run["run_id"], "forecast"):
         recipe = _recipe(run)
@@ -202,7 +203,7 @@ def evaluate(home: Home = None, run_id: str | None = None, device: str = "auto",
     per_origin = {}
     for origin in backtest.inner_origins(hist, cfg, origins, stride=cfg.horizon):
         w = backtest.window(hist, origin, cfg, archs, dev, int(run["params"].get("seed", 42)), progress)
-        if base not in w.forecasts:
+        if base not in w.forecasts or not np.nansum(w.truth):   # WAPE divides by the window's events
             continue
         per_origin[str(origin.date())] = {
             "recipe": backtest.metrics(w, backtest.apply(w, base, weight, recipe["scales"])),
@@ -210,7 +211,8 @@ def evaluate(home: Home = None, run_id: str | None = None, device: str = "auto",
             "mean4": backtest.metrics(w, w.forecasts["mean4"], intervals=False),
         }
     if not per_origin:
-        raise MarqueeError("not enough history before the run's cutoff for a rolling-origin backtest")
+        raise MarqueeError("not enough history before the run's cutoff for a rolling-origin backtest "
+                           "(or no event in its windows)")
     mean = {k: {m: float(np.mean([o[k][m] for o in per_origin.values()])) for m in ("wape", "mase", "coverage80")
                 if m in next(iter(per_origin.values()))[k]} for k in ("recipe", "naive", "mean4")}
     result = {"backtest": {"recipe": recipe["name"], "horizon": recipe["horizon"], "origins": per_origin, "mean": mean}}

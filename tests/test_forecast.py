@@ -166,6 +166,16 @@ def test_cli_baseline_run_scores_and_evaluates(home, capsys):
     assert "is after the data" in capsys.readouterr().err
 
 
+def test_evaluate_leaves_out_an_origin_whose_window_has_no_event(home):
+    """WAPE divides by the window's events: a week nobody watched anything must not score 1e9."""
+    counts = {"1": [5] * 17 + [0] + [5], "2": [3] * 17 + [0] + [3]}      # week 17 (2024-04-29): no event at all
+    _load(home, _weekly_events(counts))
+    run_id = api.train(home, model="mean4", horizon=1, cutoff="2024-05-13", progress=False)
+    origins = api.evaluate(home, run_id, origins=3, progress=False)["backtest"]["origins"]
+    assert list(origins) == ["2024-04-22", "2024-05-06"]
+    assert all(o[k]["wape"] < 10 for o in origins.values() for k in ("recipe", "naive", "mean4"))
+
+
 def _tiny_counts() -> dict[str, list[int]]:
     """16 weeks of 4 busy titles; title 4 too small to model (a fallback), title 5 without events."""
     rng = np.random.default_rng(1)
