@@ -43,7 +43,8 @@ def forecast(titles: list[str], genres_of: dict[str, list[str]], genre_fc: dict[
     no genres); released: id -> whether each forecast period reaches the title's release (absent: it
     does). Returns id -> (horizon, 3)."""
     share, new_share = genre_shares(matrix, genres_of, window)
-    fallback_mean = matrix.loc[matrix.index.isin(titles)].iloc[:, -window:].to_numpy().mean() if len(titles) else 0.0
+    seen = matrix.loc[matrix.index.isin(titles)]      # titles without an event have no row: none may have one
+    fallback_mean = seen.iloc[:, -window:].to_numpy().mean() if len(seen) else 0.0
     watched = set(matrix.index[matrix.to_numpy().sum(axis=1) > 0])
     out = {}
     for sid in titles:

@@ -210,6 +210,18 @@ def test_a_catalogue_without_genres_is_forecast_over_the_whole_horizon(home):
     assert dict(zip(fc["series_id"], fc["n"], strict=True)) == {f"item:{i}": 4 for i in ITEMS["item_id"]}
 
 
+def test_titles_without_genres_or_events_are_forecast_zero_not_nan(home):
+    """No genre to borrow from and no title like them with an event: nothing says they will be watched."""
+    _load(home, _weekly_events({"1": [20] * 20, "2": [10] * 20}), ITEMS.assign(genres=None))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)      # numpy's mean of nothing warned, then gave NaN
+        api.score(home, api.train(home, model="mean4", cutoff="2024-05-13", progress=False))
+    with store.read(home) as con:
+        fc = con.sql("SELECT * FROM forecasts_latest WHERE method = 'genre_fallback'").df()
+    assert sorted(fc["series_id"].unique()) == ["item:3", "item:4", "item:5", "item:6"]
+    assert (fc[["p10", "p50", "p90"]] == 0).all().all()
+
+
 def test_a_title_is_forecast_zero_before_its_release(home):
     """A title without events is 0 in the weeks that end before its release date (or Jan 1 of a future
     release year), and gets the new-title prior from its release week on."""
