@@ -333,6 +333,46 @@ def test_sentiment_by_genre_labels_counts_and_leaves_out_small_genres(app_home):
     assert len(data["small_genres"]) == len(q.sentiment_overview(min_genre_reviews=1)["by_genre"]) - len(by_genre)
 
 
+def _sentiment_by_genre_says(home: Path, tmp_path: Path, items: str, reviews: str) -> str:
+    """The By genre panel's info once `reviews` (CSV text) of `items` (CSV text) are scored."""
+    (tmp_path / "items.csv").write_text(items)
+    (tmp_path / "reviews.csv").write_text(reviews)
+    for entity in ("items", "reviews"):
+        ingest(entity, tmp_path / f"{entity}.csv", home)
+    with store.read(home) as con:
+        keys = con.execute("SELECT review_id, item_id, ts FROM reviews").df()
+    scored = pd.DataFrame({"review_id": keys["review_id"], "p_positive": 0.7, "label": 1})
+    daily = (keys.dropna().assign(day=lambda d: d["ts"].dt.date).groupby(["item_id", "day"], as_index=False)
+             .agg(reviews=("review_id", "size")).assign(mean_p_positive=0.7))
+    run = runs.start("sentiment", "nblr", {}, home=home)
+    runs.publish(run.run_id, {"review_sentiment": scored, "item_sentiment_daily": daily}, home=home)
+    at = page("sentiment")
+    assert not at.exception
+    return at.info[0].value
+
+
+def test_sentiment_by_genre_says_why_it_is_empty_once_reviews_are_scored(tmp_path, monkeypatch):
+    """Not "run `marquee score sentiment`" (it just ran): too few reviews per genre, a catalogue without
+    genres, or reviews without a title or a time."""
+    from app.queries import MIN_GENRE_REVIEWS
+
+    def fresh(name: str) -> Path:
+        home = tmp_path / name / "home"
+        store.init(home)
+        monkeypatch.setenv("MARQUEE_HOME", str(home))
+        return home
+
+    reviews = "review_id,text,item_id,timestamp\nr1,Loved it,a,2024-01-01\nr2,Meh,b,2024-01-02\n"
+    said = _sentiment_by_genre_says(fresh("few"), tmp_path / "few", "item_id,title,genres\na,A,Drama\nb,B,Drama\n",
+                                    reviews)
+    assert said == f"No genre has {MIN_GENRE_REVIEWS} scored reviews yet: Drama (2)."
+    said = _sentiment_by_genre_says(fresh("nogenre"), tmp_path / "nogenre", "item_id,title\na,A\nb,B\n", reviews)
+    assert said.startswith("None of the reviewed titles has a genre")
+    said = _sentiment_by_genre_says(fresh("untitled"), tmp_path / "untitled", "item_id,title,genres\na,A,Drama\n",
+                                    "review_id,text,timestamp\nr1,Loved it,2024-01-01\n")
+    assert said.startswith("No scored review names both a title and a time")
+
+
 def test_sentiment_try_your_own_review_reads_plainly(app_home, monkeypatch):
     from app import live
 
