@@ -240,6 +240,19 @@ def test_title_reviews_each_once_on_their_side_and_empty_states_say_why(home, tm
     assert "This title has no reviews." in texts(at) and "train sentiment" not in texts(at)
 
 
+def test_title_caption_names_only_what_the_catalogue_has(home, tmp_path):
+    """A catalogue without release years (or genres) shows no empty field between dangling separators."""
+    tiny_store(home, tmp_path)
+    (tmp_path / "more.csv").write_text("item_id,title,release_year\ny,Dated,1999\nz,Bare,\n")
+    ingest("items", tmp_path / "more.csv", home)
+    at = page("titles")
+    captions = {}
+    for search in ("Pure", "Dated", "Bare"):
+        at.text_input(key="title_search").set_value(search).run()
+        captions[search] = at.caption[0].value
+    assert captions == {"Pure": "id a · Drama", "Dated": "id y · 1999", "Bare": "id z"}
+
+
 def test_title_search_is_a_literal_substring(home, tmp_path):
     from app import queries as q
 
