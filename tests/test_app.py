@@ -153,6 +153,13 @@ def test_a_user_without_picks_in_a_scored_run_is_told_why(app_store, tmp_path, m
     assert "No recommendations yet" not in texts(at)
 
 
+def test_a_short_history_is_counted_in_plain_words(home, tmp_path):
+    tiny_store(home, tmp_path)
+    at = page("recommendations")
+    at.selectbox(key="user").set_value("u3").run()
+    assert not at.exception and "1 event:" in [c.value for c in at.caption]     # not "1 events; the 1 most recent:"
+
+
 def test_cold_start_without_a_loadable_model_says_what_to_do(app_home):
     at = page("recommendations")
     at.multiselect(key="cold_start").set_value(["50", "181"]).run()
