@@ -176,6 +176,14 @@ def test_evaluate_leaves_out_an_origin_whose_window_has_no_event(home):
     assert all(o[k]["wape"] < 10 for o in origins.values() for k in ("recipe", "naive", "mean4"))
 
 
+def test_train_says_when_the_history_is_too_short_to_select(home, capsys):
+    """Eight weeks: no inner backtest origin fits, so `auto` takes mean4 unselected and uncalibrated; say so."""
+    _load(home, _weekly_events({"1": [5] * 8, "2": [3] * 8}))
+    assert marquee(["train", "forecast", "--home", str(home), "--profile", "quick"]) == 0
+    out = capsys.readouterr().out
+    assert "recipe mean4 (too little history before the cutoff for an inner backtest" in out and "{}" not in out
+
+
 def _tiny_counts() -> dict[str, list[int]]:
     """16 weeks of 4 busy titles; title 4 too small to model (a fallback), title 5 without events."""
     rng = np.random.default_rng(1)
