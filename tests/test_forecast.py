@@ -218,6 +218,13 @@ def test_a_catalogue_without_genres_is_forecast_over_the_whole_horizon(home):
     assert dict(zip(fc["series_id"], fc["n"], strict=True)) == {f"item:{i}": 4 for i in ITEMS["item_id"]}
 
 
+def test_a_catalogue_without_genres_or_a_busy_title_is_all_fallback(home):
+    """Nothing to model (no genre, no title with min_events): every title still gets its forecast."""
+    _load(home, _weekly_events({"1": [1] * 21, "2": [0] * 10 + [1] * 11}), ITEMS.assign(genres=None))
+    out = api.score(home, api.train(home, model="mean4", cutoff="2024-05-13", progress=False))
+    assert out["series"] == out["genre_fallback_titles"] == len(ITEMS) and out["rows"] == 4 * len(ITEMS)
+
+
 def test_titles_without_genres_or_events_are_forecast_zero_not_nan(home):
     """No genre to borrow from and no title like them with an event: nothing says they will be watched."""
     _load(home, _weekly_events({"1": [20] * 20, "2": [10] * 20}), ITEMS.assign(genres=None))
