@@ -290,7 +290,8 @@ def _serving_runs(df: pd.DataFrame) -> pd.DataFrame:
     for r in df.itertuples(index=False):
         rows.append({"pipeline": r.pipeline, "run_id": r.run_id, "model": r.model, "age": _age(r.finished_at),
                      "metrics": headline_metrics(r.metrics), "unscored": unscored_note(r._asdict())})
-    return pd.DataFrame(rows, columns=["pipeline", "run_id", "model", "age", "metrics", "unscored"])
+    # object columns: pandas 3 would make a text column of the notes, its None a NaN that reads as true
+    return pd.DataFrame(rows, columns=["pipeline", "run_id", "model", "age", "metrics", "unscored"], dtype=object)
 
 
 def serving_run(pipeline: str) -> dict[str, Any] | None:

@@ -612,6 +612,7 @@ def test_a_trained_but_unscored_run_is_flagged_not_served(unscored_store, monkey
     at = page("overview")
     assert {m.label: m.value for m in at.metric}["ndcg@10"] == "0.402"   # the run serving the top picks
     assert any(newer in i.value and "marquee score recsys" in i.value for i in at.info)
+    assert "nan" not in [i.value for i in at.info]      # sentiment's missing note is no note, not NaN
     from app import queries as q
     assert q.serving_run("recsys")["run_id"] == facts["recsys_run"]   # what the cold-start panel uses
     at.switch_page("pages/recommendations.py").run()
