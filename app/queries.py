@@ -571,6 +571,10 @@ def _unique(columns: list[str]) -> list[str]:
 # --- runs -------------------------------------------------------------------------------------------------
 def runs(limit: int = 200) -> pd.DataFrame:
     df = frame(ALL_RUNS, limit=limit)
+    # a failed run has no metrics, a good one no error: pandas 3 reads such NULLs of a text column as NaN
+    # (a float, and true), so they go back to None, which the pages read as "none"
+    text = ["params", "metrics", "data_snapshot", "error"]
+    df[text] = df[text].astype(object).where(df[text].notna(), None)
     df["age"] = [_age(t) for t in df["finished_at"]]
     return df
 

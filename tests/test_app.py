@@ -483,6 +483,20 @@ def test_runs_page_lists_and_compares(app_home):
     assert compare.loc["factors", "B"] == "64" and compare.loc["factors", "A"] == "-"
 
 
+def test_runs_page_shows_a_failed_run_beside_a_good_one(home):
+    """A failed run has no metrics and a good one no error: neither is a NaN the page trips on or shows."""
+    good = runs.start("forecast", "naive", {"horizon": 4}, home=home)
+    runs.publish(good.run_id, metrics={"selected": "naive"}, home=home)
+    bad = runs.start("forecast", "nhits", {"horizon": 4}, home=home)
+    runs.fail(bad.run_id, "MarqueeError: nhits needs at least 8 periods of history before the cutoff", home)
+    at = page("runs")
+    assert not at.exception and [e.value for e in at.error] == [
+        "MarqueeError: nhits needs at least 8 periods of history before the cutoff"]    # the newest: the failed one
+    at.selectbox(key="run").set_value(good.run_id).run()
+    assert not at.exception and not at.error
+    assert at.dataframe[1].value["name"].tolist() == ["selected"]
+
+
 def test_empty_store_pages_say_which_command_fills_them(home):
     for name in PAGES:
         at = page(name)
