@@ -300,7 +300,8 @@ def _serving_runs(df: pd.DataFrame) -> pd.DataFrame:
     for r in df.itertuples(index=False):
         rows.append({"pipeline": r.pipeline, "run_id": r.run_id, "model": r.model, "age": _age(r.finished_at),
                      "metrics": headline_metrics(r.metrics), "unscored": unscored_note(r._asdict())})
-    return pd.DataFrame(rows, columns=["pipeline", "run_id", "model", "age", "metrics", "unscored"])
+    # object columns: pandas 3 would make a text column of the notes, its None a NaN that reads as true
+    return pd.DataFrame(rows, columns=["pipeline", "run_id", "model", "age", "metrics", "unscored"], dtype=object)
 
 
 def serving_run(pipeline: str) -> dict[str, Any] | None:
@@ -572,6 +573,10 @@ def _unique(columns: list[str]) -> list[str]:
 # --- runs -------------------------------------------------------------------------------------------------
 def runs(limit: int = 200) -> pd.DataFrame:
     df = frame(ALL_RUNS, limit=limit)
+    # a failed run has no metrics, a good one no error: pandas 3 reads such NULLs of a text column as NaN
+    # (a float, and true), so they go back to None, which the pages read as "none"
+    text = ["params", "metrics", "data_snapshot", "error"]
+    df[text] = df[text].astype(object).where(df[text].notna(), None)
     df["age"] = [_age(t) for t in df["finished_at"]]
     return df
 

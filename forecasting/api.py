@@ -164,7 +164,7 @@ def forecasts_frame(hist: History, recipe: dict, w: backtest.Window, q: np.ndarr
     genres_of = {f"item:{i}": g for i, g in zip(hist.items["item_id"], hist.items["genres"], strict=True)}
     m = wide(hist)
     fb = fallback.forecast(series.fallback_titles(hist.items, w.series), genres_of, genre_fc, m, recipe["share_window"],
-                           series.released(hist.items, ds, hist.step))
+                           h, series.released(hist.items, ds, hist.step))
     rows = [(s, v, method) for s, v in fc.items()] + [(s, v, "genre_fallback") for s, v in fb.items()]
     ids = np.repeat([r[0] for r in rows], h)
     vals = np.concatenate([r[1] for r in rows]) if rows else np.zeros((0, 3))
@@ -190,7 +190,8 @@ def score(home: Home = None, run_id: str | None = None, device: str = "auto", **
 def evaluate(home: Home = None, run_id: str | None = None, device: str = "auto", origins: int = 3,
              progress: bool = True, **options) -> dict:
     """Rolling-origin backtest of the run's recipe inside its history (refit at each origin), against naive
-    and mean4; metrics are recorded in the run."""
+    and mean4; an origin whose window holds no event is left out (its WAPE has nothing to divide by);
+    metrics are recorded in the run."""
     run = runs.resolve("forecast", run_id, home)
     with of_run(run["run_id"], "forecast"):
         recipe = _recipe(run)
@@ -202,7 +203,7 @@ def evaluate(home: Home = None, run_id: str | None = None, device: str = "auto",
     per_origin = {}
     for origin in backtest.inner_origins(hist, cfg, origins, stride=cfg.horizon):
         w = backtest.window(hist, origin, cfg, archs, dev, int(run["params"].get("seed", 42)), progress)
-        if base not in w.forecasts:
+        if base not in w.forecasts or not np.nansum(w.truth):   # WAPE divides by the window's events
             continue
         per_origin[str(origin.date())] = {
             "recipe": backtest.metrics(w, backtest.apply(w, base, weight, recipe["scales"])),
@@ -210,7 +211,8 @@ def evaluate(home: Home = None, run_id: str | None = None, device: str = "auto",
             "mean4": backtest.metrics(w, w.forecasts["mean4"], intervals=False),
         }
     if not per_origin:
-        raise MarqueeError("not enough history before the run's cutoff for a rolling-origin backtest")
+        raise MarqueeError("not enough history before the run's cutoff for a rolling-origin backtest "
+                           "(or no event in its windows)")
     mean = {k: {m: float(np.mean([o[k][m] for o in per_origin.values()])) for m in ("wape", "mase", "coverage80")
                 if m in next(iter(per_origin.values()))[k]} for k in ("recipe", "naive", "mean4")}
     result = {"backtest": {"recipe": recipe["name"], "horizon": recipe["horizon"], "origins": per_origin, "mean": mean}}

@@ -30,7 +30,7 @@ class Window:
 
     @property
     def is_genre(self) -> np.ndarray:
-        return np.array([s.startswith("genre:") for s in self.series])
+        return np.array([s.startswith("genre:") for s in self.series], dtype=bool)
 
 
 def encoder_length(periods: int, cfg: ForecastConfig) -> int:

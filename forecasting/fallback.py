@@ -37,12 +37,14 @@ def genre_shares(matrix: pd.DataFrame, genres_of: dict[str, list[str]], window: 
 
 
 def forecast(titles: list[str], genres_of: dict[str, list[str]], genre_fc: dict[str, np.ndarray],
-             matrix: pd.DataFrame, window: int, released: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """titles: series ids `item:<id>`; genre_fc: `genre:<g>` -> (horizon, 3); released: id -> whether each
-    forecast period reaches the title's release (absent: it does). Returns id -> (horizon, 3)."""
+             matrix: pd.DataFrame, window: int, horizon: int,
+             released: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """titles: series ids `item:<id>`; genre_fc: `genre:<g>` -> (horizon, 3) (none when the catalogue has
+    no genres); released: id -> whether each forecast period reaches the title's release (absent: it
+    does). Returns id -> (horizon, 3)."""
     share, new_share = genre_shares(matrix, genres_of, window)
-    horizon = next(iter(genre_fc.values())).shape[0] if genre_fc else 1
-    fallback_mean = matrix.loc[matrix.index.isin(titles)].iloc[:, -window:].to_numpy().mean() if len(titles) else 0.0
+    seen = matrix.loc[matrix.index.isin(titles)]      # titles without an event have no row: none may have one
+    fallback_mean = seen.iloc[:, -window:].to_numpy().mean() if len(seen) else 0.0
     watched = set(matrix.index[matrix.to_numpy().sum(axis=1) > 0])
     out = {}
     for sid in titles:

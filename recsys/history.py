@@ -35,8 +35,8 @@ def read(path: str | Path, item_index: dict[str, int], event_types: Sequence[str
     unknown = ~df["item_id"].isin(item_index.keys())
     if unknown.any():
         row = int(unknown.to_numpy().argmax())
-        raise InputError(str(path), f"unknown item id {df['item_id'].iloc[row]!r} (not in the model's catalog; "
-                         "retrain after ingesting it)", row=row + 1, column="item_id")
+        raise InputError(str(path), f"unknown item id {df['item_id'].iloc[row]!r} (the run knows only the titles "
+                         "that had events when it trained: ingest its events, then retrain)", row=row + 1, column="item_id")
     users = list(dict.fromkeys(df["user_id"]))
     if event_types and "event_type" in df:
         df = df[_event_types(df).isin(list(event_types))]

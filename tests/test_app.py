@@ -153,6 +153,13 @@ def test_a_user_without_picks_in_a_scored_run_is_told_why(app_store, tmp_path, m
     assert "No recommendations yet" not in texts(at)
 
 
+def test_a_short_history_is_counted_in_plain_words(home, tmp_path):
+    tiny_store(home, tmp_path)
+    at = page("recommendations")
+    at.selectbox(key="user").set_value("u3").run()
+    assert not at.exception and "1 event:" in [c.value for c in at.caption]     # not "1 events; the 1 most recent:"
+
+
 def test_cold_start_without_a_loadable_model_says_what_to_do(app_home):
     at = page("recommendations")
     at.multiselect(key="cold_start").set_value(["50", "181"]).run()
@@ -238,6 +245,19 @@ def test_title_reviews_each_once_on_their_side_and_empty_states_say_why(home, tm
     assert "No review reads as positive" in shown
     at.selectbox(key="title").set_value("c").run()
     assert "This title has no reviews." in texts(at) and "train sentiment" not in texts(at)
+
+
+def test_title_caption_names_only_what_the_catalogue_has(home, tmp_path):
+    """A catalogue without release years (or genres) shows no empty field between dangling separators."""
+    tiny_store(home, tmp_path)
+    (tmp_path / "more.csv").write_text("item_id,title,release_year\ny,Dated,1999\nz,Bare,\n")
+    ingest("items", tmp_path / "more.csv", home)
+    at = page("titles")
+    captions = {}
+    for search in ("Pure", "Dated", "Bare"):
+        at.text_input(key="title_search").set_value(search).run()
+        captions[search] = at.caption[0].value
+    assert captions == {"Pure": "id a · Drama", "Dated": "id y · 1999", "Bare": "id z"}
 
 
 def test_title_search_is_a_literal_substring(home, tmp_path):
@@ -353,6 +373,46 @@ def test_sentiment_by_genre_labels_counts_and_leaves_out_small_genres(app_home):
     assert len(by_genre) and (by_genre["reviews"] >= 100).all()
     assert by_genre["label"].tolist() == [f"{g} ({n:,})" for g, n in by_genre[["genre", "reviews"]].itertuples(index=False)]
     assert len(data["small_genres"]) == len(q.sentiment_overview(min_genre_reviews=1)["by_genre"]) - len(by_genre)
+
+
+def _sentiment_by_genre_says(home: Path, tmp_path: Path, items: str, reviews: str) -> str:
+    """The By genre panel's info once `reviews` (CSV text) of `items` (CSV text) are scored."""
+    (tmp_path / "items.csv").write_text(items)
+    (tmp_path / "reviews.csv").write_text(reviews)
+    for entity in ("items", "reviews"):
+        ingest(entity, tmp_path / f"{entity}.csv", home)
+    with store.read(home) as con:
+        keys = con.execute("SELECT review_id, item_id, ts FROM reviews").df()
+    scored = pd.DataFrame({"review_id": keys["review_id"], "p_positive": 0.7, "label": 1})
+    daily = (keys.dropna().assign(day=lambda d: d["ts"].dt.date).groupby(["item_id", "day"], as_index=False)
+             .agg(reviews=("review_id", "size")).assign(mean_p_positive=0.7))
+    run = runs.start("sentiment", "nblr", {}, home=home)
+    runs.publish(run.run_id, {"review_sentiment": scored, "item_sentiment_daily": daily}, home=home)
+    at = page("sentiment")
+    assert not at.exception
+    return at.info[0].value
+
+
+def test_sentiment_by_genre_says_why_it_is_empty_once_reviews_are_scored(tmp_path, monkeypatch):
+    """Not "run `marquee score sentiment`" (it just ran): too few reviews per genre, a catalogue without
+    genres, or reviews without a title or a time."""
+    from app.queries import MIN_GENRE_REVIEWS
+
+    def fresh(name: str) -> Path:
+        home = tmp_path / name / "home"
+        store.init(home)
+        monkeypatch.setenv("MARQUEE_HOME", str(home))
+        return home
+
+    reviews = "review_id,text,item_id,timestamp\nr1,Loved it,a,2024-01-01\nr2,Meh,b,2024-01-02\n"
+    said = _sentiment_by_genre_says(fresh("few"), tmp_path / "few", "item_id,title,genres\na,A,Drama\nb,B,Drama\n",
+                                    reviews)
+    assert said == f"No genre has {MIN_GENRE_REVIEWS} scored reviews yet: Drama (2)."
+    said = _sentiment_by_genre_says(fresh("nogenre"), tmp_path / "nogenre", "item_id,title\na,A\nb,B\n", reviews)
+    assert said.startswith("None of the reviewed titles has a genre")
+    said = _sentiment_by_genre_says(fresh("untitled"), tmp_path / "untitled", "item_id,title,genres\na,A,Drama\n",
+                                    "review_id,text,timestamp\nr1,Loved it,2024-01-01\n")
+    assert said.startswith("No scored review names both a title and a time")
 
 
 def test_sentiment_try_your_own_review_reads_plainly(app_home, monkeypatch):
@@ -476,6 +536,20 @@ def test_runs_page_lists_and_compares(app_home):
     compare = at.dataframe[-1].value.set_index("name")
     assert compare.loc["ndcg@10", "B - A"] == pytest.approx(0.402 - 0.251)   # B: newest (bpr), A: popularity
     assert compare.loc["factors", "B"] == "64" and compare.loc["factors", "A"] == "-"
+
+
+def test_runs_page_shows_a_failed_run_beside_a_good_one(home):
+    """A failed run has no metrics and a good one no error: neither is a NaN the page trips on or shows."""
+    good = runs.start("forecast", "naive", {"horizon": 4}, home=home)
+    runs.publish(good.run_id, metrics={"selected": "naive"}, home=home)
+    bad = runs.start("forecast", "nhits", {"horizon": 4}, home=home)
+    runs.fail(bad.run_id, "MarqueeError: nhits needs at least 8 periods of history before the cutoff", home)
+    at = page("runs")
+    assert not at.exception and [e.value for e in at.error] == [
+        "MarqueeError: nhits needs at least 8 periods of history before the cutoff"]    # the newest: the failed one
+    at.selectbox(key="run").set_value(good.run_id).run()
+    assert not at.exception and not at.error
+    assert at.dataframe[1].value["name"].tolist() == ["selected"]
 
 
 def test_empty_store_pages_say_which_command_fills_them(home):
@@ -607,6 +681,7 @@ def test_a_trained_but_unscored_run_is_flagged_not_served(unscored_store, monkey
     at = page("overview")
     assert {m.label: m.value for m in at.metric}["ndcg@10"] == "0.402"   # the run serving the top picks
     assert any(newer in i.value and "marquee score recsys" in i.value for i in at.info)
+    assert "nan" not in [i.value for i in at.info]      # sentiment's missing note is no note, not NaN
     from app import queries as q
     assert q.serving_run("recsys")["run_id"] == facts["recsys_run"]   # what the cold-start panel uses
     at.switch_page("pages/recommendations.py").run()

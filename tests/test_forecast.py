@@ -136,7 +136,7 @@ def test_genre_fallback_uses_the_titles_share_and_a_new_title_prior():
                      index=["genre:Drama", "item:4", "item:5", "item:7"], columns=weeks, dtype=float)
     genres_of = {"item:4": ["Drama"], "item:5": ["Drama"], "item:7": ["Drama"]}
     genre_fc = {"genre:Drama": np.array([[10.0, 20.0, 30.0]] * 2)}
-    out = fallback.forecast(["item:4", "item:5", "item:7"], genres_of, genre_fc, m, window=2)
+    out = fallback.forecast(["item:4", "item:5", "item:7"], genres_of, genre_fc, m, window=2, horizon=2)
     assert out["item:4"][:, 1] == pytest.approx([2.0, 2.0])     # 2 of the genre's 20 recent events
     assert out["item:5"][:, 1] == pytest.approx([4.0, 4.0])     # 4 of 20
     assert out["item:7"][:, 1] == pytest.approx([4.0, 4.0])     # no events: the share of a title launched lately
@@ -166,6 +166,24 @@ def test_cli_baseline_run_scores_and_evaluates(home, capsys):
     assert "is after the data" in capsys.readouterr().err
 
 
+def test_evaluate_leaves_out_an_origin_whose_window_has_no_event(home):
+    """WAPE divides by the window's events: a week nobody watched anything must not score 1e9."""
+    counts = {"1": [5] * 17 + [0] + [5], "2": [3] * 17 + [0] + [3]}      # week 17 (2024-04-29): no event at all
+    _load(home, _weekly_events(counts))
+    run_id = api.train(home, model="mean4", horizon=1, cutoff="2024-05-13", progress=False)
+    origins = api.evaluate(home, run_id, origins=3, progress=False)["backtest"]["origins"]
+    assert list(origins) == ["2024-04-22", "2024-05-06"]
+    assert all(o[k]["wape"] < 10 for o in origins.values() for k in ("recipe", "naive", "mean4"))
+
+
+def test_train_says_when_the_history_is_too_short_to_select(home, capsys):
+    """Eight weeks: no inner backtest origin fits, so `auto` takes mean4 unselected and uncalibrated; say so."""
+    _load(home, _weekly_events({"1": [5] * 8, "2": [3] * 8}))
+    assert marquee(["train", "forecast", "--home", str(home), "--profile", "quick"]) == 0
+    out = capsys.readouterr().out
+    assert "recipe mean4 (too little history before the cutoff for an inner backtest" in out and "{}" not in out
+
+
 def _tiny_counts() -> dict[str, list[int]]:
     """16 weeks of 4 busy titles; title 4 too small to model (a fallback), title 5 without events."""
     rng = np.random.default_rng(1)
@@ -188,6 +206,35 @@ def test_train_and_score_count_the_same_fallback_titles(home):
         published = con.sql("SELECT DISTINCT series_id FROM forecasts_latest WHERE method = 'genre_fallback'").df()
     assert sorted(published["series_id"]) == ["item:4", "item:5", "item:6"]
     assert runs.get(run_id, home)["data_snapshot"]["fallback_titles"] == out["genre_fallback_titles"] == 3
+
+
+def test_a_catalogue_without_genres_is_forecast_over_the_whole_horizon(home):
+    """No genres at all: the titles too small to model still get one row per period of the horizon."""
+    counts = {"1": [20 + w for w in range(20)], "2": [10] * 20, "4": [0] * 16 + [1, 1, 1, 1]}
+    _load(home, _weekly_events(counts), ITEMS.assign(genres=None))
+    api.score(home, api.train(home, model="mean4", cutoff="2024-05-13", progress=False))
+    with store.read(home) as con:
+        fc = con.sql("SELECT series_id, count(*) AS n FROM forecasts_latest GROUP BY series_id").df()
+    assert dict(zip(fc["series_id"], fc["n"], strict=True)) == {f"item:{i}": 4 for i in ITEMS["item_id"]}
+
+
+def test_a_catalogue_without_genres_or_a_busy_title_is_all_fallback(home):
+    """Nothing to model (no genre, no title with min_events): every title still gets its forecast."""
+    _load(home, _weekly_events({"1": [1] * 21, "2": [0] * 10 + [1] * 11}), ITEMS.assign(genres=None))
+    out = api.score(home, api.train(home, model="mean4", cutoff="2024-05-13", progress=False))
+    assert out["series"] == out["genre_fallback_titles"] == len(ITEMS) and out["rows"] == 4 * len(ITEMS)
+
+
+def test_titles_without_genres_or_events_are_forecast_zero_not_nan(home):
+    """No genre to borrow from and no title like them with an event: nothing says they will be watched."""
+    _load(home, _weekly_events({"1": [20] * 20, "2": [10] * 20}), ITEMS.assign(genres=None))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)      # numpy's mean of nothing warned, then gave NaN
+        api.score(home, api.train(home, model="mean4", cutoff="2024-05-13", progress=False))
+    with store.read(home) as con:
+        fc = con.sql("SELECT * FROM forecasts_latest WHERE method = 'genre_fallback'").df()
+    assert sorted(fc["series_id"].unique()) == ["item:3", "item:4", "item:5", "item:6"]
+    assert (fc[["p10", "p50", "p90"]] == 0).all().all()
 
 
 def test_a_title_is_forecast_zero_before_its_release(home):

@@ -117,6 +117,7 @@ def test_unknown_item_in_history_names_file_row_and_column(scored, tmp_path, cap
     assert main(["score", "recsys", "--home", str(home), "--history", str(hist), "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "bad.csv" in err and "row 2" in err and "'item_id'" in err and "nope" in err
+    assert "only the titles that had events" in err      # a catalogued title without events is unknown too
     assert _recs(home, run_id).equals(before)                                        # nothing half-written
     with pytest.raises(InputError, match="missing required column.s. item_id"):
         pd.DataFrame({"user_id": ["a"]}).to_csv(hist, index=False)

@@ -149,6 +149,14 @@ def test_table_output_shows_null_once_and_numbers_exactly(sql_home):
     assert plan.returncode == 0 and len(plan.stdout.splitlines()) > 3 and "\\n" not in plan.stdout
 
 
+def test_table_output_aligns_wide_and_accented_titles(sql_home):
+    """A CJK character takes two terminal columns, a combining accent none: the next column still lines up."""
+    query = "SELECT t, n FROM (VALUES ('東京物語', 1), ('Ame\u0301lie', 2), ('Plain', 3)) v(t, n) ORDER BY n"
+    proc = marquee("sql", query, home=sql_home)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["t         n", "東京物語  1", "Ame\u0301lie    2", "Plain     3"]
+
+
 def test_nested_values_print_as_duckdb_writes_them(sql_home):
     """A LIST or STRUCT holding DECIMALs, dates or NULLs prints as DuckDB writes it, not as Python's repr."""
     query = ("SELECT [1.25::DECIMAL(5, 2), 2.5::DECIMAL(5, 2), NULL] AS l, "

@@ -16,9 +16,10 @@ def _train(args: argparse.Namespace) -> None:
     from data import runs
 
     metrics = runs.get(run_id, args.home)["metrics"]
-    print(f"trained {run_id}: recipe {metrics['selected']} "
-          f"(inner backtest WAPE {json.dumps({k: round(v, 3) for k, v in metrics['inner_backtest_wape'].items()})}, "
-          f"{metrics['train_seconds']:.0f}s)")
+    scores = metrics["inner_backtest_wape"]
+    chosen = (f"inner backtest WAPE {json.dumps({k: round(v, 3) for k, v in scores.items()})}" if scores else
+              "too little history before the cutoff for an inner backtest: not selected, intervals not calibrated")
+    print(f"trained {run_id}: recipe {metrics['selected']} ({chosen}, {metrics['train_seconds']:.0f}s)")
 
 
 def _score(args: argparse.Namespace) -> None:

@@ -3,6 +3,7 @@ import streamlit as st
 
 from app import charts, live
 from app import queries as q
+from data.wording import plural
 
 SCORE_HELP = "Score: the model's relevance score for this user; only the order matters, not its size."
 
@@ -13,7 +14,8 @@ def user_panel(user_id: str, serving: dict | None) -> None:
     left, right = st.columns([2, 3])
     with left:
         st.subheader(f"History of user {user_id}")
-        st.caption(f"{n_events:,} events; the {len(history)} most recent:")
+        st.caption(f"{plural(n_events, 'event')}; the {len(history)} most recent:" if n_events > len(history)
+                   else f"{plural(n_events, 'event')}:")
         st.dataframe(history[["ts", "title", "event_type", "rating"]], hide_index=True)
     with right:
         st.subheader("Top picks")

@@ -5,6 +5,10 @@ from app import charts, live
 from app import queries as q
 from data.demo import DEMO_JOIN_NOTE
 
+# Reviews are scored (this page's else branch) but none reached item_sentiment_daily: it needs both columns
+NO_TITLE_DAYS = ("No scored review names both a title and a time: per-title sentiment needs the `item_id` and "
+                 "`timestamp` columns of `marquee ingest reviews`.")
+
 st.title("Sentiment")
 
 data = q.sentiment_overview()
@@ -19,21 +23,24 @@ else:
     if data["demo_reviews"]:
         st.caption(DEMO_JOIN_NOTE)
 
-    by_genre = data["by_genre"]
+    by_genre, monthly = data["by_genre"], data["monthly"]
     left, right = st.columns(2)
     with left:
         st.subheader("By genre")
-        if by_genre.empty:
-            st.info("No per-title sentiment yet: run `marquee score sentiment`")
+        if monthly.empty:
+            st.info(NO_TITLE_DAYS)
+        elif data["small_genres"] and by_genre.empty:
+            st.info(f"No genre has {q.MIN_GENRE_REVIEWS} scored reviews yet: {', '.join(data['small_genres'])}.")
+        elif by_genre.empty:
+            st.info("None of the reviewed titles has a genre: `marquee ingest items` reads them from a `genres` column.")
         else:
             st.altair_chart(charts.ranked_bars(by_genre, "label", "p_positive", "Mean P(positive)"), width="stretch")
             st.caption(f"Reviews per genre in brackets; genres with fewer than {q.MIN_GENRE_REVIEWS} reviews are left out"
                        + (f": {', '.join(data['small_genres'])}." if data["small_genres"] else "."))
     with right:
         st.subheader("Over time")
-        monthly = data["monthly"]
         if monthly.empty:
-            st.info("No per-title sentiment yet: run `marquee score sentiment`")
+            st.info(NO_TITLE_DAYS)
         else:
             st.altair_chart(charts.sentiment_line(monthly), width="stretch")
 

@@ -19,7 +19,7 @@ item_id = st.selectbox("Title", list(labels), format_func=lambda i: labels.get(i
 detail = q.title_detail(item_id)
 info = detail["info"]
 st.header(info["title"])
-st.caption(f"id {item_id} · {(info['genres'] or '').replace('|', ', ')} · {info['release_year'] or ''}")
+st.caption(" · ".join(str(p) for p in (f"id {item_id}", (info["genres"] or "").replace("|", ", "), info["release_year"]) if p))
 
 weekly, weeks_note = q.full_weeks(detail["weekly"])
 forecast = detail["forecast"]
