@@ -37,15 +37,17 @@ def _quiet_transformers() -> None:
 
 def load_backbone(path: str | Path):
     """(tokenizer, 2-label sequence classifier) from a local folder; never touches the network, and
-    reads the weights from safetensors only (a pickled pytorch_model.bin could run code)."""
+    reads the weights from safetensors only (a pickled pytorch_model.bin could run code). Code the
+    folder's config names (`auto_map`) is refused outright: left unset, transformers asks on the
+    terminal whether to run it."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     _quiet_transformers()
     if os.environ.get("MARQUEE_TORCH_THREADS"):   # e.g. 1 on a CPU shared with other jobs: no spinning threads
         torch.set_num_threads(int(os.environ["MARQUEE_TORCH_THREADS"]))
-    tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
     net = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=2, local_files_only=True,
-                                                             use_safetensors=True)
+                                                             use_safetensors=True, trust_remote_code=False)
     return tok, net
 
 

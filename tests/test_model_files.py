@@ -340,6 +340,22 @@ def test_a_pickled_checkpoint_is_never_loaded(minilm):
         load_backbone(minilm / "transformer")
 
 
+def test_code_named_by_a_transformer_config_is_never_run(minilm, tmp_path, monkeypatch):
+    """A config.json whose model type transformers does not know and whose `auto_map` names a .py in the
+    folder: refused in one line, without asking on the terminal (where a "y" would import that .py)."""
+    marker = tmp_path / "code-ran"
+    folder = minilm / "transformer"
+    (folder / "planted.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    _edit_json(folder / "config.json", {"model_type": "planted", "auto_map": {
+        "AutoConfig": "planted.Config", "AutoModelForSequenceClassification": "planted.Model"}})
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda prompt="": asked.append(prompt) or "y")
+    with pytest.raises(MarqueeError) as exc:
+        _load_minilm(minilm)
+    assert "custom code" in _assert_one_line(exc, folder, minilm.name, "sentiment")
+    assert not marker.exists() and asked == []
+
+
 @pytest.mark.parametrize("damage", ["emptied", "truncated", "garbage", "a pickle"])
 def test_damaged_transformer_weights_are_named(minilm, damage):
     weights = minilm / "transformer" / "model.safetensors"

@@ -63,6 +63,15 @@ REFUSED = [
     "EXPLAIN ANALYZE CREATE TABLE t AS SELECT 1",
     "EXPLAIN COPY items TO '/tmp/marquee-leak.csv'",
     "/* sneaky */ EXPLAIN ANALYZE DROP TABLE items",
+    "EXPLAIN /* c */ COPY items TO '/tmp/marquee-leak.csv'",
+    "explain\nanalyze\nCOPY items TO '/tmp/marquee-leak.csv'",
+    "EXPLAIN\u00a0ANALYZE CREATE TEMP TABLE t AS SELECT 1",
+    "-- c\nEXPLAIN ANALYZE CREATE TEMP TABLE t AS SELECT 1",
+    "WITH x AS (SELECT 1) INSERT INTO items SELECT * FROM items",
+    "CREATE SECRET s (TYPE s3, KEY_ID 'k', SECRET 's')",
+    "CREATE TEMP MACRO m(x) AS x",
+    "CREATE TEMP SEQUENCE s",
+    "SET VARIABLE x = 1",
 ]
 
 
@@ -87,6 +96,12 @@ FILE_ACCESS = [
     "SELECT * FROM query('COPY items TO ''/tmp/marquee-leak.csv''')",
     "SELECT * FROM query('SET enable_external_access = true')",
     "SELECT * FROM duckdb_secrets()",
+    "SELECT * FROM read_text('file:///etc/passwd')",
+    "SELECT * FROM sniff_csv('/etc/passwd')",
+    "SELECT * FROM parquet_metadata('/tmp/*.parquet')",
+    "SELECT * FROM query('CREATE TEMP TABLE t AS SELECT 1')",
+    "SELECT * FROM json_execute_serialized_sql(json_serialize_sql('SELECT * FROM read_text(''/etc/passwd'')'))",
+    "SELECT * FROM destroy_external_resource('read_text', '/etc/passwd')",   # runs a table function by name
 ]
 
 
@@ -104,7 +119,8 @@ def test_the_stores_own_files_are_not_readable(sql_home):
     """DuckDB allows a locked-down connection its own database files; the analyst surface must not."""
     path = store.store_path(sql_home)
     for query in (f"SELECT size FROM read_blob('{path}')", f"SELECT * FROM read_text('{path}.wal')",
-                  f"SELECT * FROM glob('{sql_home}/*')", f"SELECT count(*) FROM '{path}'"):
+                  f"SELECT * FROM glob('{sql_home}/*')", f"SELECT count(*) FROM '{path}'",
+                  f"SELECT * FROM read_duckdb('{path}', table_name = 'items')"):
         with pytest.raises(MarqueeError, match="disabled|not allowed|Permission"):
             fetch_readonly(query, sql_home)
 
