@@ -5,20 +5,23 @@ would otherwise still let a query read the store's own files), extension loading
 extensions are switched off and the configuration is then locked, so no later statement can
 loosen it; and only ONE statement of type SELECT (which covers WITH, FROM-first, DESCRIBE, SHOW
 and SUMMARIZE) or EXPLAIN of such a statement is accepted at all. Results are capped at
-`max_rows`, a query running longer than `timeout` seconds is stopped, and one needing more memory
-than `memory_limit_mib()` fails (a single value, up to DuckDB's 4 GB string limit, is not counted).
+`max_rows`; each query runs in a process of its own (data/sql_worker.py), killed when it runs
+longer than `timeout` seconds, and one needing more memory than `memory_limit_mib()` fails (a
+single value, up to DuckDB's 4 GB string limit, is not counted: it can only end that process).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
-import threading
-from typing import Any, Literal, NamedTuple
+import subprocess
+import sys
+from typing import Literal, NamedTuple
 
 import duckdb
 import pandas as pd
 
-from data import store
+from data import paths, store
 from data.errors import MarqueeError
 
 DEFAULT_MAX_ROWS = 10_000
@@ -35,15 +38,6 @@ def memory_limit_mib() -> int:
     return max(256, min(4096, int(0.4 * total / 2**20)))
 
 
-LOCKDOWN = (
-    "SET enable_external_access = false",
-    # the store's own files stay readable without this (DuckDB allows its database paths)
-    "SET disabled_filesystems = 'LocalFileSystem'",
-    "SET autoload_known_extensions = false",
-    "SET autoinstall_known_extensions = false",
-    "SET allow_community_extensions = false",
-    "SET lock_configuration = true",
-)
 EXPLAIN_PREFIX = re.compile(r"^\s*explain\s+(analy[sz]e\s+)?", re.IGNORECASE)
 ALLOWED = "SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN"
 SCHEMA_OVERVIEW = """
@@ -53,11 +47,6 @@ FROM information_schema.tables t
 JOIN information_schema.columns c USING (table_catalog, table_schema, table_name)
 WHERE t.table_schema = 'main'
 ORDER BY kind, t.table_name, c.ordinal_position"""
-# DuckDB type ids of number columns (bignum: VARINT, named varint before DuckDB 1.4); displays align them right
-NUMBERS = frozenset({"tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usmallint", "uinteger",
-                     "ubigint", "uhugeint", "float", "double", "decimal", "bignum", "varint"})
-# How `fetch_readonly(cast=...)` has DuckDB write each column: #{} is its position (names may repeat)
-CASTS = {"text": "CAST(#{} AS VARCHAR)", "json": "to_json(#{})"}
 Cast = Literal["text", "json"]
 
 
@@ -65,7 +54,7 @@ class Result(NamedTuple):
     """One query's result: at most max_rows rows; truncated: whether more existed; numeric: per column, whether
     DuckDB typed it as a number (what a display aligns right once values are text)."""
     columns: list[str]
-    rows: list[tuple[Any, ...]]
+    rows: list[tuple[str | None, ...]]
     truncated: bool
     numeric: list[bool]
 
@@ -93,81 +82,52 @@ def check_query(query: str) -> str:
     return query
 
 
-def _locked_down(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"SET memory_limit = '{memory_limit_mib()}MiB'")
-    for setting in LOCKDOWN:
-        con.execute(setting)
-
-
-def _cast(rel: duckdb.DuckDBPyRelation, cast: Cast | None) -> duckdb.DuckDBPyRelation:
-    """`rel` with every column written by DuckDB itself as `CASTS[cast]` (VARCHAR columns already are text).
-    Python values cannot be written back as DuckDB writes them: 0E-10 for 0.0000000000, .123000 for .123,
-    9999-12-31 for infinity, 30 days for a month, 0.10000000149011612 for a FLOAT 0.1, a MAP as a dict."""
-    if cast is None or (cast == "text" and all(t.id == "varchar" for t in rel.types)):
-        return rel   # EXPLAIN's plan, too, stays as DuckDB drew it
-    return rel.project(*(duckdb.SQLExpression(CASTS[cast].format(i) if cast == "json" or t.id != "varchar" else f"#{i}")
-                         for i, t in enumerate(rel.types, start=1)))
-
-
-def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: float, cast: Cast | None = None
-         ) -> tuple[list[str], list[tuple[Any, ...]], list[bool]]:
-    """Check, then run `query` on a locked-down read-only connection: (columns, at most max_rows + 1 rows,
-    numeric; none for a statement with no result). cast: see `_cast`.
-
-    The query runs in a worker thread while this one waits: waiting can be cut short by the
-    timeout or by Ctrl-C (which a thread blocked inside DuckDB would not notice), and either
-    interrupts the query.
-    """
+def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: float, cast: Cast
+         ) -> tuple[list[str], list[tuple[str | None, ...]], list[bool]]:
+    """Check `query`, then run it in a worker process (data/sql_worker.py): (columns, at most max_rows + 1
+    rows, numeric; none for a statement with no result). The process is killed at the timeout or on
+    Ctrl-C, wherever DuckDB is (an interrupt would wait for the end of a batch: minutes for some)."""
     if max_rows < 1:
         raise MarqueeError("max_rows must be at least 1")
     if not timeout > 0:
         raise MarqueeError("timeout must be a positive number of seconds")
     check_query(query)
-    with store.read(home) as con:
-        _locked_down(con)
-        outcome: dict[str, Any] = {}
-        done = threading.Event()   # not Thread.join: a join cut short by Ctrl-C can report the thread finished
-
-        def work() -> None:
-            try:
-                rel = con.sql(query)
-                if rel is not None:
-                    outcome["value"] = (rel.columns, _cast(rel, cast).limit(max_rows + 1).fetchall(),
-                                        [t.id in NUMBERS for t in rel.types])
-                else:
-                    outcome["value"] = ([], [], [])
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
-                outcome["error"] = exc
-            finally:
-                done.set()
-
-        threading.Thread(target=work, name="marquee-sql", daemon=True).start()
-        try:
-            finished = done.wait(timeout)
-        finally:
-            if not done.is_set():   # timed out, or Ctrl-C: stop the query before the connection closes
-                con.interrupt()
-                done.wait()
-        if not finished:
-            raise MarqueeError(f"query stopped after {timeout:g} s (raise the timeout to let it run longer)")
-    error = outcome.get("error")
-    if isinstance(error, duckdb.OutOfMemoryException):
-        raise MarqueeError(f"query needs more than the {memory_limit_mib():,} MiB of memory an analyst query may "
-                           "use: filter, aggregate or LIMIT it") from None
-    if isinstance(error, duckdb.Error):
-        raise MarqueeError("query failed: " + " ".join(str(error).split())) from None
-    if error is not None:
-        raise error
-    return outcome["value"]
+    request = {"query": query, "home": str(paths.home(home)), "max_rows": max_rows, "cast": cast,
+               "memory_mib": memory_limit_mib()}
+    # -P: the worker's `data` package is Marquee's, never a `data/` folder in the user's working directory
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "data.sql_worker"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(json.dumps(request).encode(), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise MarqueeError(f"query stopped after {timeout:g} s (raise the timeout to let it run longer)") from None
+    except BaseException:   # Ctrl-C: the query must not run on
+        proc.kill()
+        proc.communicate()
+        raise
+    if proc.returncode != 0 or not out:
+        why = (err.decode(errors="replace").strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise MarqueeError(f"query failed: its process ended without an answer ({why}); "
+                           "a single huge value can exhaust memory: filter, aggregate or LIMIT it")
+    reply = json.loads(out)
+    if reply.get("error") == "memory":
+        raise MarqueeError(f"query needs more than the {request['memory_mib']:,} MiB of memory an analyst query may "
+                           "use: filter, aggregate or LIMIT it")
+    if reply.get("error") == "failed":
+        raise MarqueeError("query failed: " + reply["message"])
+    if "error" in reply:
+        raise MarqueeError(reply["message"])
+    return reply["columns"], [tuple(row) for row in reply["rows"]], reply["numeric"]
 
 
 def fetch_readonly(query: str, home: str | os.PathLike | None = None, max_rows: int = DEFAULT_MAX_ROWS,
-                   timeout: float = DEFAULT_TIMEOUT, cast: Cast | None = None) -> Result:
+                   timeout: float = DEFAULT_TIMEOUT, cast: Cast = "text") -> Result:
     """Run one read-only query; at most `max_rows` rows, each value (NULL: None) as
 
-    - cast=None: DuckDB's own Python value (exact: HUGEINT, DECIMAL, UUID and BLOB keep what they are, where a
-      DataFrame would round or retype them; but an INTERVAL's months arrive as 30 days, infinity as 9999-12-31);
-    - cast="text": the text DuckDB writes for it, `CAST(value AS VARCHAR)` (for display);
+    - cast="text": the text DuckDB writes for it, `CAST(value AS VARCHAR)` (exact: a DataFrame or Python
+      would round a HUGEINT, write 0E-10 for a DECIMAL zero, 30 days for a month, 9999-12-31 for infinity);
     - cast="json": the JSON DuckDB writes for it, `to_json(value)`: numbers as numbers (HUGEINT and BIGNUM whole,
       DECIMAL digit for digit, NaN and infinities as the non-JSON NaN / Infinity / -Infinity), LISTs and ARRAYs as
       arrays, STRUCTs and MAPs as objects, every other value as its text above in a JSON string.

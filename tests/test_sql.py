@@ -7,6 +7,7 @@ import io
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import duckdb
@@ -129,7 +130,32 @@ def test_a_query_running_too_long_is_stopped(sql_home):
     endless = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r"
     with pytest.raises(MarqueeError, match="query stopped after 0.5 s"):
         fetch_readonly(endless, sql_home, timeout=0.5)
-    assert fetch_readonly("SELECT 1 AS one", sql_home, timeout=0.5)[1] == [(1,)]   # the store is fine
+    assert fetch_readonly("SELECT 1 AS one", sql_home)[1] == [("1",)]   # the store is fine
+
+
+def test_a_query_deaf_to_interrupts_is_stopped_at_the_timeout(sql_home):
+    """DuckDB hears an interrupt only between batches: one batch of this levenshtein() takes ~20 minutes on
+    2 cores (64 rows of it took 28 s to notice a 1 s timeout), so it is killed, not asked, and the store opens
+    for a writer right after."""
+    deaf = ("SELECT max(levenshtein(repeat('a', 20000) || range::VARCHAR, repeat('b', 20000))) "
+            "FROM range(2048)")
+    start = time.monotonic()
+    with pytest.raises(MarqueeError, match="query stopped after 1 s"):
+        fetch_readonly(deaf, sql_home, timeout=1)
+    assert time.monotonic() - start < 15
+    with store.write(sql_home, timeout=5) as con:   # no read connection is left holding the store
+        con.execute("SELECT 1")
+
+
+def test_the_query_process_ignores_a_data_package_in_the_working_directory(sql_home, tmp_path, monkeypatch):
+    """An analyst's project may have a `data/` package of its own: the query process must run Marquee's."""
+    planted = tmp_path / "data"
+    planted.mkdir()
+    (planted / "__init__.py").write_text("")
+    (planted / "sql_worker.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').close()\n")
+    monkeypatch.chdir(tmp_path)
+    assert fetch_readonly("SELECT 2 AS two", sql_home).rows == [("2",)]
+    assert not (tmp_path / "ran").exists()
 
 
 def test_a_query_needing_too_much_memory_fails_cleanly(sql_home, monkeypatch):
@@ -142,7 +168,7 @@ def test_a_query_needing_too_much_memory_fails_cleanly(sql_home, monkeypatch):
     monkeypatch.setattr(data.sql, "memory_limit_mib", lambda: 64)
     with pytest.raises(MarqueeError, match="needs more than the 64 MiB of memory"):
         fetch_readonly("SELECT list(range) AS l FROM range(30000000)", sql_home)   # ~0.5 GB without the limit
-    assert fetch_readonly("SELECT count(*) AS n FROM interactions", sql_home)[1] == [(300,)]
+    assert fetch_readonly("SELECT count(*) AS n FROM interactions", sql_home)[1] == [("300",)]
 
 
 def test_table_output_cuts_long_values_and_csv_keeps_them(sql_home):
@@ -314,7 +340,7 @@ def test_row_cap_and_truncation_flag(sql_home):
     _, rows, truncated, _ = fetch_readonly("SELECT * FROM interactions ORDER BY ts", sql_home, max_rows=100)
     assert len(rows) == 100 and truncated is True
     _, rows, truncated, _ = fetch_readonly("SELECT count(*) AS n FROM interactions", sql_home)
-    assert rows == [(300,)] and truncated is False
+    assert rows == [("300",)] and truncated is False
     proc = marquee("sql", "SELECT item_id FROM items ORDER BY item_id", "--max-rows", "5", "--format", "csv",
                    home=sql_home)
     assert proc.returncode == 0 and proc.stdout.splitlines() == ["item_id", "0", "1", "10", "11", "12"]

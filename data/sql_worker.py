@@ -1,0 +1,75 @@
+"""Runs one analyst query in a process of its own (started by `data.sql.fetch_readonly`).
+
+A process, not a thread: DuckDB notices an interrupt only between batches of rows, and one batch of a
+costly function (levenshtein over long strings) can take minutes, holding a read connection that keeps
+every writer out of the store. The parent kills this process at the timeout or on Ctrl-C, and a query
+whose single value outgrows memory takes down only this process.
+
+Reads one JSON request from stdin: {query, home, max_rows, cast, memory_mib}. Writes one JSON reply to
+stdout: {columns, rows, numeric} with every value as the text (cast "text") or JSON (cast "json") that
+DuckDB writes for it, or {error, message}. Only text crosses the pipe: nothing is unpickled.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import duckdb
+
+from data import store
+from data.errors import MarqueeError
+
+LOCKDOWN = (
+    "SET enable_external_access = false",
+    # the store's own files stay readable without this (DuckDB allows its database paths)
+    "SET disabled_filesystems = 'LocalFileSystem'",
+    "SET autoload_known_extensions = false",
+    "SET autoinstall_known_extensions = false",
+    "SET allow_community_extensions = false",
+    "SET lock_configuration = true",
+)
+# DuckDB type ids of number columns (bignum: VARINT, named varint before DuckDB 1.4); displays align them right
+NUMBERS = frozenset({"tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usmallint", "uinteger",
+                     "ubigint", "uhugeint", "float", "double", "decimal", "bignum", "varint"})
+# How each column is written by DuckDB itself: #{} is its position (names may repeat)
+CASTS = {"text": "CAST(#{} AS VARCHAR)", "json": "to_json(#{})"}
+
+
+def _cast(rel: duckdb.DuckDBPyRelation, cast: str) -> duckdb.DuckDBPyRelation:
+    """`rel` with every column written by DuckDB as `CASTS[cast]` (VARCHAR columns already are text).
+    Python values cannot be written back as DuckDB writes them: 0E-10 for 0.0000000000, .123000 for .123,
+    9999-12-31 for infinity, 30 days for a month, 0.10000000149011612 for a FLOAT 0.1, a MAP as a dict."""
+    if cast == "text" and all(t.id == "varchar" for t in rel.types):
+        return rel   # EXPLAIN's plan, too, stays as DuckDB drew it
+    return rel.project(*(duckdb.SQLExpression(CASTS[cast].format(i) if cast == "json" or t.id != "varchar" else f"#{i}")
+                         for i, t in enumerate(rel.types, start=1)))
+
+
+def run(request: dict[str, Any]) -> dict[str, Any]:
+    """The reply to one request (see the module docstring); the query was checked by the parent."""
+    try:
+        with store.read(request["home"]) as con:
+            con.execute(f"SET memory_limit = '{int(request['memory_mib'])}MiB'")
+            for setting in LOCKDOWN:
+                con.execute(setting)
+            rel = con.sql(request["query"])
+            if rel is None:
+                return {"columns": [], "rows": [], "numeric": []}
+            rows = _cast(rel, request["cast"]).limit(int(request["max_rows"]) + 1).fetchall()
+            return {"columns": rel.columns, "rows": rows, "numeric": [t.id in NUMBERS for t in rel.types]}
+    except duckdb.OutOfMemoryException:
+        return {"error": "memory", "message": ""}
+    except duckdb.Error as exc:
+        return {"error": "failed", "message": " ".join(str(exc).split())}
+    except MarqueeError as exc:   # no store, a busy one, another schema version
+        return {"error": "store", "message": str(exc)}
+
+
+def main() -> None:
+    reply = run(json.loads(sys.stdin.buffer.read()))
+    sys.stdout.buffer.write(json.dumps(reply).encode())
+
+
+if __name__ == "__main__":
+    main()
