@@ -11,6 +11,7 @@ from dataclasses import dataclass
 MAX_TEXT_CHARS = 100_000                 # a review longer than this is refused, not truncated
 RATING_RANGE = (0.0, 10.0)               # default; `--rating-range LO HI` overrides
 EPOCH_LIMIT = 1e11   # |epoch seconds| beyond this (year 5138) is not read as a time at all
+COMPACT_DATES = (19000101, 21000101)   # dates written YYYYMMDD: as epoch seconds, 1970-08-09 .. 1970-08-31
 YEARS = (1900, 2099)   # timestamps outside these years are refused (epoch 0 or year 2999 is a data bug)
 
 

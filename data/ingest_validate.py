@@ -9,13 +9,14 @@ sees the (few) problems.
 """
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from data.errors import InputError
 from data.ingest_read import ident, lit
-from data.ingest_spec import EPOCH_LIMIT, Column, Entity
+from data.ingest_spec import COMPACT_DATES, EPOCH_LIMIT, Column, Entity
 
 INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
             "UBIGINT", "UHUGEINT")
@@ -103,9 +104,10 @@ def _typed(col: Column, src: str, dtype: str) -> str:
 
 
 def _checks(col: Column, typed: str, raw: str, is_text: bool, rating_range: tuple[float, float],
-            screen_id: bool = True) -> list[tuple[str, str]]:
+            screen_id: bool = True, epoch: bool = False) -> list[tuple[str, str]]:
     """(condition, reason SQL) pairs for one column, in the order they are reported. screen_id: refuse ids
-    with control or invisible characters (not needed where the id must match a stored one)."""
+    with control or invisible characters (not needed where the id must match a stored one); epoch: the file
+    column may hold epoch seconds (numbers, or text)."""
     shown = f"'''' || left(CAST({raw} AS VARCHAR), 60) || ''''"
     out: list[tuple[str, str]] = []
     present = f"({raw} IS NOT NULL AND trim({raw}) <> '')" if is_text else f"({raw} IS NOT NULL)"
@@ -119,6 +121,13 @@ def _checks(col: Column, typed: str, raw: str, is_text: bool, rating_range: tupl
                     lit(f"{col.name} holds a control or invisible character (tab, line break, zero-width space, ...)")))
     if col.kind in KIND_WORDS:
         out.append((f"{present} AND {typed} IS NULL", f"{shown} || {lit(' is not ' + KIND_WORDS[col.kind])}"))
+    if epoch and col.kind == "timestamp":
+        # a date written YYYYMMDD (20230101) reads as epoch seconds in August 1970, inside the allowed years:
+        # refused, not silently stored 53 years early (no streaming service logged an event then)
+        start, end = (datetime.fromtimestamp(n, UTC).strftime("%Y-%m-%d %H:%M:%S") for n in COMPACT_DATES)
+        out.append((f"{typed} >= TIMESTAMP '{start}' AND {typed} < TIMESTAMP '{end}' "
+                    f"AND TRY_CAST({raw} AS DOUBLE) IS NOT NULL",
+                    f"{shown} || {lit(' reads as epoch seconds, a time in August 1970; write a date YYYY-MM-DD (2023-01-01, not 20230101)')}"))
     lo, hi = (rating_range if col.name == "rating" else (col.lo, col.hi))
     if lo is not None and col.kind in ("date", "timestamp"):
         kind = col.kind.upper()   # compared as values, so 'infinity' is out of range too
@@ -154,7 +163,8 @@ def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, found: dict[st
         raw = ident("__raw_" + col.name)
         inner += [f"{_typed(col, ident(src_name), dtype)} AS {ident(name)}", f"{ident(src_name)} AS {raw}"]
         checks = _checks(col, ident(name), raw, dtype.upper() == "VARCHAR", rating_range,
-                         screen_id=not (entity.references_items and col.name == "item_id"))
+                         screen_id=not (entity.references_items and col.name == "item_id"),
+                         epoch=dtype.split("(")[0].upper() in (*NUMERIC, "VARCHAR"))
         cases += [(cond, col.name, reason) for cond, reason in checks]
     if entity.references_items and "item_id" in found:
         cases.append(("item_id IS NOT NULL AND item_id NOT IN (SELECT item_id FROM known_items)", "item_id",

@@ -64,6 +64,8 @@ BAD_CSV = [
      "'1066-10-14T00:00:00' is outside the years 1900..2099"),
     ("interactions", "user_id,item_id,timestamp\nu1,1,5000000000\n", 1, "timestamp", "outside the years 1900..2099"),
     ("interactions", "user_id,item_id,timestamp\nu1,1,epoch\n", 1, "timestamp", "'epoch' is not a timestamp"),
+    ("interactions", "user_id,item_id,timestamp\nu1,1,881250949\nu1,2,20230101\n", 2, "timestamp",
+     "'20230101' reads as epoch seconds, a time in August 1970; write a date YYYY-MM-DD"),
     ("reviews", "review_id,text,timestamp\nr1,ok,2999-01-01\n", 1, "timestamp", "outside the years"),
     ("items", "item_id,title,release_date\n7,Seven,1995-05-05\n8,Eight,1200-01-01\n", 2, "release_date",
      "outside the years 1800..2100"),
@@ -252,6 +254,17 @@ def test_epoch_and_iso_timestamps_and_default_event_type(items_home, tmp_path):
                           "ORDER BY 1").fetchall()
     assert got == [("1", "1997-12-04 15:55:49", "rating"), ("2", "2020-01-01 08:00:00", "view"),
                    ("3", "2020-01-02 00:00:00", "view")]
+
+
+def test_a_compact_date_in_parquet_is_refused_not_stored_in_1970(items_home, tmp_path):
+    """20230101 as a whole number reads as epoch seconds, August 1970: refused with its row; epoch seconds of
+    the same file's other rows and a real 1970 ISO time elsewhere are not affected."""
+    path = to_parquet(tmp_path / "e.parquet", "SELECT * FROM (VALUES ('u1', '1', 881250949), ('u1', '2', 20230101)) "
+                                              "t(user_id, item_id, timestamp)")
+    with pytest.raises(InputError, match=r"row 2, column 'timestamp'.*'20230101' reads as epoch seconds"):
+        ingest("interactions", path, items_home)
+    iso = write(tmp_path / "iso.csv", "user_id,item_id,timestamp\nu1,1,1970-08-15T10:00:00\n")
+    assert ingest("interactions", iso, items_home).new == 1
 
 
 def test_reviews_register_users_and_keep_text(items_home, tmp_path):
