@@ -117,6 +117,7 @@ SIMILAR = """
 SELECT s.rank, s.similar_item_id AS item_id, it.title, it.genres, s.score
 FROM similar_items_latest s LEFT JOIN items it ON it.item_id = s.similar_item_id
 WHERE s.item_id = $item_id ORDER BY s.rank LIMIT $limit"""
+SIMILAR_SERVED = "SELECT count(*) AS n FROM (SELECT 1 FROM similar_items_latest LIMIT 1)"
 MOST_POSITIVE = """
 SELECT s.p_positive, r.ts, regexp_replace(r.text, '<br\\s*/?>', ' ', 'g') AS text, r.source, r.review_id
 FROM review_sentiment_latest s JOIN reviews r USING (review_id)
@@ -397,7 +398,8 @@ def title_detail(item_id: str, similar: int = 10, reviews: int = 3) -> dict[str,
     """Everything the Titles page shows about one title, read over one connection.
 
     Keys: info (dict or None), weekly, forecast, sentiment, similar, positive (P >= 0.5), negative (P < 0.5)
-    (DataFrames), reviews (dict: reviews, scored, sentiment_run); and daily (the last DAILY_HISTORY_DAYS days)
+    (DataFrames), reviews (dict: reviews, scored, sentiment_run), similar_served (whether a recommender run
+    serves similar titles at all); and daily (the last DAILY_HISTORY_DAYS days)
     when the serving forecast run is a daily one, whose forecast continues that, not the weekly line.
     """
     p = {"item_id": item_id}
@@ -405,8 +407,10 @@ def title_detail(item_id: str, similar: int = 10, reviews: int = 3) -> dict[str,
     got = many(info=(TITLE, p), weekly=(TITLE_WEEKLY, p),
                forecast=(SERIES_FORECAST, {"series_id": f"item:{item_id}"}), sentiment=(TITLE_SENTIMENT, p),
                similar=(SIMILAR, {**p, "limit": similar}), positive=(MOST_POSITIVE, {**p, "limit": reviews}),
-               negative=(MOST_NEGATIVE, {**p, "limit": reviews}), reviews=(TITLE_REVIEWS, p), **daily)
+               negative=(MOST_NEGATIVE, {**p, "limit": reviews}), reviews=(TITLE_REVIEWS, p),
+               similar_served=(SIMILAR_SERVED, {}), **daily)
     got["info"] = got["info"].iloc[0].to_dict() if len(got["info"]) else None
+    got["similar_served"] = bool(got["similar_served"]["n"].iloc[0])
     got["reviews"] = {k: int(v) for k, v in got["reviews"].iloc[0].items()}
     return got
 

@@ -107,7 +107,9 @@ def popular(model: Recommender, user_ids: list[str], item_ids: np.ndarray, k: in
 
 @torch.no_grad()
 def similar_items(model: Recommender, item_ids: np.ndarray, k: int = 20, batch_size: int = 512) -> pd.DataFrame:
-    """item_id, similar_item_id, rank, score: the k most similar other titles of every title."""
+    """item_id, similar_item_id, rank, score: the k most similar other titles of every title, of those with a
+    positive similarity (as for reasons: a title watched by no one who watched this one is not similar, and a
+    ranking of zeros would be arbitrary)."""
     parts = []
     for s in range(0, model.n_items, batch_size):
         idx = torch.arange(s, min(s + batch_size, model.n_items), device=model.device)
@@ -118,4 +120,5 @@ def similar_items(model: Recommender, item_ids: np.ndarray, k: int = 20, batch_s
             "similar_item_id": item_ids[nb.cpu().numpy().ravel()].astype(str),
             "rank": np.tile(np.arange(1, kk + 1), len(idx)).astype("int32"),
             "score": sc.float().cpu().numpy().ravel().astype("float64")}))
-    return pd.concat(parts, ignore_index=True)
+    out = pd.concat(parts, ignore_index=True)
+    return out[out["score"] > 0].reset_index(drop=True)

@@ -184,6 +184,19 @@ def test_titles_page_shows_forecast_similar_and_reviews(app_home):
     assert "No title matches" in texts(at)
 
 
+def test_a_title_without_similar_ones_says_why_not_to_score_again(app_home):
+    """The synthetic run lists similar titles for the 100 most watched only: a rare title has none, and the
+    page must not ask to run the recommender that already ran."""
+    with store.read(app_home[0]) as con:
+        rare, title = con.execute("SELECT i.item_id, it.title FROM interactions i JOIN items it USING (item_id) "
+                                  "GROUP BY ALL ORDER BY count(*), i.item_id LIMIT 1").fetchall()[0]
+    at = page("titles")
+    at.text_input(key="title_search").set_value(title).run()
+    at.selectbox(key="title").set_value(rare).run()
+    assert not at.exception
+    assert "No title is similar to this one yet" in texts(at) and "marquee score recsys" not in texts(at)
+
+
 def tiny_store(home: Path, tmp_path: Path) -> None:
     """Four titles over five weeks that end on a Wednesday (2024-01-31), so the last week is partial.
 

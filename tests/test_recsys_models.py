@@ -7,7 +7,7 @@ import torch
 
 from recsys import scoring
 from recsys.models import MODELS, load, make_recommender
-from tests.recsys_fixtures import CLUSTER, clustered_matrix
+from tests.recsys_fixtures import CLUSTER, N_ITEMS, clustered_matrix
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -85,6 +85,20 @@ class RecommenderContract:
         sc, nb = fitted.similar_items(torch.tensor([22]), k=5)
         assert 22 not in nb[0].tolist()
         assert sum(20 <= j < 30 for j in nb[0].tolist()) >= 4
+
+    def test_similar_titles_are_only_positively_similar_ones(self):
+        """A title only one person watched, and nothing else, is similar to no title (item-item models); no
+        model lists a title with similarity <= 0 (a ranking of zeros would be arbitrary)."""
+        import scipy.sparse as sp
+
+        X = clustered_matrix()
+        lonely = sp.csr_matrix(([1.0], ([0], [N_ITEMS])), shape=(1, N_ITEMS + 1), dtype=np.float32)
+        X = sp.vstack([sp.hstack([X, sp.csr_matrix((X.shape[0], 1), dtype=np.float32)]), lonely]).tocsr()
+        model = self.make().fit(X)
+        sims = scoring.similar_items(model, np.array([f"t{i}" for i in range(N_ITEMS + 1)]), k=5)
+        assert (sims["score"] > 0).all() and len(sims) > 0
+        if self.kind in ("ease", "rp3beta"):
+            assert f"t{N_ITEMS}" not in set(sims["item_id"]) | set(sims["similar_item_id"])
 
     @pytest.mark.parametrize("device", DEVICES)
     def test_runs_on_device(self, device):

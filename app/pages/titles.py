@@ -50,7 +50,9 @@ with left:
 with right:
     st.subheader("Similar titles")
     similar = detail["similar"]
-    if similar.empty:
+    if similar.empty and detail["similar_served"]:
+        st.info("No title is similar to this one yet: too few people watched it beside others.")
+    elif similar.empty:
         st.info("No similar titles yet: run `marquee train recsys && marquee score recsys`")
     else:
         st.dataframe(similar[["rank", "title", "score"]], hide_index=True,
