@@ -28,6 +28,11 @@ def _recommend(item_ids: tuple[str, ...], k: int, home: str, run_id: str) -> pd.
     return pd.DataFrame(api.recommend_for_history(list(item_ids), k=k, home=home, run_id=run_id))
 
 
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=20)
+def _known(home: str, run_id: str) -> frozenset[str]:
+    return importlib.import_module("recsys.api").known_titles(home=home, run_id=run_id)
+
+
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=500)
 def _predict(texts: tuple[str, ...], home: str, run_id: str) -> list[float]:
     api = importlib.import_module("nlp.api")
@@ -35,12 +40,15 @@ def _predict(texts: tuple[str, ...], home: str, run_id: str) -> list[float]:
 
 
 def recommend_for_history(item_ids: list[str], k: int = 10) -> tuple[pd.DataFrame | None, str | None]:
-    """(recommendations with titles, None) or (None, why not)."""
+    """(recommendations with titles or None, a note to show or None). Picked titles the model does not know (no
+    events when it trained) are left out, and the note names them."""
     run_id = _serving_run("recsys")
     if run_id is None:
         return None, "No recommender trained yet: run `marquee train recsys`."
     try:
-        recs = _recommend(tuple(item_ids), k, q.home(), run_id)
+        known = _known(q.home(), run_id)
+        left_out = [t for t in item_ids if t not in known]
+        recs = _recommend(tuple(t for t in item_ids if t in known), k, q.home(), run_id)
     except (ImportError, AttributeError):
         return None, "The recommender package is not available in this install."
     except MarqueeError as exc:
@@ -51,7 +59,12 @@ def recommend_for_history(item_ids: list[str], k: int = 10) -> tuple[pd.DataFram
     if names is not None:
         recs = recs.assign(item_id=recs["item_id"].astype(str)).merge(names, on="item_id", how="left")
         recs = recs[[c for c in ("item_id", "title", "genres", "score", "reason") if c in recs.columns]]
-    return recs, None
+    if not left_out:
+        return recs, None
+    titles = dict(q.title_names(left_out)[["item_id", "title"]].itertuples(index=False))
+    shown = ", ".join(q.md_escape(str(titles.get(t) or t)) for t in left_out)
+    return recs, (f"Left out: {shown} (no one had watched {'it' if len(left_out) == 1 else 'them'} when this "
+                  "model trained)" + ("; these are the most popular titles." if len(left_out) == len(item_ids) else "."))
 
 
 def predict_texts(texts: list[str]) -> tuple[list[float] | None, str | None]:

@@ -163,6 +163,11 @@ def evaluate(home: str | os.PathLike | None = None, run_id: str | None = None, *
     return {"run_id": run["run_id"], **out}
 
 
+def known_titles(home: str | os.PathLike | None = None, run_id: str | None = None) -> frozenset[str]:
+    """The titles a run's model knows: those with events when it trained (a history may name only these)."""
+    return frozenset(map(str, load_run(home, run_id)[3]))
+
+
 def recommend_for_history(item_ids: list[str], k: int = 10, home: str | os.PathLike | None = None,
                           run_id: str | None = None) -> pd.DataFrame:
     """Top-k for an anonymous viewer who watched `item_ids` (cold start, no retraining):

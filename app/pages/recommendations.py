@@ -55,10 +55,10 @@ names = dict(q.titles()[["item_id", "title"]].itertuples(index=False))
 picked = st.multiselect("Titles you liked", list(names), format_func=lambda i: names.get(i, i), key="cold_start",
                         max_selections=20)
 if picked:
-    cold, why_not = live.recommend_for_history(picked, k=10)
-    if why_not:
-        st.info(why_not)
-    else:
+    cold, note = live.recommend_for_history(picked, k=10)
+    if note:
+        st.info(note)
+    if cold is not None:
         st.dataframe(cold, hide_index=True,
                      column_config={"score": st.column_config.NumberColumn(format="%.3f", help=SCORE_HELP)})
 else:
