@@ -231,7 +231,18 @@ def home() -> str:
 
 def _read(sql: str, params: dict[str, Any], home_dir: str) -> pd.DataFrame:
     with store.read(home_dir) as con:
-        return con.execute(sql, params).df()
+        return _frame(con.execute(sql, params))
+
+
+def _frame(result: Any) -> pd.DataFrame:
+    """A query's result as a DataFrame whose text columns hold None for NULL: pandas 3 reads the NULLs of a text
+    column that has values too as NaN (a float, and true), which shows as "nan" and trips `x or {}`,
+    `json.loads` and `isinstance(x, str)` (a run without metrics beside one with them broke the Overview)."""
+    df = result.df()
+    text = [name for name, dtype in df.dtypes.items() if isinstance(dtype, pd.StringDtype) and df[name].hasnans]
+    if text:
+        df[text] = df[text].astype(object).where(df[text].notna(), None)
+    return df
 
 
 @st.cache_data(ttl=3, show_spinner=False)
@@ -247,7 +258,7 @@ def _cached(sql: str, params: tuple, home_dir: str, version: str) -> pd.DataFram
 @st.cache_data(ttl=600, show_spinner=False, max_entries=300)
 def _cached_many(queries: tuple, home_dir: str, version: str) -> dict[str, pd.DataFrame]:
     with store.read(home_dir) as con:   # one connection for all of them: opening one costs ~50 ms
-        return {name: con.execute(sql, dict(params)).df() for name, sql, params in queries}
+        return {name: _frame(con.execute(sql, dict(params))) for name, sql, params in queries}
 
 
 def _key(params: dict[str, Any]) -> tuple:
@@ -576,11 +587,7 @@ def _unique(columns: list[str]) -> list[str]:
 
 # --- runs -------------------------------------------------------------------------------------------------
 def runs(limit: int = 200) -> pd.DataFrame:
-    df = frame(ALL_RUNS, limit=limit)
-    # a failed run has no metrics, a good one no error: pandas 3 reads such NULLs of a text column as NaN
-    # (a float, and true), so they go back to None, which the pages read as "none"
-    text = ["params", "metrics", "data_snapshot", "error"]
-    df[text] = df[text].astype(object).where(df[text].notna(), None)
+    df = frame(ALL_RUNS, limit=limit)   # a failed run's metrics, a good one's error: None (see _frame)
     df["age"] = [_age(t) for t in df["finished_at"]]
     return df
 

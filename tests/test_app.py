@@ -565,6 +565,24 @@ def test_runs_page_shows_a_failed_run_beside_a_good_one(home):
     assert at.dataframe[1].value["name"].tolist() == ["selected"]
 
 
+def test_a_run_without_metrics_beside_runs_with_them(home, tmp_path):
+    """A succeeded run published without metrics (tiny_store's sentiment and forecast runs, a recsys run here)
+    beside runs with them: pandas 3 reads the NULLs of such a text column as NaN, which broke the Overview and
+    the recsys models table ('float' object has no attribute 'items')."""
+    from app import queries as q
+
+    tiny_store(home, tmp_path)
+    for metrics in (None, {"ndcg@10": 0.4}):
+        run = runs.start("recsys", "bpr", {"k": 10}, home=home)
+        runs.publish(run.run_id, metrics=metrics, home=home)
+    at = page("overview")
+    assert {m.label: m.value for m in at.metric}["ndcg@10"] == "0.4"
+    assert q.pipeline_runs("recsys")["ndcg@10"].isna().tolist() == [False, True]   # newest first
+    assert q.pipeline_params("recsys")["k"].tolist() == ["10", "10"]
+    at.switch_page("pages/recommendations.py").run()
+    assert not at.exception and "Models side by side" in texts(at)
+
+
 def test_empty_store_pages_say_which_command_fills_them(home):
     for name in PAGES:
         at = page(name)
