@@ -287,3 +287,12 @@ def test_default_training_set_is_the_protocol_train_part(tmp_path):
     assert ours["review_id"].tolist() == theirs["review_id"].tolist()
     assert ours["label"].tolist() == theirs["label"].tolist()
     assert not set(ours["review_id"]) & set(pd.read_csv(tmp_path / "test.csv")["review_id"])
+
+
+def test_a_perfectly_separated_validation_split_does_not_sharpen_scores(tfidf_run, home):
+    """A small labelled file the model gets all right on validation gave T at its 0.05 bound: every score
+    0 or 1, and a text with no known word scored by the model's bias alone, times 20 (0.93)."""
+    assert api.evaluate(home, tfidf_run)["val"]["accuracy"] == 1.0
+    unknown, negative = api.predict_texts(["素晴らしい映画 😀", "the film was awful and dull"], home, tfidf_run)
+    assert 0.3 < unknown < 0.7
+    assert 1e-4 < negative < 0.5
