@@ -20,6 +20,7 @@ from nlp.model import SentimentModel
 
 RUN_SCORES = "SELECT review_id, p_positive FROM review_sentiment WHERE run_id = $run_id"
 CHUNK = 8192   # reviews per predict call: bounds memory on big stores
+PARQUET = (".parquet", ".pq")
 
 
 def _warn(lines: list[str], limit: int = 10) -> None:
@@ -93,7 +94,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with replacing(path) as tmp:
-            if path.suffix.lower() in (".parquet", ".pq"):
+            if path.suffix.lower() in PARQUET:
                 frame.to_parquet(tmp, index=False)
             else:
                 frame.to_csv(tmp, index=False)
@@ -108,6 +109,8 @@ def score_file(model: SentimentModel, src: str | Path, dst: str | Path, progress
         raise InputError(dst, "output would overwrite the input file")
     if Path(dst).is_dir():   # refused before any scoring is done
         raise InputError(dst, "is a folder; name a file to write")
+    if Path(dst).suffix.lower() not in (".csv", *PARQUET):   # out.tsv or out.json would hold CSV
+        raise InputError(dst, f"unsupported output type {Path(dst).suffix or '(none)'!r}: use .csv or .parquet")
     df = read_texts(src)
     scores, empty = _score_frame(model, df, progress, with_parts)
     rows = np.flatnonzero(empty.to_numpy()) + 1

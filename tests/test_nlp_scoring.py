@@ -160,6 +160,19 @@ def test_unwritable_outputs_are_one_line_errors_and_leave_no_temp_file(tfidf_run
     assert "use one or the other" in capsys.readouterr().err and not (work / "o.csv").exists()
 
 
+def test_an_output_of_another_type_is_refused_not_written_as_csv(tfidf_run, home, tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    src.write_text("review_id,text\nr1,good\n")
+    for name in ("out.tsv", "out.json", "out.txt", "out"):
+        dst = tmp_path / name
+        assert cli(["score", "sentiment", "--home", str(home), "--input", str(src), "--output", str(dst)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {dst}: unsupported output type") and err.count("\n") == 1, err
+        assert not dst.exists()
+    assert cli(["score", "sentiment", "--home", str(home), "--input", str(src), "--output", str(tmp_path / "o.PQ")]) == 0
+    assert pd.read_parquet(tmp_path / "o.PQ")["review_id"].tolist() == ["r1"]
+
+
 def test_labeled_file_errors_name_file_row_and_column(home, tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"text": ["good", "bad", "fine"], "label": [1, "maybe", 0]}).to_csv(bad, index=False)
