@@ -79,6 +79,30 @@ def test_incremental_scoring_never_rescores_and_daily_matches_hand_computation(t
     assert _rows(home, "SELECT count(*) AS n FROM review_sentiment")["n"][0] == 5
 
 
+def test_a_review_ingested_again_with_another_text_is_scored_again(tfidf_run, home, tmp_path, capsys):
+    """Its old text's score stayed (the Titles page listed 'awful and boring' as most positive)."""
+    (tmp_path / "items.csv").write_text("item_id,title\ni1,One\n")
+    first = tmp_path / "reviews.csv"
+    first.write_text("review_id,text,item_id,timestamp\nr1,the film was great and wonderful,i1,2024-01-01\n"
+                     "r2,superb and moving,i1,2024-01-01\n")
+    edit = tmp_path / "edit.csv"
+    edit.write_text("review_id,text\nr1,the film was awful and boring\n")
+    assert cli(["ingest", "items", str(tmp_path / "items.csv"), "--home", str(home)]) == 0
+    assert cli(["ingest", "reviews", str(first), "--home", str(home)]) == 0
+    assert api.score(home, tfidf_run, progress=False)["scored"] == 2
+    assert cli(["ingest", "reviews", str(edit), "--home", str(home)]) == 0
+    capsys.readouterr()
+    assert cli(["score", "sentiment", "--home", str(home), "--run", tfidf_run]) == 0
+    assert "scored 1 new review (1 of them changed since scored, 1 already scored" in capsys.readouterr().out
+    scores = _rows(home, "SELECT review_id, p_positive, label FROM review_sentiment_latest ORDER BY review_id")
+    assert scores["review_id"].tolist() == ["r1", "r2"] and scores["label"].tolist() == [0, 1]
+    daily = _rows(home, "SELECT reviews, mean_p_positive FROM item_sentiment_daily")
+    assert daily["reviews"].tolist() == [2]
+    assert daily["mean_p_positive"][0] == pytest.approx(scores["p_positive"].mean())
+    assert cli(["ingest", "reviews", str(edit), "--home", str(home)]) == 0     # the same row again: no change
+    assert api.score(home, tfidf_run, progress=False)["scored"] == 0
+
+
 def test_bad_texts_in_the_store_are_refused_or_scored_never_a_crash(tfidf_run, home, capsys):
     huge = "great " * 200_000                                    # ~1.2 MB
     _add_reviews(home, pd.DataFrame({"review_id": ["e", "h", "ok"], "text": ["   ", huge, "awful"]}))

@@ -49,9 +49,10 @@ def score_summary(out: dict) -> str:
     if "output" in out:   # --input FILE --output FILE
         return (f"scored {plural(out['scored'], 'review')} into {out['output']}"
                 + (f" ({plural(out['refused_empty'], 'empty text')} not scored)" if out["refused_empty"] else ""))
-    return (f"run {out['run_id']}: scored {plural(out['scored'], 'new review')} ({out['already_scored']:,} already "
-            f"scored, {out['refused_empty']:,} empty refused); item_sentiment_daily: "
-            f"{plural(out['item_sentiment_daily_rows'], 'row')}")
+    changed = f"{out['changed']:,} of them changed since scored, " if out.get("changed") else ""
+    return (f"run {out['run_id']}: scored {plural(out['scored'], 'new review')} ({changed}"
+            f"{out['already_scored']:,} already scored, {out['refused_empty']:,} empty refused); "
+            f"item_sentiment_daily: {plural(out['item_sentiment_daily_rows'], 'row')}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
