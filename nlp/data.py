@@ -67,9 +67,12 @@ def read_labeled(path: str | Path) -> pd.DataFrame:
     raw = read_rows(path, LABELED, max_line_bytes=MAX_LINE_BYTES)
     labels = []
     for i, label in enumerate(raw["label"], start=1):
-        key = ("" if label is None else str(label)).strip().lower()
+        key = "" if pd.isna(label) else str(label).strip().lower()
+        if not key:
+            raise InputError(path, "empty label", row=i, column="label")
         if key not in LABEL_WORDS:
-            raise InputError(path, f"label {label!r} is not 0/1 (or pos/neg)", row=i, column="label")
+            raise InputError(path, f"label {label!r} is not 0/1, pos/neg, positive/negative or true/false",
+                             row=i, column="label")
         labels.append(LABEL_WORDS[key])
     if len(set(labels)) < 2:
         raise InputError(path, "needs both positive (1) and negative (0) labels", column="label")

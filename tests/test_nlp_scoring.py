@@ -202,7 +202,11 @@ def test_labeled_file_errors_name_file_row_and_column(home, tmp_path, capsys):
     pd.DataFrame({"text": ["good", "bad", "fine"], "label": [1, "maybe", 0]}).to_csv(bad, index=False)
     assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "bad.csv, row 2, column 'label'" in err
+    assert "bad.csv, row 2, column 'label': label 'maybe' is not 0/1, pos/neg, positive/negative or true/false" in err
+    blank = tmp_path / "blank.csv"
+    blank.write_text("text,label\ngood,1\nbad,\n")     # was "label nan is not 0/1 (or pos/neg)"
+    assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(blank)]) == 2
+    assert capsys.readouterr().err == f"error: {blank}, row 2, column 'label': empty label\n"
     missing = tmp_path / "nolabel.csv"
     pd.DataFrame({"text": ["good"]}).to_csv(missing, index=False)
     assert cli(["train", "sentiment", "--home", str(home), "--labeled", str(missing)]) == 2
