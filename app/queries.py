@@ -458,14 +458,14 @@ def series_forecast(series_id: str) -> pd.DataFrame:
 def sentiment_overview(min_genre_reviews: int = MIN_GENRE_REVIEWS) -> dict[str, Any]:
     """summary (dict: reviews_scored, mean_p_positive, share_positive), by_genre (genres with at least
     `min_genre_reviews` reviews: a mean over fewer is noise), small_genres (the labels of those left out),
-    monthly, demo_reviews (int)."""
+    monthly, reviews and demo_reviews (ints: reviews in the store, scored or not)."""
     got = many(summary=(SENTIMENT_SUMMARY, {}), by_genre=(SENTIMENT_BY_GENRE, {}), monthly=(SENTIMENT_MONTHLY, {}),
                counts=(COUNTS, {}))
     by_genre = got["by_genre"]
     small = by_genre["reviews"] < min_genre_reviews
     return {"summary": got["summary"].iloc[0].to_dict(), "by_genre": by_genre[~small].reset_index(drop=True),
             "small_genres": by_genre.loc[small, "label"].tolist(), "monthly": got["monthly"],
-            "demo_reviews": int(got["counts"]["demo_reviews"].iloc[0])}
+            "reviews": int(got["counts"]["reviews"].iloc[0]), "demo_reviews": int(got["counts"]["demo_reviews"].iloc[0])}
 
 
 # --- forecasts --------------------------------------------------------------------------------------------

@@ -294,6 +294,17 @@ def test_titles_page_lists_titles_of_a_store_without_events(home, tmp_path):
     assert "No titles yet" not in texts(at) and at.header[0].value == "First"
 
 
+def test_sentiment_page_of_a_store_without_reviews_asks_for_reviews(home, tmp_path):
+    """It asked to train and score, which scores nothing when no review was ingested."""
+    at = page("sentiment")
+    assert not at.exception and at.info[0].value.startswith("No reviews in the store yet: `marquee ingest reviews FILE`")
+    (tmp_path / "reviews.csv").write_text("review_id,text\nr1,Loved it\n")
+    ingest("reviews", tmp_path / "reviews.csv", home)
+    st.cache_data.clear()   # read the store now, not the frames cached a moment ago
+    at = page("sentiment")
+    assert at.info[0].value == "No scored reviews yet: run `marquee train sentiment && marquee score sentiment`"
+
+
 def test_movers_need_volume_and_a_real_change(home, tmp_path):
     from app import queries as q
 
