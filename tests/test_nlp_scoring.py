@@ -214,6 +214,26 @@ def test_labeled_file_errors_name_file_row_and_column(home, tmp_path, capsys):
     assert _rows(home, "SELECT count(*) AS n FROM runs")["n"][0] == 0
 
 
+@pytest.mark.parametrize("model", ["tfidf", "nblr"])
+def test_labelled_texts_without_a_word_are_refused_before_a_run_starts(home, tmp_path, capsys, model):
+    """Emoji and one-letter words: scikit-learn's "empty vocabulary" traceback, and a failed run left behind."""
+    bad = tmp_path / "emoji.csv"
+    pd.DataFrame({"text": ["😀", "👍 a", "😍"] * 4 + ["😡", "👎 b", "🤮"] * 4, "label": [1] * 12 + [0] * 12}).to_csv(
+        bad, index=False)
+    assert cli(["train", "sentiment", "--home", str(home), "--model", model, "--labeled", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {bad}, column 'text': no text has a word") and err.count("\n") == 1, err
+    assert _rows(home, "SELECT count(*) AS n FROM runs")["n"][0] == 0
+
+
+def test_a_training_part_without_a_word_is_one_error_not_a_traceback():
+    from data.errors import MarqueeError
+    from nlp.linear import LinearTextModel
+
+    with pytest.raises(MarqueeError, match="the training part of the labelled texts: no text has a word"):
+        LinearTextModel.fit("nblr", ["😀", "a", "😡", "b"], np.array([1, 1, 0, 0]))
+
+
 def test_labeled_file_is_read_strictly_and_refuses_repeated_ids(home, tmp_path, capsys):
     good = toy_reviews(12)
     cases = {}
