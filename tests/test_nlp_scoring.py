@@ -103,6 +103,26 @@ def test_a_review_ingested_again_with_another_text_is_scored_again(tfidf_run, ho
     assert api.score(home, tfidf_run, progress=False)["scored"] == 0
 
 
+@pytest.fixture
+def tokyo(monkeypatch):
+    """The process's local time zone 9 hours ahead of UTC (DuckDB takes it for a new connection's TimeZone)."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_reviews_written_in_another_time_zone_are_not_scored_again(tfidf_run, home, tokyo):
+    """A store write's DEFAULT current_timestamp was local time: ingested_at 9 hours ahead of the UTC
+    publish times, so every review looked changed since it was scored and was scored again each time."""
+    _add_reviews(home, REVIEWS)
+    assert api.score(home, tfidf_run, progress=False)["scored"] == 5
+    assert api.score(home, tfidf_run, progress=False)["scored"] == 0
+
+
 def test_bad_texts_in_the_store_are_refused_or_scored_never_a_crash(tfidf_run, home, capsys):
     huge = "great " * 200_000                                    # ~1.2 MB
     _add_reviews(home, pd.DataFrame({"review_id": ["e", "h", "ok"], "text": ["   ", huge, "awful"]}))
