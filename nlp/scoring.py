@@ -19,7 +19,6 @@ from data.output_file import replacing
 from nlp.data import read_texts
 from nlp.model import SentimentModel
 
-RUN_SCORES = "SELECT review_id, p_positive FROM review_sentiment WHERE run_id = $run_id"
 RUN_SCORED = "SELECT count(*) FROM review_sentiment WHERE run_id = $run_id"
 # The run's scores of reviews unchanged since the run last published scores: a review ingested again with
 # another text (ingested_at moves only when its row changes) is scored again, not left with the old score.
