@@ -254,6 +254,20 @@ def test_a_training_part_without_a_word_is_one_error_not_a_traceback():
         LinearTextModel.fit("nblr", ["😀", "a", "😡", "b"], np.array([1, 1, 0, 0]))
 
 
+def test_training_no_better_than_the_commoner_label_says_so(home, tmp_path, capsys):
+    """60 positives and 2 negatives: 'validation accuracy 0.857 on 7 reviews', what calling all 7 positive scores."""
+    few = tmp_path / "few.csv"
+    pd.concat([toy_reviews(120).query("label == 1"), toy_reviews(4).query("label == 0")]).to_csv(few, index=False)
+    assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(few)]) == 0
+    first, note = capsys.readouterr().out.splitlines()
+    assert first.endswith("validation accuracy 0.857 on 7 reviews")
+    assert note.startswith("note: no better than giving every validation review the commoner label (0.857)")
+    balanced = tmp_path / "balanced.csv"
+    toy_reviews(120).to_csv(balanced, index=False)
+    assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(balanced)]) == 0
+    assert "note:" not in capsys.readouterr().out
+
+
 def test_labeled_file_is_read_strictly_and_refuses_repeated_ids(home, tmp_path, capsys):
     good = toy_reviews(12)
     cases = {}

@@ -27,6 +27,10 @@ def train_summary(run_id: str, metrics: str | dict | None) -> str:
     line = f"trained sentiment run {run_id}"
     if isinstance(m.get("val"), dict) and "accuracy" in m["val"]:
         line += f": validation accuracy {m['val']['accuracy']:.3f} on {plural(m['val'].get('n', 0), 'review')}"
+        majority = m.get("val_majority_share")
+        if majority is not None and m["val"]["accuracy"] <= majority:
+            line += (f"\nnote: no better than giving every validation review the commoner label ({majority:.3f}): "
+                     "the model may not tell the rarer label apart; label more reviews of it")
     history = m.get("history") or {}
     if history.get("stopped") == "time_budget":
         done, planned = history.get("steps", 0), history.get("planned_steps")
