@@ -84,7 +84,7 @@ WHERE contains(lower(title), lower($text)) OR item_id = $text ORDER BY title LIM
 POPULAR_TITLES = """
 SELECT it.item_id, it.title, it.genres, it.release_year
 FROM items it LEFT JOIN (SELECT item_id, sum(events) AS events FROM item_engagement_daily GROUP BY 1) e USING (item_id)
-ORDER BY e.events DESC NULLS LAST, it.title, it.item_id LIMIT $limit"""
+ORDER BY e.events DESC NULLS LAST, it.item_id LIMIT $limit"""
 TITLE = "SELECT item_id, title, genres, release_year FROM items WHERE item_id = $item_id"
 # Every week from the title's first event to the end of the data: a week without events is a 0, not a gap.
 TITLE_WEEKLY = f"""
@@ -401,7 +401,7 @@ def _spread_metrics(df: pd.DataFrame) -> pd.DataFrame:
 # --- titles -----------------------------------------------------------------------------------------------
 def search_titles(text: str, limit: int = 50) -> pd.DataFrame:
     """Titles matching `text` (substring or exact id); the most watched ones when `text` is empty (then
-    those with no events, by title)."""
+    those with no events)."""
     if not text.strip():
         return frame(POPULAR_TITLES, limit=limit)
     return frame(SEARCH_TITLES, text=text.strip(), limit=limit)
