@@ -80,10 +80,11 @@ WHERE pipeline = $pipeline AND status = 'succeeded' ORDER BY finished_at DESC LI
 SEARCH_TITLES = """
 SELECT item_id, title, genres, release_year FROM items
 WHERE contains(lower(title), lower($text)) OR item_id = $text ORDER BY title LIMIT $limit"""
+# Titles without events come last (a store of titles and reviews only has no engagement to rank by).
 POPULAR_TITLES = """
 SELECT it.item_id, it.title, it.genres, it.release_year
-FROM (SELECT item_id, sum(events) AS events FROM item_engagement_daily GROUP BY 1 ORDER BY 2 DESC LIMIT $limit) e
-JOIN items it USING (item_id) ORDER BY e.events DESC, it.item_id"""
+FROM items it LEFT JOIN (SELECT item_id, sum(events) AS events FROM item_engagement_daily GROUP BY 1) e USING (item_id)
+ORDER BY e.events DESC NULLS LAST, it.item_id LIMIT $limit"""
 TITLE = "SELECT item_id, title, genres, release_year FROM items WHERE item_id = $item_id"
 # Every week from the title's first event to the end of the data: a week without events is a 0, not a gap.
 TITLE_WEEKLY = f"""
@@ -399,7 +400,8 @@ def _spread_metrics(df: pd.DataFrame) -> pd.DataFrame:
 
 # --- titles -----------------------------------------------------------------------------------------------
 def search_titles(text: str, limit: int = 50) -> pd.DataFrame:
-    """Titles matching `text` (substring or exact id); the most watched ones when `text` is empty."""
+    """Titles matching `text` (substring or exact id); the most watched ones when `text` is empty (then
+    those with no events)."""
     if not text.strip():
         return frame(POPULAR_TITLES, limit=limit)
     return frame(SEARCH_TITLES, text=text.strip(), limit=limit)
@@ -456,14 +458,14 @@ def series_forecast(series_id: str) -> pd.DataFrame:
 def sentiment_overview(min_genre_reviews: int = MIN_GENRE_REVIEWS) -> dict[str, Any]:
     """summary (dict: reviews_scored, mean_p_positive, share_positive), by_genre (genres with at least
     `min_genre_reviews` reviews: a mean over fewer is noise), small_genres (the labels of those left out),
-    monthly, demo_reviews (int)."""
+    monthly, reviews and demo_reviews (ints: reviews in the store, scored or not)."""
     got = many(summary=(SENTIMENT_SUMMARY, {}), by_genre=(SENTIMENT_BY_GENRE, {}), monthly=(SENTIMENT_MONTHLY, {}),
                counts=(COUNTS, {}))
     by_genre = got["by_genre"]
     small = by_genre["reviews"] < min_genre_reviews
     return {"summary": got["summary"].iloc[0].to_dict(), "by_genre": by_genre[~small].reset_index(drop=True),
             "small_genres": by_genre.loc[small, "label"].tolist(), "monthly": got["monthly"],
-            "demo_reviews": int(got["counts"]["demo_reviews"].iloc[0])}
+            "reviews": int(got["counts"]["reviews"].iloc[0]), "demo_reviews": int(got["counts"]["demo_reviews"].iloc[0])}
 
 
 # --- forecasts --------------------------------------------------------------------------------------------

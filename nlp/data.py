@@ -6,6 +6,7 @@ row the way `evalkit.py sentiment-split` builds it, so the protocol's test revie
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +29,10 @@ MIN_ROWS_PER_LABEL = 2
 # except that texts have no length cap (the model keeps a long text's head and tail) and a text to score
 # may be empty (it is skipped with a warning, the rest is scored). A labelled file's review_id is optional.
 MAX_LINE_BYTES = 64 << 20
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"   # the words the tfidf / nblr models read (scikit-learn's default)
+WORDS = re.compile(TOKEN_PATTERN)
+NO_WORDS = ("no text has a word of two or more letters or digits, which the tfidf and nblr models (and "
+            "minilm's blend, unless --no-blend) learn from; emoji and one-letter words are not read")
 _REVIEW_ID = ENTITIES["reviews"].column("review_id")
 TEXTS = Entity("input", (_REVIEW_ID, Column("text", "text", required=True)), key=("review_id",))
 LABELED = Entity("labeled", (Column("text", "text", required=True, nonempty=True), Column("label", "text", required=True),
@@ -67,9 +72,12 @@ def read_labeled(path: str | Path) -> pd.DataFrame:
     raw = read_rows(path, LABELED, max_line_bytes=MAX_LINE_BYTES)
     labels = []
     for i, label in enumerate(raw["label"], start=1):
-        key = ("" if label is None else str(label)).strip().lower()
+        key = "" if pd.isna(label) else str(label).strip().lower()
+        if not key:
+            raise InputError(path, "empty label", row=i, column="label")
         if key not in LABEL_WORDS:
-            raise InputError(path, f"label {label!r} is not 0/1 (or pos/neg)", row=i, column="label")
+            raise InputError(path, f"label {label!r} is not 0/1, pos/neg, positive/negative or true/false",
+                             row=i, column="label")
         labels.append(LABEL_WORDS[key])
     if len(set(labels)) < 2:
         raise InputError(path, "needs both positive (1) and negative (0) labels", column="label")
@@ -81,14 +89,17 @@ def read_labeled(path: str | Path) -> pd.DataFrame:
     return out
 
 
-def require_trainable(df: pd.DataFrame, path: str | Path) -> None:
+def require_trainable(df: pd.DataFrame, path: str | Path, words: bool = True) -> None:
     """Refuse a labelled file whose rarest label the validation split would take out of training
-    entirely (sklearn then fails on a one-class fit, after a run was started)."""
+    entirely (sklearn then fails on a one-class fit, after a run was started), or, when `words` (a
+    tfidf/nblr model or a blend), whose texts hold no word the bag-of-n-grams models read."""
     counts = df["label"].value_counts()
     label, n = min(counts.items(), key=lambda kv: (kv[1], kv[0]))
     if n < MIN_ROWS_PER_LABEL:
         raise InputError(path, f"each label needs at least {MIN_ROWS_PER_LABEL} rows (found {n} labelled {label})",
                          column="label")
+    if words and not any(map(WORDS.search, df["text"])):
+        raise InputError(path, NO_WORDS, column="text")
 
 
 def read_texts(path: str | Path) -> pd.DataFrame:

@@ -15,7 +15,9 @@ from safetensors.numpy import save_file
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from data.errors import MarqueeError
 from data.model_files import ModelFileError, read_json, read_tensors, recorded_sha256, sha256
+from nlp.data import NO_WORDS, TOKEN_PATTERN
 
 NGRAMS = (1, 2)
 C_GRID = {"tfidf": (1.0, 4.0, 16.0), "nblr": (0.25, 1.0, 4.0)}   # picked on validation
@@ -24,7 +26,7 @@ VOCAB, WEIGHTS = "vocab.json", "weights.safetensors"
 
 def _vectorizer(vocabulary=None, min_df: int = 2) -> CountVectorizer:
     return CountVectorizer(ngram_range=NGRAMS, min_df=min_df if vocabulary is None else 1,
-                           vocabulary=vocabulary, dtype=np.float32)
+                           vocabulary=vocabulary, dtype=np.float32, token_pattern=TOKEN_PATTERN)
 
 
 @dataclass
@@ -64,7 +66,10 @@ class LinearTextModel:
             raise ValueError(f"unknown linear model {kind!r}")
         y = np.asarray(y)
         vec = _vectorizer(min_df=2 if len(texts) >= 200 else 1)
-        counts = vec.fit_transform(texts)
+        try:
+            counts = vec.fit_transform(texts)
+        except ValueError as exc:   # "empty vocabulary": the training part has no word (or none twice)
+            raise MarqueeError(f"the training part of the labelled texts: {NO_WORDS}") from exc
         vocab = [t for t, _ in sorted(vec.vocabulary_.items(), key=lambda kv: kv[1])]
         if kind == "tfidf":
             df = np.bincount(counts.indices, minlength=counts.shape[1])

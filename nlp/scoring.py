@@ -1,8 +1,9 @@
 """Batch scoring: the store's reviews into `review_sentiment` (+ `item_sentiment_daily`), or a file into a file.
 
-Incremental by default: only reviews this run has not scored yet are read and scored; the daily
-per-title aggregate is then recomputed from all of the run's scores (old and new) and published with
-them in one transaction. Empty texts are refused (no evidence to score), never a crash.
+Incremental by default: only reviews this run has not scored yet, or that were ingested again with a change
+since it scored them, are read and scored; the daily per-title aggregate is then recomputed from all of the
+run's scores (old and new) and published with them in one transaction. Empty texts are refused (no
+evidence to score), never a crash.
 """
 from __future__ import annotations
 
@@ -18,8 +19,16 @@ from data.output_file import replacing
 from nlp.data import read_texts
 from nlp.model import SentimentModel
 
-RUN_SCORES = "SELECT review_id, p_positive FROM review_sentiment WHERE run_id = $run_id"
+RUN_SCORED = "SELECT count(*) FROM review_sentiment WHERE run_id = $run_id"
+# The run's scores of reviews unchanged since the run last published scores: a review ingested again with
+# another text (ingested_at moves only when its row changes) is scored again, not left with the old score.
+CURRENT_SCORES = """
+SELECT s.review_id, s.p_positive FROM review_sentiment s JOIN reviews r USING (review_id)
+WHERE s.run_id = $run_id
+  AND coalesce(r.ingested_at < (SELECT published_at FROM run_outputs
+                                WHERE run_id = $run_id AND table_name = 'review_sentiment'), true)"""
 CHUNK = 8192   # reviews per predict call: bounds memory on big stores
+PARQUET = (".parquet", ".pq")
 
 
 def _warn(lines: list[str], limit: int = 10) -> None:
@@ -65,25 +74,31 @@ def daily_aggregate(scores: pd.DataFrame, reviews: pd.DataFrame) -> pd.DataFrame
 
 def score_store(model: SentimentModel, run_id: str, home=None, rescore_all: bool = False,
                 progress: bool = True) -> dict:
-    """Score the reviews `run_id` has not scored yet (all with rescore_all) and publish them."""
+    """Score the reviews `run_id` has not scored yet, or that changed since it scored them (all with
+    rescore_all), and publish them."""
+    changed = 0
     with store.read(home) as con:
         rel = features.relation(con, "reviews")
         keys = rel.select("review_id, item_id, ts").df()
         todo = rel.select("review_id, text")
         if not rescore_all:
-            todo = todo.join(con.sql(RUN_SCORES, params={"run_id": run_id}).select("review_id"), "review_id",
-                             how="anti")
+            current = con.sql(CURRENT_SCORES, params={"run_id": run_id}).select("review_id")
+            todo = todo.join(current, "review_id", how="anti")
         todo = todo.order("review_id").df()
         old = (pd.DataFrame({"review_id": pd.Series(dtype=str), "p_positive": pd.Series(dtype="float64")})
-               if rescore_all else con.sql(RUN_SCORES, params={"run_id": run_id}).df())
+               if rescore_all else con.sql(CURRENT_SCORES, params={"run_id": run_id}).df())
+        if not rescore_all:
+            changed = con.execute(RUN_SCORED, {"run_id": run_id}).fetchall()[0][0] - len(old)
     new, empty = _score_frame(model, todo, progress)
     refused = todo.loc[empty, "review_id"].tolist()
     _warn([f"review {r!r}: empty text, not scored" for r in refused])
     all_scores = pd.concat([old, new[["review_id", "p_positive"]]], ignore_index=True)
     daily = daily_aggregate(all_scores, keys)
-    counts = runs.publish(run_id, {"review_sentiment": new, "item_sentiment_daily": daily},
-                          replace=rescore_all, home=home)
-    return {"run_id": run_id, "scored": len(new), "already_scored": len(old),
+    # a changed review's old score goes: the run's scores are written anew (appending would keep both)
+    scores = all_scores.assign(label=(all_scores["p_positive"] >= 0.5).astype("int32")) if changed else new
+    counts = runs.publish(run_id, {"review_sentiment": scores, "item_sentiment_daily": daily},
+                          replace=rescore_all or bool(changed), home=home)
+    return {"run_id": run_id, "scored": len(new), "already_scored": len(old), "changed": changed,
             "refused_empty": len(refused), "item_sentiment_daily_rows": int(counts["item_sentiment_daily"])}
 
 
@@ -93,7 +108,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with replacing(path) as tmp:
-            if path.suffix.lower() in (".parquet", ".pq"):
+            if path.suffix.lower() in PARQUET:
                 frame.to_parquet(tmp, index=False)
             else:
                 frame.to_csv(tmp, index=False)
@@ -108,6 +123,8 @@ def score_file(model: SentimentModel, src: str | Path, dst: str | Path, progress
         raise InputError(dst, "output would overwrite the input file")
     if Path(dst).is_dir():   # refused before any scoring is done
         raise InputError(dst, "is a folder; name a file to write")
+    if Path(dst).suffix.lower() not in (".csv", *PARQUET):   # out.tsv or out.json would hold CSV
+        raise InputError(dst, f"unsupported output type {Path(dst).suffix or '(none)'!r}: use .csv or .parquet")
     df = read_texts(src)
     scores, empty = _score_frame(model, df, progress, with_parts)
     rows = np.flatnonzero(empty.to_numpy()) + 1

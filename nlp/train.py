@@ -41,7 +41,8 @@ def train_model(labeled: pd.DataFrame, cfg: SentimentConfig, device, seed: int =
     y_val = va["label"].to_numpy()
     base = {"max_len": cfg.max_len, "truncation": "head_tail", "head_fraction": cfg.head_fraction,
             "max_chunks": cfg.max_chunks, "max_chars": cfg.max_chars, "eval_batch_size": cfg.eval_batch_size}
-    m: dict = {"n_train_available": len(tr), "n_val": len(va)}
+    majority = float(max(y_val.mean(), 1 - y_val.mean()))   # the accuracy of giving all the commoner label
+    m: dict = {"n_train_available": len(tr), "n_val": len(va), "val_majority_share": majority}
 
     if cfg.model in ("tfidf", "nblr"):
         t0 = time.perf_counter()

@@ -282,6 +282,29 @@ def test_title_search_is_a_literal_substring(home, tmp_path):
     assert q.search_titles("plain")["item_id"].tolist() == ["b"] and q.search_titles("d")["item_id"].tolist() == ["d"]
 
 
+def test_titles_page_lists_titles_of_a_store_without_events(home, tmp_path):
+    """Titles and reviews only (a sentiment user): the page said 'No titles yet: run marquee ingest items'."""
+    (tmp_path / "items.csv").write_text("item_id,title\nm2,Second\nm1,First\n")
+    (tmp_path / "reviews.csv").write_text("review_id,text,item_id,timestamp\nr1,Loved it,m2,2024-01-01\n")
+    ingest("items", tmp_path / "items.csv", home)
+    ingest("reviews", tmp_path / "reviews.csv", home)
+    at = page("titles")
+    assert not at.exception and not at.error
+    assert at.selectbox(key="title").options == ["First", "Second"]
+    assert "No titles yet" not in texts(at) and at.header[0].value == "First"
+
+
+def test_sentiment_page_of_a_store_without_reviews_asks_for_reviews(home, tmp_path):
+    """It asked to train and score, which scores nothing when no review was ingested."""
+    at = page("sentiment")
+    assert not at.exception and at.info[0].value.startswith("No reviews in the store yet: `marquee ingest reviews FILE`")
+    (tmp_path / "reviews.csv").write_text("review_id,text\nr1,Loved it\n")
+    ingest("reviews", tmp_path / "reviews.csv", home)
+    st.cache_data.clear()   # read the store now, not the frames cached a moment ago
+    at = page("sentiment")
+    assert at.info[0].value == "No scored reviews yet: run `marquee train sentiment && marquee score sentiment`"
+
+
 def test_movers_need_volume_and_a_real_change(home, tmp_path):
     from app import queries as q
 

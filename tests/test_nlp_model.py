@@ -149,3 +149,9 @@ def test_bf16_scoring_agrees_with_fp32(trained):
     bf16 = TransformerScorer(s.tok, s.net, s.device, s.max_len, s.strategy, cpu_bf16=True).logits(texts)
     assert np.all((fp32 > 0) == (bf16 > 0))
     np.testing.assert_allclose(bf16, fp32, atol=0.05 + 0.02 * np.abs(fp32).max())
+
+
+def test_temperature_is_1_when_validation_is_perfectly_separated():
+    y = np.array([0, 1, 0, 1, 1])
+    assert fit_temperature(np.array([-0.5, 0.2, -3.0, 4.0, 0.1]), y) == 1.0
+    assert fit_temperature(np.array([-0.5, 0.2, 3.0, 4.0, 0.1]), y) != 1.0   # one wrong side: fitted as before

@@ -79,6 +79,50 @@ def test_incremental_scoring_never_rescores_and_daily_matches_hand_computation(t
     assert _rows(home, "SELECT count(*) AS n FROM review_sentiment")["n"][0] == 5
 
 
+def test_a_review_ingested_again_with_another_text_is_scored_again(tfidf_run, home, tmp_path, capsys):
+    """Its old text's score stayed (the Titles page listed 'awful and boring' as most positive)."""
+    (tmp_path / "items.csv").write_text("item_id,title\ni1,One\n")
+    first = tmp_path / "reviews.csv"
+    first.write_text("review_id,text,item_id,timestamp\nr1,the film was great and wonderful,i1,2024-01-01\n"
+                     "r2,superb and moving,i1,2024-01-01\n")
+    edit = tmp_path / "edit.csv"
+    edit.write_text("review_id,text\nr1,the film was awful and boring\n")
+    assert cli(["ingest", "items", str(tmp_path / "items.csv"), "--home", str(home)]) == 0
+    assert cli(["ingest", "reviews", str(first), "--home", str(home)]) == 0
+    assert api.score(home, tfidf_run, progress=False)["scored"] == 2
+    assert cli(["ingest", "reviews", str(edit), "--home", str(home)]) == 0
+    capsys.readouterr()
+    assert cli(["score", "sentiment", "--home", str(home), "--run", tfidf_run]) == 0
+    assert "scored 1 new review (1 of them changed since scored, 1 already scored" in capsys.readouterr().out
+    scores = _rows(home, "SELECT review_id, p_positive, label FROM review_sentiment_latest ORDER BY review_id")
+    assert scores["review_id"].tolist() == ["r1", "r2"] and scores["label"].tolist() == [0, 1]
+    daily = _rows(home, "SELECT reviews, mean_p_positive FROM item_sentiment_daily")
+    assert daily["reviews"].tolist() == [2]
+    assert daily["mean_p_positive"][0] == pytest.approx(scores["p_positive"].mean())
+    assert cli(["ingest", "reviews", str(edit), "--home", str(home)]) == 0     # the same row again: no change
+    assert api.score(home, tfidf_run, progress=False)["scored"] == 0
+
+
+@pytest.fixture
+def tokyo(monkeypatch):
+    """The process's local time zone 9 hours ahead of UTC (DuckDB takes it for a new connection's TimeZone)."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_reviews_written_in_another_time_zone_are_not_scored_again(tfidf_run, home, tokyo):
+    """A store write's DEFAULT current_timestamp was local time: ingested_at 9 hours ahead of the UTC
+    publish times, so every review looked changed since it was scored and was scored again each time."""
+    _add_reviews(home, REVIEWS)
+    assert api.score(home, tfidf_run, progress=False)["scored"] == 5
+    assert api.score(home, tfidf_run, progress=False)["scored"] == 0
+
+
 def test_bad_texts_in_the_store_are_refused_or_scored_never_a_crash(tfidf_run, home, capsys):
     huge = "great " * 200_000                                    # ~1.2 MB
     _add_reviews(home, pd.DataFrame({"review_id": ["e", "h", "ok"], "text": ["   ", huge, "awful"]}))
@@ -160,17 +204,68 @@ def test_unwritable_outputs_are_one_line_errors_and_leave_no_temp_file(tfidf_run
     assert "use one or the other" in capsys.readouterr().err and not (work / "o.csv").exists()
 
 
+def test_an_output_of_another_type_is_refused_not_written_as_csv(tfidf_run, home, tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    src.write_text("review_id,text\nr1,good\n")
+    for name in ("out.tsv", "out.json", "out.txt", "out"):
+        dst = tmp_path / name
+        assert cli(["score", "sentiment", "--home", str(home), "--input", str(src), "--output", str(dst)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {dst}: unsupported output type") and err.count("\n") == 1, err
+        assert not dst.exists()
+    assert cli(["score", "sentiment", "--home", str(home), "--input", str(src), "--output", str(tmp_path / "o.PQ")]) == 0
+    assert pd.read_parquet(tmp_path / "o.PQ")["review_id"].tolist() == ["r1"]
+
+
 def test_labeled_file_errors_name_file_row_and_column(home, tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"text": ["good", "bad", "fine"], "label": [1, "maybe", 0]}).to_csv(bad, index=False)
     assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "bad.csv, row 2, column 'label'" in err
+    assert "bad.csv, row 2, column 'label': label 'maybe' is not 0/1, pos/neg, positive/negative or true/false" in err
+    blank = tmp_path / "blank.csv"
+    blank.write_text("text,label\ngood,1\nbad,\n")     # was "label nan is not 0/1 (or pos/neg)"
+    assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(blank)]) == 2
+    assert capsys.readouterr().err == f"error: {blank}, row 2, column 'label': empty label\n"
     missing = tmp_path / "nolabel.csv"
     pd.DataFrame({"text": ["good"]}).to_csv(missing, index=False)
     assert cli(["train", "sentiment", "--home", str(home), "--labeled", str(missing)]) == 2
     assert "missing required column(s) label" in capsys.readouterr().err
     assert _rows(home, "SELECT count(*) AS n FROM runs")["n"][0] == 0
+
+
+@pytest.mark.parametrize("model", ["tfidf", "nblr"])
+def test_labelled_texts_without_a_word_are_refused_before_a_run_starts(home, tmp_path, capsys, model):
+    """Emoji and one-letter words: scikit-learn's "empty vocabulary" traceback, and a failed run left behind."""
+    bad = tmp_path / "emoji.csv"
+    pd.DataFrame({"text": ["😀", "👍 a", "😍"] * 4 + ["😡", "👎 b", "🤮"] * 4, "label": [1] * 12 + [0] * 12}).to_csv(
+        bad, index=False)
+    assert cli(["train", "sentiment", "--home", str(home), "--model", model, "--labeled", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {bad}, column 'text': no text has a word") and err.count("\n") == 1, err
+    assert _rows(home, "SELECT count(*) AS n FROM runs")["n"][0] == 0
+
+
+def test_a_training_part_without_a_word_is_one_error_not_a_traceback():
+    from data.errors import MarqueeError
+    from nlp.linear import LinearTextModel
+
+    with pytest.raises(MarqueeError, match="the training part of the labelled texts: no text has a word"):
+        LinearTextModel.fit("nblr", ["😀", "a", "😡", "b"], np.array([1, 1, 0, 0]))
+
+
+def test_training_no_better_than_the_commoner_label_says_so(home, tmp_path, capsys):
+    """60 positives and 2 negatives: 'validation accuracy 0.857 on 7 reviews', what calling all 7 positive scores."""
+    few = tmp_path / "few.csv"
+    pd.concat([toy_reviews(120).query("label == 1"), toy_reviews(4).query("label == 0")]).to_csv(few, index=False)
+    assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(few)]) == 0
+    first, note = capsys.readouterr().out.splitlines()
+    assert first.endswith("validation accuracy 0.857 on 7 reviews")
+    assert note.startswith("note: no better than giving every validation review the commoner label (0.857)")
+    balanced = tmp_path / "balanced.csv"
+    toy_reviews(120).to_csv(balanced, index=False)
+    assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(balanced)]) == 0
+    assert "note:" not in capsys.readouterr().out
 
 
 def test_labeled_file_is_read_strictly_and_refuses_repeated_ids(home, tmp_path, capsys):
@@ -287,3 +382,12 @@ def test_default_training_set_is_the_protocol_train_part(tmp_path):
     assert ours["review_id"].tolist() == theirs["review_id"].tolist()
     assert ours["label"].tolist() == theirs["label"].tolist()
     assert not set(ours["review_id"]) & set(pd.read_csv(tmp_path / "test.csv")["review_id"])
+
+
+def test_a_perfectly_separated_validation_split_does_not_sharpen_scores(tfidf_run, home):
+    """A small labelled file the model gets all right on validation gave T at its 0.05 bound: every score
+    0 or 1, and a text with no known word scored by the model's bias alone, times 20 (0.93)."""
+    assert api.evaluate(home, tfidf_run)["val"]["accuracy"] == 1.0
+    unknown, negative = api.predict_texts(["素晴らしい映画 😀", "the film was awful and dull"], home, tfidf_run)
+    assert 0.3 < unknown < 0.7
+    assert 1e-4 < negative < 0.5

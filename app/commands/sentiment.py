@@ -27,6 +27,10 @@ def train_summary(run_id: str, metrics: str | dict | None) -> str:
     line = f"trained sentiment run {run_id}"
     if isinstance(m.get("val"), dict) and "accuracy" in m["val"]:
         line += f": validation accuracy {m['val']['accuracy']:.3f} on {plural(m['val'].get('n', 0), 'review')}"
+        majority = m.get("val_majority_share")
+        if majority is not None and m["val"]["accuracy"] <= majority:
+            line += (f"\nnote: no better than giving every validation review the commoner label ({majority:.3f}): "
+                     "the model may not tell the rarer label apart; label more reviews of it")
     history = m.get("history") or {}
     if history.get("stopped") == "time_budget":
         done, planned = history.get("steps", 0), history.get("planned_steps")
@@ -49,9 +53,10 @@ def score_summary(out: dict) -> str:
     if "output" in out:   # --input FILE --output FILE
         return (f"scored {plural(out['scored'], 'review')} into {out['output']}"
                 + (f" ({plural(out['refused_empty'], 'empty text')} not scored)" if out["refused_empty"] else ""))
-    return (f"run {out['run_id']}: scored {plural(out['scored'], 'new review')} ({out['already_scored']:,} already "
-            f"scored, {out['refused_empty']:,} empty refused); item_sentiment_daily: "
-            f"{plural(out['item_sentiment_daily_rows'], 'row')}")
+    changed = f"{out['changed']:,} of them changed since scored, " if out.get("changed") else ""
+    return (f"run {out['run_id']}: scored {plural(out['scored'], 'new review')} ({changed}"
+            f"{out['already_scored']:,} already scored, {out['refused_empty']:,} empty refused); "
+            f"item_sentiment_daily: {plural(out['item_sentiment_daily_rows'], 'row')}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:

@@ -13,7 +13,10 @@ st.title("Sentiment")
 
 data = q.sentiment_overview()
 summary = data["summary"]
-if not summary["reviews_scored"]:
+if not data["reviews"]:
+    st.info("No reviews in the store yet: `marquee ingest reviews FILE` (review_id,text[,user_id,item_id,timestamp]), "
+            "then `marquee score sentiment` (with a model from `marquee train sentiment`)")
+elif not summary["reviews_scored"]:
     st.info("No scored reviews yet: run `marquee train sentiment && marquee score sentiment`")
 else:
     cols = st.columns(3)
