@@ -63,8 +63,22 @@ class QueryRefused(MarqueeError):
     """The statement is not a single read-only query."""
 
 
+def _without_tail(query: str) -> str:
+    """`query` without the semicolons and comments after its last statement: the worker runs a query as a
+    subquery, where `SELECT 1; -- done` would not parse. (DuckDB's token positions count UTF-8 bytes.)"""
+    text = query.encode()
+    end = len(text)
+    for start, kind in reversed(duckdb.tokenize(query)):
+        if kind != duckdb.token_type.comment and text[start:start + 1] != b";":
+            break
+        end = start
+    return text[:end].decode()
+
+
 def check_query(query: str) -> str:
-    """Return the one allowed statement in `query`, or raise QueryRefused saying why."""
+    """Return the one allowed statement in `query`, as the worker is to run it (checked as such), or raise
+    QueryRefused saying why."""
+    query = _without_tail(query)
     try:
         statements = duckdb.extract_statements(query)
     except duckdb.Error as exc:
@@ -91,8 +105,7 @@ def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: flo
         raise MarqueeError("max_rows must be at least 1")
     if not timeout > 0:
         raise MarqueeError("timeout must be a positive number of seconds")
-    check_query(query)
-    request = {"query": query, "home": str(paths.home(home)), "max_rows": max_rows, "cast": cast,
+    request = {"query": check_query(query), "home": str(paths.home(home)), "max_rows": max_rows, "cast": cast,
                "memory_mib": memory_limit_mib()}
     # -P: the worker's `data` package is Marquee's, never a `data/` folder in the user's working directory
     proc = subprocess.Popen([sys.executable, "-P", "-m", "data.sql_worker"], stdin=subprocess.PIPE,

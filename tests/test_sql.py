@@ -61,6 +61,8 @@ REFUSED = [
     "USE memory",
     "SELECT 1; DROP TABLE items",
     "SELECT 1; SELECT 2",
+    "SELECT 1; DROP TABLE items; -- only comments after this",
+    "SELECT 1; -- a comment\nSELECT 2;",
     "EXPLAIN ANALYZE CREATE TABLE t AS SELECT 1",
     "EXPLAIN COPY items TO '/tmp/marquee-leak.csv'",
     "/* sneaky */ EXPLAIN ANALYZE DROP TABLE items",
@@ -334,6 +336,12 @@ def test_cli_refuses_with_exit_2_and_one_line(sql_home):
                                    "SELECT * FROM recommendations_latest"])
 def test_read_only_queries_work(sql_home, query):
     assert fetch_readonly(query, sql_home).columns
+
+
+@pytest.mark.parametrize("query", ["SELECT 1 AS one; -- done", "SELECT 1 AS one; /* done */\n", "SELECT 1 AS one;; ",
+                                   "SELECT 1 AS one -- done", "SELECT 1 AS one /* 東京 */; -- déjà vu"])
+def test_comments_and_semicolons_after_the_last_statement_are_ignored(sql_home, query):
+    assert fetch_readonly(query, sql_home).rows == [("1",)]
 
 
 def test_row_cap_and_truncation_flag(sql_home):
