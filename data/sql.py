@@ -4,7 +4,8 @@ Defence in depth: the store is opened read-only; external access, the local file
 would otherwise still let a query read the store's own files), extension loading and community
 extensions are switched off and the configuration is then locked, so no later statement can
 loosen it; and only ONE statement of type SELECT (which covers WITH, FROM-first, DESCRIBE, SHOW
-and SUMMARIZE) or EXPLAIN of such a statement is accepted at all. Results are capped at
+and SUMMARIZE) or EXPLAIN of such a statement is accepted at all; a PIVOT that reads its IN list from the data
+(several statements to DuckDB) only as a query, run inside SELECT * FROM (...). Results are capped at
 `max_rows`; each query runs in a process of its own (data/sql_worker.py), killed when it runs
 longer than `timeout` seconds, and one needing more memory than `memory_limit_mib()` fails (a
 single value, up to DuckDB's 4 GB string limit, is not counted: it can only end that process).
@@ -40,6 +41,9 @@ def memory_limit_mib() -> int:
 
 EXPLAIN_PREFIX = re.compile(r"^\s*explain\s+(analy[sz]e\s+)?", re.IGNORECASE)
 ALLOWED = "SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN"
+PIVOT_ONLY_IN_QUERIES = ("a PIVOT without IN (...) runs as several statements (DuckDB reads its values from the data "
+                         "first), so it is allowed only in a query of its own: PIVOT ... or SELECT ... FROM (PIVOT ...); "
+                         "in EXPLAIN or elsewhere, list the values: PIVOT t ON col IN ('a', 'b') ...")
 SCHEMA_OVERVIEW = """
 SELECT t.table_name, CASE t.table_type WHEN 'VIEW' THEN 'view' ELSE 'table' END AS kind,
        c.column_name, c.data_type, c.ordinal_position
@@ -86,6 +90,8 @@ def check_query(query: str) -> str:
     if len(statements) != 1:
         raise QueryRefused(f"exactly one statement is allowed, got {len(statements)}")
     kind = statements[0].type
+    if kind == duckdb.StatementType.MULTI:
+        return _pivot_as_query(query)
     if kind == duckdb.StatementType.EXPLAIN:
         inner, found = EXPLAIN_PREFIX.subn("", query, count=1)
         if not found:
@@ -94,6 +100,21 @@ def check_query(query: str) -> str:
     elif kind != duckdb.StatementType.SELECT:
         raise QueryRefused(f"{kind.name} statements are not allowed: only {ALLOWED} queries (read-only)")
     return query
+
+
+def _pivot_as_query(query: str) -> str:
+    """`query` inside SELECT * FROM (...), where it can only be a query, or QueryRefused. DuckDB plans a PIVOT that
+    takes its IN list from the data as several statements (MULTI): one CREATE TEMPORARY TYPE ... AS ENUM (SELECT
+    DISTINCT ...) over the pivot's own source for each list, then the statement holding the PIVOT, whose type
+    Python cannot see. As the one statement of a text that starts with SELECT, that statement is a query."""
+    wrapped = f"SELECT * FROM (\n{query}\n)"
+    try:
+        statements = duckdb.extract_statements(wrapped)
+    except duckdb.Error:
+        statements = []
+    if len(statements) != 1:
+        raise QueryRefused(PIVOT_ONLY_IN_QUERIES)
+    return wrapped
 
 
 def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: float, cast: Cast

@@ -75,6 +75,15 @@ REFUSED = [
     "CREATE TEMP MACRO m(x) AS x",
     "CREATE TEMP SEQUENCE s",
     "SET VARIABLE x = 1",
+    # a PIVOT without IN (...) is several statements to DuckDB: only a query may hold one
+    "INSERT INTO items PIVOT items ON title USING count(*)",
+    "CREATE TEMP TABLE t AS PIVOT items ON title USING count(*)",
+    "COPY (PIVOT items ON title USING count(*)) TO '/tmp/marquee-leak.csv'",
+    "WITH p AS (PIVOT items ON title USING count(*)) INSERT INTO items SELECT * FROM p",
+    "SET VARIABLE x = (SELECT count(*) FROM (PIVOT items ON title USING count(*)))",
+    "UPDATE items SET title = (SELECT count(*) FROM (PIVOT items ON title USING count(*)))",
+    "EXPLAIN ANALYZE PIVOT items ON title USING count(*)",
+    "PIVOT items ON title USING count(*); DROP TABLE items",
 ]
 
 
@@ -105,6 +114,10 @@ FILE_ACCESS = [
     "SELECT * FROM query('CREATE TEMP TABLE t AS SELECT 1')",
     "SELECT * FROM json_execute_serialized_sql(json_serialize_sql('SELECT * FROM read_text(''/etc/passwd'')'))",
     "SELECT * FROM destroy_external_resource('read_text', '/etc/passwd')",   # runs a table function by name
+    "PIVOT (SELECT * FROM read_csv('/etc/passwd')) ON column0 USING count(*)",
+    "SELECT * FROM (PIVOT read_text('/etc/passwd') ON filename USING max(content))",
+    "PIVOT glob('/etc/*') ON file USING count(*)",
+    "WITH p AS (DELETE FROM items RETURNING *) PIVOT p ON title USING count(*)",
 ]
 
 
@@ -123,7 +136,8 @@ def test_the_stores_own_files_are_not_readable(sql_home):
     path = store.store_path(sql_home)
     for query in (f"SELECT size FROM read_blob('{path}')", f"SELECT * FROM read_text('{path}.wal')",
                   f"SELECT * FROM glob('{sql_home}/*')", f"SELECT count(*) FROM '{path}'",
-                  f"SELECT * FROM read_duckdb('{path}', table_name = 'items')"):
+                  f"SELECT * FROM read_duckdb('{path}', table_name = 'items')",
+                  f"PIVOT read_blob('{path}') ON filename USING max(size)"):
         with pytest.raises(MarqueeError, match="disabled|not allowed|Permission"):
             fetch_readonly(query, sql_home)
 
@@ -336,6 +350,28 @@ def test_cli_refuses_with_exit_2_and_one_line(sql_home):
                                    "SELECT * FROM recommendations_latest"])
 def test_read_only_queries_work(sql_home, query):
     assert fetch_readonly(query, sql_home).columns
+
+
+PIVOTS = ["PIVOT interactions ON rating USING count(*) GROUP BY user_id ORDER BY user_id",
+          "SELECT * FROM (PIVOT interactions ON rating USING count(*) GROUP BY user_id) ORDER BY user_id",
+          "WITH p AS (PIVOT interactions ON rating USING count(*) GROUP BY user_id) FROM p ORDER BY user_id; -- done"]
+
+
+@pytest.mark.parametrize("query", PIVOTS)
+def test_a_pivot_taking_its_values_from_the_data_runs(sql_home, query):
+    """DuckDB plans it as several statements (an enum of the values, then the query): the same rows as IN (...)."""
+    listed = fetch_readonly(PIVOTS[0].replace("ON rating", "ON rating IN (1.0, 2.0, 3.0, 4.0, 5.0)"), sql_home)
+    assert listed.columns == ["user_id", "1.0", "2.0", "3.0", "4.0", "5.0"] and len(listed.rows) == 7
+    assert fetch_readonly(query, sql_home) == listed
+
+
+def test_an_unpivot_of_such_a_pivot_runs_and_explain_says_to_list_the_values(sql_home):
+    query = ("UNPIVOT (PIVOT interactions ON rating USING count(*) GROUP BY user_id) ON COLUMNS(* EXCLUDE user_id) "
+             "INTO NAME rating VALUE n")
+    assert len(fetch_readonly(query, sql_home).rows) == 35
+    with pytest.raises(QueryRefused, match=r"only in a query of its own.*IN \('a', 'b'\)"):
+        fetch_readonly("EXPLAIN " + PIVOTS[0], sql_home)
+    assert fetch_readonly("EXPLAIN " + PIVOTS[0].replace("ON rating", "ON rating IN (1, 2)"), sql_home).rows
 
 
 @pytest.mark.parametrize("query", ["SELECT 1 AS one; -- done", "SELECT 1 AS one; /* done */\n", "SELECT 1 AS one;; ",
