@@ -27,6 +27,7 @@ from data.errors import MarqueeError
 
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_TIMEOUT = 120.0   # seconds
+MEMORY_RULE = "40% of this machine's memory, 256 MiB to 4 GiB"   # how memory_limit_mib() sets it; not configurable
 
 
 def memory_limit_mib() -> int:
@@ -148,7 +149,7 @@ def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: flo
     reply = json.loads(out)
     if reply.get("error") == "memory":
         raise MarqueeError(f"query needs more than the {request['memory_mib']:,} MiB of memory an analyst query may "
-                           "use: filter, aggregate or LIMIT it")
+                           f"use ({MEMORY_RULE}) and cannot spill to disk: narrow it (filter, aggregate or LIMIT)")
     if reply.get("error") == "failed":
         raise MarqueeError("query failed: " + reply["message"])
     if "error" in reply:

@@ -51,6 +51,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     try:
         with store.read(request["home"]) as con:
             con.execute(f"SET memory_limit = '{int(request['memory_mib'])}MiB'")
+            # no spilling: the local file system is off, so a sort or join past the limit would fail naming it
+            con.execute("SET temp_directory = ''")
             for setting in LOCKDOWN:
                 con.execute(setting)
             rel = con.sql(request["query"])

@@ -187,6 +187,21 @@ def test_a_query_needing_too_much_memory_fails_cleanly(sql_home, monkeypatch):
     assert fetch_readonly("SELECT count(*) AS n FROM interactions", sql_home)[1] == [("300",)]
 
 
+@pytest.mark.parametrize("query", ["SELECT count(*) FROM (SELECT range % 2000000, count(*) FROM range(4000000) GROUP BY 1)",
+                                   "SELECT max(r) FROM (SELECT range AS r FROM range(5000000) ORDER BY random() LIMIT 4000000)"])
+def test_a_query_that_would_spill_to_disk_says_it_needs_more_memory(sql_home, monkeypatch, query):
+    """A big aggregate or sort would spill to a temporary file, but the analyst surface has no file system."""
+    import data.sql
+
+    monkeypatch.setattr(data.sql, "memory_limit_mib", lambda: 64)
+    with pytest.raises(MarqueeError) as failed:
+        fetch_readonly(query, sql_home)
+    assert re.fullmatch(r"query needs more than the 64 MiB of memory an analyst query may use \(40% of this machine's "
+                        r"memory, 256 MiB to 4 GiB\) and cannot spill to disk: narrow it \(filter, aggregate or LIMIT\)",
+                        str(failed.value))
+    assert fetch_readonly(query.replace("000000", "0000"), sql_home).rows   # the same query, narrowed, runs
+
+
 def test_table_output_cuts_long_values_and_csv_keeps_them(sql_home):
     query = "SELECT repeat('x', 5000) AS s, 1 AS n"
     table = marquee("sql", query, home=sql_home)
