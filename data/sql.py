@@ -164,8 +164,9 @@ def fetch_readonly(query: str, home: str | os.PathLike | None = None, max_rows: 
     - cast="text": the text DuckDB writes for it, `CAST(value AS VARCHAR)` (exact: a DataFrame or Python
       would round a HUGEINT, write 0E-10 for a DECIMAL zero, 30 days for a month, 9999-12-31 for infinity);
     - cast="json": the JSON DuckDB writes for it, `to_json(value)`: numbers as numbers (HUGEINT and BIGNUM whole,
-      DECIMAL digit for digit, NaN and infinities as the non-JSON NaN / Infinity / -Infinity), LISTs and ARRAYs as
-      arrays, STRUCTs and MAPs as objects, every other value as its text above in a JSON string.
+      DECIMAL digit for digit, nested too, as its text above; NaN and infinities as the non-JSON NaN / Infinity /
+      -Infinity, a DECIMAL(38, 38) as the non-JSON -.5), LISTs and ARRAYs as arrays, STRUCTs and MAPs as objects,
+      every other value as its text above in a JSON string.
 
     Raises QueryRefused for anything but a query, MarqueeError for a query that fails or runs too long."""
     columns, rows, numeric = _run(query, home, max_rows, timeout, cast)

@@ -326,6 +326,28 @@ def test_json_keeps_structure_with_duckdbs_values(sql_home):
                                         "d": 0, "f": None, "b": True, "h": 170141183460469231731687303715884105727}]
 
 
+def not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def test_json_keeps_decimals_and_big_integers_digit_for_digit(sql_home):
+    """Numbers are DuckDB's own digits, nested ones too (Python would parse a DECIMAL into a float; to_json writes a
+    DECIMAL of up to 15 digits through a double), in strict JSON (DuckDB writes a DECIMAL(38, 38) as -.5)."""
+    big = "12345678901234567890123456789.12"
+    query = (f"SELECT CAST(0.1 AS DECIMAL(18, 10)) AS d, CAST('{big}' AS DECIMAL(38, 2)) AS big, 1.20::DECIMAL(4, 2) "
+             "AS small, -0.5::DECIMAL(38, 38) AS frac, [1.20::DECIMAL(4, 2), NULL] AS l, {'a': 0.1::DECIMAL(18, 10), "
+             f"'m': MAP {{'k': [CAST('{big}' AS DECIMAL(38, 2))]}}}} AS s, 18446744073709551615::UBIGINT AS u, "
+             "340282366920938463463374607431768211455::UHUGEINT AS uh, -170141183460469231731687303715884105727::HUGEINT "
+             "AS h, ['nan'::DOUBLE, '-inf'::DOUBLE] AS f, 'NaN .5 \"' AS t")
+    proc = marquee("sql", query, "--format", "json", home=sql_home)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout, parse_float=str, parse_int=str, parse_constant=not_json) == [{
+        "d": "0.1000000000", "big": big, "small": "1.20", "frac": "-0.5" + "0" * 37, "l": ["1.20", None],
+        "s": {"a": "0.1000000000", "m": {"k": [big]}}, "u": "18446744073709551615",
+        "uh": "340282366920938463463374607431768211455", "h": "-170141183460469231731687303715884105727",
+        "f": [None, None], "t": 'NaN .5 "'}]
+
+
 def test_json_keeps_nested_values_structured(sql_home):
     proc = marquee("sql", "SELECT MAP {'k': [1, NULL]} AS m, ['a,b'] AS l", "--format", "json", home=sql_home)
     assert json.loads(proc.stdout) == [{"m": {"k": [1, None]}, "l": ["a,b"]}]
