@@ -4,7 +4,8 @@ Defence in depth: the store is opened read-only; external access, the local file
 would otherwise still let a query read the store's own files), extension loading and community
 extensions are switched off and the configuration is then locked, so no later statement can
 loosen it; and only ONE statement of type SELECT (which covers WITH, FROM-first, DESCRIBE, SHOW
-and SUMMARIZE) or EXPLAIN of such a statement is accepted at all. Results are capped at
+and SUMMARIZE) or EXPLAIN of such a statement is accepted at all; a PIVOT that reads its IN list from the data
+(several statements to DuckDB) only as a query, run inside SELECT * FROM (...). Results are capped at
 `max_rows`; each query runs in a process of its own (data/sql_worker.py), killed when it runs
 longer than `timeout` seconds, and one needing more memory than `memory_limit_mib()` fails (a
 single value, up to DuckDB's 4 GB string limit, is not counted: it can only end that process).
@@ -26,6 +27,7 @@ from data.errors import MarqueeError
 
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_TIMEOUT = 120.0   # seconds
+MEMORY_RULE = "40% of this machine's memory, 256 MiB to 4 GiB"   # how memory_limit_mib() sets it; not configurable
 
 
 def memory_limit_mib() -> int:
@@ -40,6 +42,9 @@ def memory_limit_mib() -> int:
 
 EXPLAIN_PREFIX = re.compile(r"^\s*explain\s+(analy[sz]e\s+)?", re.IGNORECASE)
 ALLOWED = "SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN"
+PIVOT_ONLY_IN_QUERIES = ("a PIVOT without IN (...) runs as several statements (DuckDB reads its values from the data "
+                         "first), so it is allowed only in a query of its own: PIVOT ... or SELECT ... FROM (PIVOT ...); "
+                         "in EXPLAIN or elsewhere, list the values: PIVOT t ON col IN ('a', 'b') ...")
 SCHEMA_OVERVIEW = """
 SELECT t.table_name, CASE t.table_type WHEN 'VIEW' THEN 'view' ELSE 'table' END AS kind,
        c.column_name, c.data_type, c.ordinal_position
@@ -63,8 +68,22 @@ class QueryRefused(MarqueeError):
     """The statement is not a single read-only query."""
 
 
+def _without_tail(query: str) -> str:
+    """`query` without the semicolons and comments after its last statement: the worker runs a query as a
+    subquery, where `SELECT 1; -- done` would not parse. (DuckDB's token positions count UTF-8 bytes.)"""
+    text = query.encode()
+    end = len(text)
+    for start, kind in reversed(duckdb.tokenize(query)):
+        if kind != duckdb.token_type.comment and text[start:start + 1] != b";":
+            break
+        end = start
+    return text[:end].decode()
+
+
 def check_query(query: str) -> str:
-    """Return the one allowed statement in `query`, or raise QueryRefused saying why."""
+    """Return the one allowed statement in `query`, as the worker is to run it (checked as such), or raise
+    QueryRefused saying why."""
+    query = _without_tail(query)
     try:
         statements = duckdb.extract_statements(query)
     except duckdb.Error as exc:
@@ -72,6 +91,8 @@ def check_query(query: str) -> str:
     if len(statements) != 1:
         raise QueryRefused(f"exactly one statement is allowed, got {len(statements)}")
     kind = statements[0].type
+    if kind == duckdb.StatementType.MULTI:
+        return _pivot_as_query(query)
     if kind == duckdb.StatementType.EXPLAIN:
         inner, found = EXPLAIN_PREFIX.subn("", query, count=1)
         if not found:
@@ -80,6 +101,21 @@ def check_query(query: str) -> str:
     elif kind != duckdb.StatementType.SELECT:
         raise QueryRefused(f"{kind.name} statements are not allowed: only {ALLOWED} queries (read-only)")
     return query
+
+
+def _pivot_as_query(query: str) -> str:
+    """`query` inside SELECT * FROM (...), where it can only be a query, or QueryRefused. DuckDB plans a PIVOT that
+    takes its IN list from the data as several statements (MULTI): one CREATE TEMPORARY TYPE ... AS ENUM (SELECT
+    DISTINCT ...) over the pivot's own source for each list, then the statement holding the PIVOT, whose type
+    Python cannot see. As the one statement of a text that starts with SELECT, that statement is a query."""
+    wrapped = f"SELECT * FROM (\n{query}\n)"
+    try:
+        statements = duckdb.extract_statements(wrapped)
+    except duckdb.Error:
+        statements = []
+    if len(statements) != 1:
+        raise QueryRefused(PIVOT_ONLY_IN_QUERIES)
+    return wrapped
 
 
 def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: float, cast: Cast
@@ -91,8 +127,7 @@ def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: flo
         raise MarqueeError("max_rows must be at least 1")
     if not timeout > 0:
         raise MarqueeError("timeout must be a positive number of seconds")
-    check_query(query)
-    request = {"query": query, "home": str(paths.home(home)), "max_rows": max_rows, "cast": cast,
+    request = {"query": check_query(query), "home": str(paths.home(home)), "max_rows": max_rows, "cast": cast,
                "memory_mib": memory_limit_mib()}
     # -P: the worker's `data` package is Marquee's, never a `data/` folder in the user's working directory
     proc = subprocess.Popen([sys.executable, "-P", "-m", "data.sql_worker"], stdin=subprocess.PIPE,
@@ -114,7 +149,7 @@ def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: flo
     reply = json.loads(out)
     if reply.get("error") == "memory":
         raise MarqueeError(f"query needs more than the {request['memory_mib']:,} MiB of memory an analyst query may "
-                           "use: filter, aggregate or LIMIT it")
+                           f"use ({MEMORY_RULE}) and cannot spill to disk: narrow it (filter, aggregate or LIMIT)")
     if reply.get("error") == "failed":
         raise MarqueeError("query failed: " + reply["message"])
     if "error" in reply:
@@ -129,8 +164,9 @@ def fetch_readonly(query: str, home: str | os.PathLike | None = None, max_rows: 
     - cast="text": the text DuckDB writes for it, `CAST(value AS VARCHAR)` (exact: a DataFrame or Python
       would round a HUGEINT, write 0E-10 for a DECIMAL zero, 30 days for a month, 9999-12-31 for infinity);
     - cast="json": the JSON DuckDB writes for it, `to_json(value)`: numbers as numbers (HUGEINT and BIGNUM whole,
-      DECIMAL digit for digit, NaN and infinities as the non-JSON NaN / Infinity / -Infinity), LISTs and ARRAYs as
-      arrays, STRUCTs and MAPs as objects, every other value as its text above in a JSON string.
+      DECIMAL digit for digit, nested too, as its text above; NaN and infinities as the non-JSON NaN / Infinity /
+      -Infinity, a DECIMAL(38, 38) as the non-JSON -.5), LISTs and ARRAYs as arrays, STRUCTs and MAPs as objects,
+      every other value as its text above in a JSON string.
 
     Raises QueryRefused for anything but a query, MarqueeError for a query that fails or runs too long."""
     columns, rows, numeric = _run(query, home, max_rows, timeout, cast)

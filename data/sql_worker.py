@@ -12,6 +12,7 @@ DuckDB writes for it, or {error, message}. Only text crosses the pipe: nothing i
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -32,18 +33,32 @@ LOCKDOWN = (
 # DuckDB type ids of number columns (bignum: VARINT, named varint before DuckDB 1.4); displays align them right
 NUMBERS = frozenset({"tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usmallint", "uinteger",
                      "ubigint", "uhugeint", "float", "double", "decimal", "bignum", "varint"})
-# How each column is written by DuckDB itself: #{} is its position (names may repeat)
-CASTS = {"text": "CAST(#{} AS VARCHAR)", "json": "to_json(#{})"}
+# A DECIMAL(w,s) in a type's text, outside quoted names and ENUM values
+DECIMAL_TYPE = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'|\bDECIMAL\(\d+,(\d+)\)')
+
+
+def _wide_decimals(type_text: str) -> str:
+    """`type_text` with each DECIMAL(w,s) as DECIMAL(38,s), the same values: to_json writes a DECIMAL of up to 15
+    digits through a double (1.20 as 1.2, 0.1000000000 as 0.1) and only a wider one as its own digits."""
+    return DECIMAL_TYPE.sub(lambda m: f"DECIMAL(38,{m[1]})" if m[1] else m[0], type_text)
+
+
+def _written(position: int, type_: duckdb.DuckDBPyType, cast: str) -> str:
+    """How DuckDB is to write the column at `position` (names may repeat): its text, or its JSON with DECIMALs,
+    nested ones too, digit for digit."""
+    if cast == "text":
+        return f"#{position}" if type_.id == "varchar" else f"CAST(#{position} AS VARCHAR)"
+    wide = _wide_decimals(str(type_))
+    return f"to_json(#{position})" if wide == str(type_) else f"to_json(CAST(#{position} AS {wide}))"
 
 
 def _cast(rel: duckdb.DuckDBPyRelation, cast: str) -> duckdb.DuckDBPyRelation:
-    """`rel` with every column written by DuckDB as `CASTS[cast]` (VARCHAR columns already are text).
+    """`rel` with every column written by DuckDB itself (`_written`).
     Python values cannot be written back as DuckDB writes them: 0E-10 for 0.0000000000, .123000 for .123,
     9999-12-31 for infinity, 30 days for a month, 0.10000000149011612 for a FLOAT 0.1, a MAP as a dict."""
     if cast == "text" and all(t.id == "varchar" for t in rel.types):
         return rel   # EXPLAIN's plan, too, stays as DuckDB drew it
-    return rel.project(*(duckdb.SQLExpression(CASTS[cast].format(i) if cast == "json" or t.id != "varchar" else f"#{i}")
-                         for i, t in enumerate(rel.types, start=1)))
+    return rel.project(*(duckdb.SQLExpression(_written(i, t, cast)) for i, t in enumerate(rel.types, start=1)))
 
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +66,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     try:
         with store.read(request["home"]) as con:
             con.execute(f"SET memory_limit = '{int(request['memory_mib'])}MiB'")
+            # no spilling: the local file system is off, so a sort or join past the limit would fail naming it
+            con.execute("SET temp_directory = ''")
             for setting in LOCKDOWN:
                 con.execute(setting)
             rel = con.sql(request["query"])

@@ -1,12 +1,25 @@
 """Shared fixtures: a fresh empty store per test, and one demo store per session (read it, don't write)."""
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from data import demo, store
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def child_processes_run_this_checkout() -> Iterator[None]:
+    """Processes the tests start import this checkout's packages: the SQL worker starts with -P (never the working
+    directory's `data/`), so it would otherwise run the installed Marquee, another git worktree's included."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+        yield
 
 
 @pytest.fixture

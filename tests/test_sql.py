@@ -61,6 +61,8 @@ REFUSED = [
     "USE memory",
     "SELECT 1; DROP TABLE items",
     "SELECT 1; SELECT 2",
+    "SELECT 1; DROP TABLE items; -- only comments after this",
+    "SELECT 1; -- a comment\nSELECT 2;",
     "EXPLAIN ANALYZE CREATE TABLE t AS SELECT 1",
     "EXPLAIN COPY items TO '/tmp/marquee-leak.csv'",
     "/* sneaky */ EXPLAIN ANALYZE DROP TABLE items",
@@ -73,6 +75,15 @@ REFUSED = [
     "CREATE TEMP MACRO m(x) AS x",
     "CREATE TEMP SEQUENCE s",
     "SET VARIABLE x = 1",
+    # a PIVOT without IN (...) is several statements to DuckDB: only a query may hold one
+    "INSERT INTO items PIVOT items ON title USING count(*)",
+    "CREATE TEMP TABLE t AS PIVOT items ON title USING count(*)",
+    "COPY (PIVOT items ON title USING count(*)) TO '/tmp/marquee-leak.csv'",
+    "WITH p AS (PIVOT items ON title USING count(*)) INSERT INTO items SELECT * FROM p",
+    "SET VARIABLE x = (SELECT count(*) FROM (PIVOT items ON title USING count(*)))",
+    "UPDATE items SET title = (SELECT count(*) FROM (PIVOT items ON title USING count(*)))",
+    "EXPLAIN ANALYZE PIVOT items ON title USING count(*)",
+    "PIVOT items ON title USING count(*); DROP TABLE items",
 ]
 
 
@@ -103,6 +114,10 @@ FILE_ACCESS = [
     "SELECT * FROM query('CREATE TEMP TABLE t AS SELECT 1')",
     "SELECT * FROM json_execute_serialized_sql(json_serialize_sql('SELECT * FROM read_text(''/etc/passwd'')'))",
     "SELECT * FROM destroy_external_resource('read_text', '/etc/passwd')",   # runs a table function by name
+    "PIVOT (SELECT * FROM read_csv('/etc/passwd')) ON column0 USING count(*)",
+    "SELECT * FROM (PIVOT read_text('/etc/passwd') ON filename USING max(content))",
+    "PIVOT glob('/etc/*') ON file USING count(*)",
+    "WITH p AS (DELETE FROM items RETURNING *) PIVOT p ON title USING count(*)",
 ]
 
 
@@ -121,7 +136,8 @@ def test_the_stores_own_files_are_not_readable(sql_home):
     path = store.store_path(sql_home)
     for query in (f"SELECT size FROM read_blob('{path}')", f"SELECT * FROM read_text('{path}.wal')",
                   f"SELECT * FROM glob('{sql_home}/*')", f"SELECT count(*) FROM '{path}'",
-                  f"SELECT * FROM read_duckdb('{path}', table_name = 'items')"):
+                  f"SELECT * FROM read_duckdb('{path}', table_name = 'items')",
+                  f"PIVOT read_blob('{path}') ON filename USING max(size)"):
         with pytest.raises(MarqueeError, match="disabled|not allowed|Permission"):
             fetch_readonly(query, sql_home)
 
@@ -169,6 +185,21 @@ def test_a_query_needing_too_much_memory_fails_cleanly(sql_home, monkeypatch):
     with pytest.raises(MarqueeError, match="needs more than the 64 MiB of memory"):
         fetch_readonly("SELECT list(range) AS l FROM range(30000000)", sql_home)   # ~0.5 GB without the limit
     assert fetch_readonly("SELECT count(*) AS n FROM interactions", sql_home)[1] == [("300",)]
+
+
+@pytest.mark.parametrize("query", ["SELECT count(*) FROM (SELECT range % 2000000, count(*) FROM range(4000000) GROUP BY 1)",
+                                   "SELECT max(r) FROM (SELECT range AS r FROM range(5000000) ORDER BY random() LIMIT 4000000)"])
+def test_a_query_that_would_spill_to_disk_says_it_needs_more_memory(sql_home, monkeypatch, query):
+    """A big aggregate or sort would spill to a temporary file, but the analyst surface has no file system."""
+    import data.sql
+
+    monkeypatch.setattr(data.sql, "memory_limit_mib", lambda: 64)
+    with pytest.raises(MarqueeError) as failed:
+        fetch_readonly(query, sql_home)
+    assert re.fullmatch(r"query needs more than the 64 MiB of memory an analyst query may use \(40% of this machine's "
+                        r"memory, 256 MiB to 4 GiB\) and cannot spill to disk: narrow it \(filter, aggregate or LIMIT\)",
+                        str(failed.value))
+    assert fetch_readonly(query.replace("000000", "0000"), sql_home).rows   # the same query, narrowed, runs
 
 
 def test_table_output_cuts_long_values_and_csv_keeps_them(sql_home):
@@ -295,6 +326,28 @@ def test_json_keeps_structure_with_duckdbs_values(sql_home):
                                         "d": 0, "f": None, "b": True, "h": 170141183460469231731687303715884105727}]
 
 
+def not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def test_json_keeps_decimals_and_big_integers_digit_for_digit(sql_home):
+    """Numbers are DuckDB's own digits, nested ones too (Python would parse a DECIMAL into a float; to_json writes a
+    DECIMAL of up to 15 digits through a double), in strict JSON (DuckDB writes a DECIMAL(38, 38) as -.5)."""
+    big = "12345678901234567890123456789.12"
+    query = (f"SELECT CAST(0.1 AS DECIMAL(18, 10)) AS d, CAST('{big}' AS DECIMAL(38, 2)) AS big, 1.20::DECIMAL(4, 2) "
+             "AS small, -0.5::DECIMAL(38, 38) AS frac, [1.20::DECIMAL(4, 2), NULL] AS l, {'a': 0.1::DECIMAL(18, 10), "
+             f"'m': MAP {{'k': [CAST('{big}' AS DECIMAL(38, 2))]}}}} AS s, 18446744073709551615::UBIGINT AS u, "
+             "340282366920938463463374607431768211455::UHUGEINT AS uh, -170141183460469231731687303715884105727::HUGEINT "
+             "AS h, ['nan'::DOUBLE, '-inf'::DOUBLE] AS f, 'NaN .5 \"' AS t")
+    proc = marquee("sql", query, "--format", "json", home=sql_home)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout, parse_float=str, parse_int=str, parse_constant=not_json) == [{
+        "d": "0.1000000000", "big": big, "small": "1.20", "frac": "-0.5" + "0" * 37, "l": ["1.20", None],
+        "s": {"a": "0.1000000000", "m": {"k": [big]}}, "u": "18446744073709551615",
+        "uh": "340282366920938463463374607431768211455", "h": "-170141183460469231731687303715884105727",
+        "f": [None, None], "t": 'NaN .5 "'}]
+
+
 def test_json_keeps_nested_values_structured(sql_home):
     proc = marquee("sql", "SELECT MAP {'k': [1, NULL]} AS m, ['a,b'] AS l", "--format", "json", home=sql_home)
     assert json.loads(proc.stdout) == [{"m": {"k": [1, None]}, "l": ["a,b"]}]
@@ -334,6 +387,34 @@ def test_cli_refuses_with_exit_2_and_one_line(sql_home):
                                    "SELECT * FROM recommendations_latest"])
 def test_read_only_queries_work(sql_home, query):
     assert fetch_readonly(query, sql_home).columns
+
+
+PIVOTS = ["PIVOT interactions ON rating USING count(*) GROUP BY user_id ORDER BY user_id",
+          "SELECT * FROM (PIVOT interactions ON rating USING count(*) GROUP BY user_id) ORDER BY user_id",
+          "WITH p AS (PIVOT interactions ON rating USING count(*) GROUP BY user_id) FROM p ORDER BY user_id; -- done"]
+
+
+@pytest.mark.parametrize("query", PIVOTS)
+def test_a_pivot_taking_its_values_from_the_data_runs(sql_home, query):
+    """DuckDB plans it as several statements (an enum of the values, then the query): the same rows as IN (...)."""
+    listed = fetch_readonly(PIVOTS[0].replace("ON rating", "ON rating IN (1.0, 2.0, 3.0, 4.0, 5.0)"), sql_home)
+    assert listed.columns == ["user_id", "1.0", "2.0", "3.0", "4.0", "5.0"] and len(listed.rows) == 7
+    assert fetch_readonly(query, sql_home) == listed
+
+
+def test_an_unpivot_of_such_a_pivot_runs_and_explain_says_to_list_the_values(sql_home):
+    query = ("UNPIVOT (PIVOT interactions ON rating USING count(*) GROUP BY user_id) ON COLUMNS(* EXCLUDE user_id) "
+             "INTO NAME rating VALUE n")
+    assert len(fetch_readonly(query, sql_home).rows) == 35
+    with pytest.raises(QueryRefused, match=r"only in a query of its own.*IN \('a', 'b'\)"):
+        fetch_readonly("EXPLAIN " + PIVOTS[0], sql_home)
+    assert fetch_readonly("EXPLAIN " + PIVOTS[0].replace("ON rating", "ON rating IN (1, 2)"), sql_home).rows
+
+
+@pytest.mark.parametrize("query", ["SELECT 1 AS one; -- done", "SELECT 1 AS one; /* done */\n", "SELECT 1 AS one;; ",
+                                   "SELECT 1 AS one -- done", "SELECT 1 AS one /* 東京 */; -- déjà vu"])
+def test_comments_and_semicolons_after_the_last_statement_are_ignored(sql_home, query):
+    assert fetch_readonly(query, sql_home).rows == [("1",)]
 
 
 def test_row_cap_and_truncation_flag(sql_home):

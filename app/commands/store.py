@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from datetime import datetime
 from typing import Any
@@ -37,15 +38,33 @@ def _ingest(args: argparse.Namespace) -> None:
     print(result.summary())
 
 
-def _json_value(text: str | None) -> Any:
-    """One value from DuckDB's JSON text (`data.sql.fetch_readonly(cast="json")`); NaN and infinities, which JSON
-    has no numbers for, as null. A DECIMAL becomes a float: json writes no other number with a fraction."""
-    return None if text is None else json.loads(text, parse_constant=lambda _: None)
+# In DuckDB's JSON, outside strings: what JSON has no number for (NaN, infinities) and a number without its
+# leading zero (DuckDB writes a DECIMAL(38,38) as -.5)
+NOT_JSON = re.compile(r'"(?:[^"\\]|\\.)*"|-?(?:NaN|Infinity)|(?<!\d)\.(?=\d)')
+
+
+def _json_text(text: str | None) -> str:
+    """One value's JSON text from DuckDB's (`data.sql.fetch_readonly(cast="json")`) as it is, numbers digit for
+    digit (Python would parse a DECIMAL into a float), but NaN and infinities as null and -.5 as -0.5."""
+    if text is None:
+        return "null"
+    return NOT_JSON.sub(lambda m: m[0] if m[0][0] == '"' else "0." if m[0] == "." else "null", text)
+
+
+def _json_object(names: list[str], row: tuple[str | None, ...]) -> str:
+    """One row as a JSON object from its JSON-encoded names; a repeated name keeps its last value, as a dict does."""
+    return "{" + ", ".join(f"{name}: {_json_text(value)}" for name, value in dict(zip(names, row, strict=True)).items()) + "}"
+
+
+def _json_rows(columns: list[str], rows: list[tuple[str | None, ...]]) -> str:
+    """The rows as a JSON array of objects, each value DuckDB's JSON text (`_json_text`), never parsed by Python."""
+    names = [json.dumps(name, ensure_ascii=False) for name in columns]
+    return "[" + ", ".join(_json_object(names, row) for row in rows) + "]"
 
 
 def _sql(args: argparse.Namespace) -> None:
     """Table and CSV print every value as DuckDB writes it (`CAST(value AS VARCHAR)`; NULL: `NULL` in the table,
-    an empty field in CSV); JSON keeps numbers, LISTs, STRUCTs and MAPs structured (see `_json_value`)."""
+    an empty field in CSV); JSON keeps numbers, LISTs, STRUCTs and MAPs structured (see `_json_text`)."""
     from data import sql
 
     limits = {"home": args.home, "max_rows": args.max_rows, "cast": "json" if args.format == "json" else "text"}
@@ -64,7 +83,7 @@ def _sql(args: argparse.Namespace) -> None:
         out.writerow(columns)
         out.writerows([("" if v is None else v) for v in row] for row in rows)
     else:
-        print(json.dumps([dict(zip(columns, map(_json_value, row), strict=True)) for row in rows], ensure_ascii=False))
+        print(_json_rows(columns, rows))
     if truncated:
         print(f"(truncated: showing the first {args.max_rows:,} rows; raise --max-rows to see more)",
               file=sys.stderr)
