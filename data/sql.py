@@ -42,6 +42,7 @@ def memory_limit_mib() -> int:
 
 EXPLAIN_PREFIX = re.compile(r"^\s*explain\s+(analy[sz]e\s+)?", re.IGNORECASE)
 ALLOWED = "SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN"
+WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "COPY")   # what DuckDB takes as a CTE's body besides SELECT
 PIVOT_ONLY_IN_QUERIES = ("a PIVOT without IN (...) runs as several statements (DuckDB reads its values from the data "
                          "first), so it is allowed only in a query of its own: PIVOT ... or SELECT ... FROM (PIVOT ...); "
                          "in EXPLAIN or elsewhere, list the values: PIVOT t ON col IN ('a', 'b') ...")
@@ -91,6 +92,8 @@ def check_query(query: str) -> str:
     if len(statements) != 1:
         raise QueryRefused(f"exactly one statement is allowed, got {len(statements)}")
     kind = statements[0].type
+    if (verb := _write_in_parentheses(query)) is not None:
+        raise QueryRefused(f"{verb} inside a query is not allowed: only {ALLOWED} queries (read-only)")
     if kind == duckdb.StatementType.MULTI:
         return _pivot_as_query(query)
     if kind == duckdb.StatementType.EXPLAIN:
@@ -101,6 +104,18 @@ def check_query(query: str) -> str:
     elif kind != duckdb.StatementType.SELECT:
         raise QueryRefused(f"{kind.name} statements are not allowed: only {ALLOWED} queries (read-only)")
     return query
+
+
+def _write_in_parentheses(query: str) -> str | None:
+    """The statement verb that opens a parenthesis in `query`, if any: DuckDB parses
+    `WITH a AS (DELETE FROM items RETURNING *) SELECT * FROM a` (or COPY, INSERT, UPDATE) as a SELECT, which
+    only the read-only store and the locked file system would stop. Comments in between are skipped."""
+    text, found = query.encode(), duckdb.tokenize(query)
+    words = [text[start:end].decode(errors="replace").strip().upper()   # positions count UTF-8 bytes
+             for (start, kind), end in zip(found, [s for s, _ in found[1:]] + [len(text)], strict=True)
+             if kind != duckdb.token_type.comment]
+    return next((verb for opening, verb in zip(words, words[1:], strict=False)   # pairs of neighbours
+                 if opening == "(" and verb in WRITE_VERBS), None)
 
 
 def _pivot_as_query(query: str) -> str:

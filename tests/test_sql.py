@@ -71,6 +71,13 @@ REFUSED = [
     "EXPLAIN\u00a0ANALYZE CREATE TEMP TABLE t AS SELECT 1",
     "-- c\nEXPLAIN ANALYZE CREATE TEMP TABLE t AS SELECT 1",
     "WITH x AS (SELECT 1) INSERT INTO items SELECT * FROM items",
+    # DuckDB parses a data-changing statement in a CTE as a SELECT
+    "WITH a AS (DELETE FROM items RETURNING *) SELECT * FROM a",
+    "WITH a AS MATERIALIZED ( /* c */ delete FROM items RETURNING *) SELECT * FROM a",
+    "WITH a AS (UPDATE items SET title = 'x' RETURNING *) SELECT count(*) FROM a",
+    "WITH a AS (INSERT INTO items SELECT * FROM items RETURNING *) SELECT 1",
+    "WITH a AS (COPY items TO '/tmp/marquee-leak.csv') SELECT 1",
+    "WITH a AS ( -- a comment\n DELETE FROM items RETURNING *) SELECT 1",
     "CREATE SECRET s (TYPE s3, KEY_ID 'k', SECRET 's')",
     "CREATE TEMP MACRO m(x) AS x",
     "CREATE TEMP SEQUENCE s",
