@@ -84,6 +84,10 @@ def _without_tail(query: str) -> str:
 def check_query(query: str) -> str:
     """Return the one allowed statement in `query`, as the worker is to run it (checked as such), or raise
     QueryRefused saying why."""
+    try:
+        query.encode()
+    except UnicodeEncodeError as exc:   # a shell argument's stray bytes reach Python as lone surrogates
+        raise QueryRefused(f"the query holds bytes that are not UTF-8 text (at character {exc.start + 1})") from None
     query = _without_tail(query)
     try:
         statements = duckdb.extract_statements(query)

@@ -109,3 +109,11 @@ def test_sigterm_ends_a_command_like_ctrl_c(tmp_path: Path):
     proc.terminate()
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130 and stderr.strip().splitlines() == ["error: interrupted"], stderr
+
+
+def test_a_query_with_bytes_that_are_not_utf8_is_one_error_line(tmp_path):
+    """A shell passes the bytes through; Python hands them on as lone surrogates that cannot be encoded."""
+    assert marquee("init", home=tmp_path).returncode == 0
+    proc = subprocess.run([*MARQUEE, "sql", b"SELECT '\xff'"], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "MARQUEE_HOME": str(tmp_path)}, timeout=120)
+    _one_error_line(proc, "not UTF-8 text (at character 9)")
