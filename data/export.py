@@ -13,7 +13,7 @@ import duckdb
 
 from data import store
 from data.errors import MarqueeError
-from data.ingest_read import ident
+from data.ingest_read import ident, utf8_name
 from data.output_file import replacing
 
 CATALOG = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY table_name"
@@ -26,6 +26,9 @@ def export(name: str, file: str | os.PathLike, home: str | os.PathLike | None = 
     fmt = FORMATS.get(target.suffix.lower())
     if fmt is None:
         raise MarqueeError(f"{target}: unsupported export type {target.suffix or '(none)'!r}: use .csv or .parquet")
+    if not utf8_name(target):
+        raise MarqueeError(f"{target}: the path holds bytes that are not UTF-8 text, which DuckDB cannot write to: "
+                           "choose another name")
     if not target.parent.is_dir():
         raise MarqueeError(f"{target}: folder {target.parent} does not exist")
     if target.is_dir():

@@ -40,6 +40,16 @@ def ident(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
+def utf8_name(path: Path) -> bool:
+    """Whether `path` is UTF-8 text: a name's stray bytes reach Python as lone surrogates, which DuckDB takes
+    for no path at all."""
+    try:
+        str(path).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def file_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in CSV_DELIMITERS:
@@ -118,6 +128,8 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | Path, *, max_line_bytes: i
         raise InputError(path, "is a folder, not a file")
     if not path.is_file():
         raise InputError(path, "no such file")
+    if not utf8_name(path):
+        raise InputError(path, "the file's path holds bytes that are not UTF-8 text, which DuckDB cannot open: rename it")
     fmt = file_format(path)
     if path.stat().st_size == 0:
         raise InputError(path, "file is empty")

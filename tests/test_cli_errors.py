@@ -117,3 +117,17 @@ def test_a_query_with_bytes_that_are_not_utf8_is_one_error_line(tmp_path):
     proc = subprocess.run([*MARQUEE, "sql", b"SELECT '\xff'"], capture_output=True, text=True, cwd=REPO,
                           env={**os.environ, "MARQUEE_HOME": str(tmp_path)}, timeout=120)
     _one_error_line(proc, "not UTF-8 text (at character 9)")
+
+
+def test_file_names_with_bytes_that_are_not_utf8_are_one_error_line(tmp_path):
+    """Linux allows any bytes in a name; DuckDB cannot open such a path, and must not crash the command."""
+    assert marquee("init", home=tmp_path).returncode == 0
+    env = {**os.environ, "MARQUEE_HOME": str(tmp_path)}
+    src = os.fsencode(tmp_path) + b"/titles\xff.csv"
+    with open(src, "wb") as f:
+        f.write(b"item_id,title\n1,A\n")
+    for args, words in [((b"ingest", b"items", src), "bytes that are not UTF-8"),
+                        ((b"export", b"items", os.fsencode(tmp_path) + b"/out\xff.csv"), "bytes that are not UTF-8")]:
+        proc = subprocess.run([*MARQUEE, *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+        _one_error_line(proc, words)
+    assert not list(tmp_path.glob("out*"))
