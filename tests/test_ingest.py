@@ -73,6 +73,10 @@ BAD_CSV = [
     ("interactions", "user_id,item_id,timestamp\nu1,1,100\nu2\t,1,100\n", 2, "user_id", "control or invisible"),
     ("interactions", 'user_id,item_id,timestamp\n"\n",1,100\n', 1, "user_id", "control or invisible"),
     ("users", "user_id\nu1\nu1\u200b\n", 2, "user_id", "control or invisible"),
+    ("interactions", "user_id,item_id,timestamp\nu1,1,2023-01-01T10:00:00+02:00\nu1,2,2023-01-01T10:00:00+25:00\n", 2,
+     "timestamp", "'2023-01-01T10:00:00+25:00' has a UTC offset outside -12:00..+14:00"),
+    ("reviews", "review_id,text,timestamp\nr1,ok,2023-01-01 10:00:00-1300\n", 1, "timestamp",
+     "has a UTC offset outside -12:00..+14:00"),
 ]
 
 
@@ -254,6 +258,33 @@ def test_epoch_and_iso_timestamps_and_default_event_type(items_home, tmp_path):
                           "ORDER BY 1").fetchall()
     assert got == [("1", "1997-12-04 15:55:49", "rating"), ("2", "2020-01-01 08:00:00", "view"),
                    ("3", "2020-01-02 00:00:00", "view")]
+
+
+# offset as written -> the stored UTC time, or None where the offset is refused (DuckDB itself reads them all)
+OFFSETS = [("+25:00", None), ("+2500", None), ("+25", None), ("+99:99", None), ("-12:01", None), ("+14:00:01", None),
+           (".5-25", None), ("+14:00", "2022-12-31 20:00:00"), ("-1200", "2023-01-01 22:00:00"),
+           ("+05:30", "2023-01-01 04:30:00"), ("-00", "2023-01-01 10:00:00"), ("Z", "2023-01-01 10:00:00"),
+           (" Etc/GMT-14", "2022-12-31 20:00:00"), (" America/Port-au-Prince", "2023-01-01 15:00:00")]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])   # a Parquet column of text is checked as CSV text is
+def test_a_utc_offset_no_place_uses_is_refused(items_home, tmp_path, fmt):
+    rows = [(f"o{i}", f"2023-01-01T10:00:00{offset}") for i, (offset, _) in enumerate(OFFSETS)]
+    rows.append(("epoch", "1e+9"))   # a sign in epoch text is no offset
+    if fmt == "csv":
+        path = write(tmp_path / "e.csv", "user_id,item_id,timestamp\n" + "".join(f"{u},1,{t}\n" for u, t in rows))
+    else:
+        values = ", ".join(f"('{u}', '1', '{t}')" for u, t in rows)
+        path = to_parquet(tmp_path / "e.parquet", f"SELECT * FROM (VALUES {values}) t(user_id, item_id, timestamp)")
+    result = ingest("interactions", path, items_home, skip_invalid=True)
+    with store.read(items_home) as con:
+        stored = dict(con.execute("SELECT user_id, CAST(ts AS VARCHAR) FROM interactions").fetchall())
+        rejects = con.execute('SELECT "row", "column", reason FROM rejected_rows ORDER BY "row"').fetchall()
+    refused = [i + 1 for i, (_, utc) in enumerate(OFFSETS) if utc is None]
+    assert result.rejected == len(refused) and [r[0] for r in rejects] == refused
+    assert all(c == "timestamp" and r.endswith("has a UTC offset outside -12:00..+14:00") for _, c, r in rejects)
+    assert {u: stored.get(u) for u, _ in rows} == {**{f"o{i}": utc for i, (_, utc) in enumerate(OFFSETS)},
+                                                   "epoch": "2001-09-09 01:46:40"}
 
 
 def test_a_compact_date_in_parquet_is_refused_not_stored_in_1970(items_home, tmp_path):
