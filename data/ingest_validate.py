@@ -159,6 +159,15 @@ def _offset_check(typed: str, raw: str, shown: str) -> tuple[str, str]:
             f"{shown} || {lit(f' has a UTC offset outside -{-lo:02d}:00..+{hi:02d}:00')}")
 
 
+def _agreement_checks(entity: Entity, found: dict[str, tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(condition, column, reason) for columns that state one fact twice: an item's release_year and the year
+    of its release_date must agree (which one is wrong cannot be told, so the row is refused, not mended)."""
+    if entity.name != "items" or not {"release_year", "release_date"} <= found.keys():
+        return []
+    return [("year(release_date) <> release_year", "release_year",
+             "'release_year ' || release_year || ' disagrees with release_date ' || release_date")]
+
+
 def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, found: dict[str, tuple[str, str]],
                   rating_range: tuple[float, float], materialize: bool = False) -> None:
     """Create `typed` (__row and the store columns) and `checked` (`typed` plus __err, the first problem
@@ -181,6 +190,7 @@ def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, found: dict[st
                          screen_id=not (entity.references_items and col.name == "item_id"),
                          epoch=dtype.split("(")[0].upper() in (*NUMERIC, "VARCHAR"))
         cases += [(cond, col.name, reason) for cond, reason in checks]
+    cases += _agreement_checks(entity, found)
     if entity.references_items and "item_id" in found:
         cases.append(("item_id IS NOT NULL AND item_id NOT IN (SELECT item_id FROM known_items)", "item_id",
                       "'unknown item_id ''' || item_id || ''' (not in items: ingest the items first)'"))

@@ -76,7 +76,8 @@ BAD_CSV = [
     ("interactions", "user_id,item_id,timestamp\nu1,1,2023-01-01T10:00:00+02:00\nu1,2,2023-01-01T10:00:00+25:00\n", 2,
      "timestamp", "'2023-01-01T10:00:00+25:00' has a UTC offset outside -12:00..+14:00"),
     ("reviews", "review_id,text,timestamp\nr1,ok,2023-01-01 10:00:00-1300\n", 1, "timestamp",
-     "has a UTC offset outside -12:00..+14:00"),
+     "has a UTC offset outside -12:00..+14:00"),    ("items", "item_id,title,release_date,release_year\n7,Seven,1995-09-22,1995\n8,Eight,1995-06-01,1994\n", 2,
+     "release_year", "release_year 1994 disagrees with release_date 1995-06-01"),
 ]
 
 
@@ -247,6 +248,19 @@ def test_registered_users_are_the_typed_ids_of_the_loaded_rows(items_home, tmp_p
     with store.read(items_home) as con:
         assert sorted(r[0] for r in con.execute("SELECT user_id FROM users WHERE user_id LIKE '%w%'").fetchall()) \
             == ["w8", "w9"]
+
+
+def test_a_release_year_that_disagrees_with_the_release_date_is_rejected(items_home, tmp_path):
+    path = write(tmp_path / "i.csv", "item_id,title,release_date,release_year\n"
+                 "7,Seven,1995-09-22,1995\n8,Eight,1995-06-01,1994\n9,Nine,1999-01-01,\n10,Ten,,2001\n")
+    result = ingest("items", path, items_home, skip_invalid=True)
+    with store.read(items_home) as con:
+        stored = con.execute("SELECT item_id, release_year, CAST(release_date AS VARCHAR) FROM items "
+                             "WHERE CAST(item_id AS INTEGER) >= 7 ORDER BY CAST(item_id AS INTEGER)").fetchall()
+        rejects = con.execute('SELECT "row", "column", reason FROM rejected_rows').fetchall()
+    assert result.rejected == 1
+    assert rejects == [(2, "release_year", "release_year 1994 disagrees with release_date 1995-06-01")]
+    assert stored == [("7", 1995, "1995-09-22"), ("9", 1999, "1999-01-01"), ("10", 2001, None)]
 
 
 def test_epoch_and_iso_timestamps_and_default_event_type(items_home, tmp_path):
