@@ -190,6 +190,18 @@ def test_events_already_stored_refresh_no_feature_rows(items_home, tmp_path):
     assert snapshot(items_home) == features_before
 
 
+def test_progress_does_not_claim_to_publish_rows_already_in_the_store(items_home, tmp_path):
+    """Loading a file again publishes nothing: the progress line must not say it publishes its rows."""
+    files = [("interactions", write(tmp_path / "e.csv", "user_id,item_id,timestamp\nu1,1,100\nu2,1,200\n"), "2 valid rows"),
+             ("items", write(tmp_path / "i.csv", "item_id,title\n1,Toy Story\n"), "1 valid row")]
+    for entity, path, valid in files:
+        marquee("ingest", entity, str(path), home=items_home)
+        again = marquee("ingest", entity, str(path), home=items_home)
+        assert "0 new" in again.stdout and "already in the store" in again.stdout
+        assert [line for line in again.stderr.splitlines() if line.startswith("publishing")] == [
+            f"publishing the new or changed rows of {valid} ..."]
+
+
 def test_an_empty_text_is_stored_as_null_from_parquet_as_from_csv(items_home, tmp_path):
     users = to_parquet(tmp_path / "u.parquet", "SELECT * FROM (VALUES ('p1', '', 'writer'), ('p2', 'F', ''))"
                                                " t(user_id, gender, occupation)")
