@@ -149,7 +149,7 @@ def test_evaluate_forecast_says_which_run_and_what_was_backtested(home, capsys, 
 
 
 ONE = {"run_id": "run-1", "users": 1, "folded_in_users": 1, "popular_users": 1, "recommendations": 1,
-       "similar_items": 1, "scored": 1, "already_scored": 1, "refused_empty": 1, "item_sentiment_daily_rows": 1,
+       "titles": 1, "users_seen_all": 1, "training_users_with_two_titles": 1, "similar_items": 1, "scored": 1, "already_scored": 1, "refused_empty": 1, "item_sentiment_daily_rows": 1,
        "rows": 1, "series": 1, "genre_fallback_titles": 1}
 
 
