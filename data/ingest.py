@@ -213,7 +213,8 @@ def ingest(entity: str, path: str | os.PathLike, home: str | os.PathLike | None 
         signature = _signature(file)
         rows, rejected, found = _validate(con, spec, file, home, skip_invalid, rating_range)
         present = [c.store_name for c in spec.columns if c.name in found or c.store_name in _implied(entity, found)]
-        _say(f"publishing {plural(rows - rejected, 'row')} ...")
+        # how many are new is known only once they are written: the summary line says it
+        _say(f"publishing the new or changed rows of {plural(rows - rejected, 'valid row')} ...")
         with store.write_attached(con, home):
             new, updated, unchanged, registered = _publish(con, spec, present, rows - rejected)
             con.execute(FORGET_REJECTS, {"entity": spec.name, "file": str(file)})

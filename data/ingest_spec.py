@@ -13,6 +13,7 @@ RATING_RANGE = (0.0, 10.0)               # default; `--rating-range LO HI` overr
 EPOCH_LIMIT = 1e11   # |epoch seconds| beyond this (year 5138) is not read as a time at all
 COMPACT_DATES = (19000101, 21000101)   # dates written YYYYMMDD: as epoch seconds, 1970-08-09 .. 1970-08-31
 YEARS = (1900, 2099)   # timestamps outside these years are refused (epoch 0 or year 2999 is a data bug)
+UTC_OFFSETS = (-12, 14)   # hours: the offsets in use, Baker Island (-12:00) to Kiribati's Line Islands (+14:00)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import duckdb
 
 from data.errors import InputError
 from data.ingest_read import ident, lit
-from data.ingest_spec import COMPACT_DATES, EPOCH_LIMIT, Column, Entity
+from data.ingest_spec import COMPACT_DATES, EPOCH_LIMIT, UTC_OFFSETS, Column, Entity
 
 INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
             "UBIGINT", "UHUGEINT")
@@ -121,6 +121,8 @@ def _checks(col: Column, typed: str, raw: str, is_text: bool, rating_range: tupl
                     lit(f"{col.name} holds a control or invisible character (tab, line break, zero-width space, ...)")))
     if col.kind in KIND_WORDS:
         out.append((f"{present} AND {typed} IS NULL", f"{shown} || {lit(' is not ' + KIND_WORDS[col.kind])}"))
+    if col.kind == "timestamp" and is_text:
+        out.append(_offset_check(typed, raw, shown))
     if epoch and col.kind == "timestamp":
         # a date written YYYYMMDD (20230101) reads as epoch seconds in August 1970, inside the allowed years:
         # refused, not silently stored 53 years early (no streaming service logged an event then)
@@ -142,6 +144,28 @@ def _checks(col: Column, typed: str, raw: str, is_text: bool, rating_range: tupl
         out.append((f"length({typed}) > {col.max_chars}",
                     f"'text is ' || length({typed}) || {lit(f' characters, more than the {col.max_chars:,} allowed')}"))
     return out
+
+
+def _offset_check(typed: str, raw: str, shown: str) -> tuple[str, str]:
+    """(condition, reason) refusing ISO text with a UTC offset no place uses: DuckDB applies any two digits,
+    so '+25:00', '+2500', '+25' and '+99:99' shift the time by a day or more. Only text with a sign after
+    its time is looked at ('+' anywhere, '-' after a ':'), two cheap scans for text without an offset;
+    the offset DuckDB applied is then the text read as local time (TIMESTAMP drops the offset) minus
+    the UTC time, which covers every offset form it reads and leaves numbers and zone names alone."""
+    lo, hi = UTC_OFFSETS
+    has_offset = f"(contains({raw}, '+') OR {raw} LIKE '%:%-%')"
+    applied = f"TRY_CAST({raw} AS TIMESTAMP) - {typed}"
+    return (f"{has_offset} AND NOT ({applied} BETWEEN INTERVAL '{lo} hours' AND INTERVAL '{hi} hours')",
+            f"{shown} || {lit(f' has a UTC offset outside -{-lo:02d}:00..+{hi:02d}:00')}")
+
+
+def _agreement_checks(entity: Entity, found: dict[str, tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(condition, column, reason) for columns that state one fact twice: an item's release_year and the year
+    of its release_date must agree (which one is wrong cannot be told, so the row is refused, not mended)."""
+    if entity.name != "items" or not {"release_year", "release_date"} <= found.keys():
+        return []
+    return [("year(release_date) <> release_year", "release_year",
+             "'release_year ' || release_year || ' disagrees with release_date ' || release_date")]
 
 
 def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, found: dict[str, tuple[str, str]],
@@ -166,6 +190,7 @@ def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, found: dict[st
                          screen_id=not (entity.references_items and col.name == "item_id"),
                          epoch=dtype.split("(")[0].upper() in (*NUMERIC, "VARCHAR"))
         cases += [(cond, col.name, reason) for cond, reason in checks]
+    cases += _agreement_checks(entity, found)
     if entity.references_items and "item_id" in found:
         cases.append(("item_id IS NOT NULL AND item_id NOT IN (SELECT item_id FROM known_items)", "item_id",
                       "'unknown item_id ''' || item_id || ''' (not in items: ingest the items first)'"))

@@ -154,6 +154,10 @@ def _forecast(hist: History, recipe: dict, artifacts: Path, device) -> tuple[bac
     return w, backtest.apply(w, recipe["base"], recipe["weight"], recipe["scales"])
 
 
+def _genres_of(hist: History) -> dict[str, list[str]]:
+    return {f"item:{i}": g for i, g in zip(hist.items["item_id"], hist.items["genres"], strict=True)}
+
+
 def forecasts_frame(hist: History, recipe: dict, w: backtest.Window, q: np.ndarray) -> pd.DataFrame:
     """Rows series_id, ds, p10, p50, p90, method for the modeled series and every other title (fallback)."""
     h = recipe["horizon"]
@@ -161,7 +165,7 @@ def forecasts_frame(hist: History, recipe: dict, w: backtest.Window, q: np.ndarr
     method = "model" if recipe["base"] in backtest.ARCHS else recipe["base"]
     fc = dict(zip(w.series, q, strict=True))
     genre_fc = {s: v for s, v in fc.items() if s.startswith("genre:")}
-    genres_of = {f"item:{i}": g for i, g in zip(hist.items["item_id"], hist.items["genres"], strict=True)}
+    genres_of = _genres_of(hist)
     m = wide(hist)
     fb = fallback.forecast(series.fallback_titles(hist.items, w.series), genres_of, genre_fc, m, recipe["share_window"],
                            h, series.released(hist.items, ds, hist.step))
@@ -183,8 +187,13 @@ def score(home: Home = None, run_id: str | None = None, device: str = "auto", **
         w, q = _forecast(hist, recipe, Path(run["artifact_uri"]), dev)
     df = forecasts_frame(hist, recipe, w, q)
     counts = runs.publish(run["run_id"], {"forecasts": df}, home=home)
+    fallbacks = df.loc[df["method"] == "genre_fallback", "series_id"].unique()
+    genre_fc = set(df.loc[df["series_id"].str.startswith("genre:"), "series_id"])
+    genres_of = _genres_of(hist)
     return {"run_id": run["run_id"], "rows": counts["forecasts"], "series": int(df["series_id"].nunique()),
-            "genre_fallback_titles": int(df.loc[df["method"] == "genre_fallback", "series_id"].nunique())}
+            "genre_fallback_titles": len(fallbacks),
+            # of those, the ones with no genre to go by (fallback.forecast gives them the fallback titles' mean)
+            "no_genre_titles": sum(not fallback.forecast_genres(genres_of.get(s, []), genre_fc) for s in fallbacks)}
 
 
 def evaluate(home: Home = None, run_id: str | None = None, device: str = "auto", origins: int = 3,

@@ -2,13 +2,16 @@
 
 A title with fewer than `min_events` events is too noisy to model on its own, but its genres are
 not. Its p50 is the mean over its genres of (genre forecast x the title's share of that genre over
-the last `window` periods). A title with no recent events takes the share of an average title that
+the last `window` periods). A title with no genre that has a forecast (the catalogue may have no
+genres at all) gets the mean count per period of these titles over the window instead. A title with no recent events takes the share of an average title that
 launched in the window (a new-title prior). Intervals are the scaled genre intervals, widened to at
 least Poisson's 10/90% bounds, since a small count is at least that noisy. A title with no event yet is
 0 (p10 = p50 = p90) in the periods that end before its release: it cannot be watched before it is out;
 the prior starts in its release period. A title with events is evidently out, whatever its catalogue says.
 """
 from __future__ import annotations
+
+from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
@@ -36,6 +39,12 @@ def genre_shares(matrix: pd.DataFrame, genres_of: dict[str, list[str]], window: 
     return share, new_share
 
 
+def forecast_genres(genres: list[str], genre_fc: Collection[str]) -> list[str]:
+    """The title's genres that have a forecast (`genre:<g>` in genre_fc): the ones its forecast comes from.
+    None: it is forecast from the average of the titles not modeled, not from its genres."""
+    return [g for g in genres if f"genre:{g}" in genre_fc]
+
+
 def forecast(titles: list[str], genres_of: dict[str, list[str]], genre_fc: dict[str, np.ndarray],
              matrix: pd.DataFrame, window: int, horizon: int,
              released: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
@@ -49,7 +58,7 @@ def forecast(titles: list[str], genres_of: dict[str, list[str]], genre_fc: dict[
     out = {}
     for sid in titles:
         parts = [share.get((sid, g), new_share.get(g, 0.0)) * genre_fc[f"genre:{g}"]
-                 for g in genres_of.get(sid, []) if f"genre:{g}" in genre_fc]
+                 for g in forecast_genres(genres_of.get(sid, []), genre_fc)]
         q = np.mean(parts, axis=0) if parts else np.repeat([[0.0, fallback_mean, fallback_mean]], horizon, axis=0)
         q = np.sort(q, axis=1)
         p50 = q[:, 1]

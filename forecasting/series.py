@@ -153,7 +153,7 @@ def select_series(matrix: pd.DataFrame, min_events: int) -> list[str]:
 
 
 def fallback_titles(items: pd.DataFrame, modeled: list[str]) -> list[str]:
-    """The titles forecast from their genres: every catalog title not modeled, those without a single
+    """The titles forecast by `fallback` (from their genres): every catalog title not modeled, those without a single
     event before the cutoff included (the matrix has no row for them, but they get a forecast too)."""
     return sorted({f"item:{i}" for i in items["item_id"]} - set(modeled))
 

@@ -140,9 +140,14 @@ def _score(home, run: dict, model: Recommender, user_ids: np.ndarray, item_ids: 
     recs = pd.concat([recs, scoring.popular(model, cold, item_ids, k)], ignore_index=True)
     sims = scoring.similar_items(model, item_ids, similar_k)
     counts = runs.publish(run["run_id"], {"recommendations": recs, "similar_items": sims}, home=home)
+    seen = np.asarray((hist > 0).sum(axis=1)).ravel()   # titles each user has (never recommended to them)
+    trained = np.asarray((model.train > 0).sum(axis=1)).ravel()
     return {"run_id": run["run_id"], "users": int(recs["user_id"].nunique()),
             "folded_in_users": int((known < 0).sum()),
-            "popular_users": len(cold), **counts}
+            "popular_users": len(cold), "titles": len(item_ids),
+            "users_seen_all": int((seen >= len(item_ids)).sum()),   # nothing left to recommend to them
+            "training_users_with_two_titles": int((trained >= 2).sum()),   # without any, no title is like another
+            **counts}
 
 
 def evaluate(home: str | os.PathLike | None = None, run_id: str | None = None, **_: object) -> dict:

@@ -149,8 +149,9 @@ def test_evaluate_forecast_says_which_run_and_what_was_backtested(home, capsys, 
 
 
 ONE = {"run_id": "run-1", "users": 1, "folded_in_users": 1, "popular_users": 1, "recommendations": 1,
-       "similar_items": 1, "scored": 1, "already_scored": 1, "refused_empty": 1, "item_sentiment_daily_rows": 1,
-       "rows": 1, "series": 1, "genre_fallback_titles": 1}
+       "titles": 1, "users_seen_all": 1, "training_users_with_two_titles": 1, "similar_items": 1,
+       "scored": 1, "already_scored": 1, "refused_empty": 1, "item_sentiment_daily_rows": 1,
+       "rows": 1, "series": 1, "genre_fallback_titles": 2, "no_genre_titles": 1}
 
 
 @pytest.mark.parametrize("n", [1, 2])
@@ -164,7 +165,8 @@ def test_counts_are_worded_in_the_right_number(n):
     assert f"scored {n} new review{s} " in sentiment.score_summary(out)
     assert f"scored {n} review{s} into x.csv ({n} empty text{s} not scored)" in sentiment.score_summary(
         {**out, "output": "x.csv"})
-    assert f"published {n} forecast row{s} for {n} series ({n} title{s} from" in forecast.score_summary(out)
+    assert f"published {n} forecast row{s} for {n} series ({n} title{s} from their genres, {n} title{s} with no" \
+        in forecast.score_summary({**out, "genre_fallback_titles": 2 * n})
     summary = IngestResult("interactions", "f.csv", n, n, 0, 0, 0, users_registered=n).summary()
     assert f"{n} row{s} read from f.csv" in summary and f"{n} new user{s} registered" in summary
 

@@ -208,6 +208,20 @@ def test_train_and_score_count_the_same_fallback_titles(home):
     assert runs.get(run_id, home)["data_snapshot"]["fallback_titles"] == out["genre_fallback_titles"] == 3
 
 
+@pytest.mark.parametrize(("genres", "said"), [
+    ([None] * 6, "(3 titles with no genre to go by, at the recent average of the titles too little watched to model)"),
+    (list(ITEMS["genres"][:4]) + [None, "Comedy"], "(2 titles from their genres, 1 title with no genre to go by, at "),
+], ids=["no-genres", "one-without"])
+def test_score_says_which_fallback_titles_had_no_genre_to_go_by(home, capsys, genres, said):
+    """Titles 4 (too few events), 5 and 6 (none) are not modeled: only those with a genre are forecast from it."""
+    counts = {"1": [20 + w for w in range(20)], "2": [10] * 20, "3": [5] * 20, "4": [0] * 16 + [1, 1, 1, 1]}
+    _load(home, _weekly_events(counts), ITEMS.assign(genres=genres))
+    api.train(home, model="mean4", cutoff="2024-05-13", progress=False)
+    assert marquee(["score", "forecast"]) == 0
+    printed = capsys.readouterr().out
+    assert said in printed and ("from their genres" in printed) == (genres[0] is not None)
+
+
 def test_a_catalogue_without_genres_is_forecast_over_the_whole_horizon(home):
     """No genres at all: the titles too small to model still get one row per period of the horizon."""
     counts = {"1": [20 + w for w in range(20)], "2": [10] * 20, "4": [0] * 16 + [1, 1, 1, 1]}

@@ -73,6 +73,11 @@ BAD_CSV = [
     ("interactions", "user_id,item_id,timestamp\nu1,1,100\nu2\t,1,100\n", 2, "user_id", "control or invisible"),
     ("interactions", 'user_id,item_id,timestamp\n"\n",1,100\n', 1, "user_id", "control or invisible"),
     ("users", "user_id\nu1\nu1\u200b\n", 2, "user_id", "control or invisible"),
+    ("interactions", "user_id,item_id,timestamp\nu1,1,2023-01-01T10:00:00+02:00\nu1,2,2023-01-01T10:00:00+25:00\n", 2,
+     "timestamp", "'2023-01-01T10:00:00+25:00' has a UTC offset outside -12:00..+14:00"),
+    ("reviews", "review_id,text,timestamp\nr1,ok,2023-01-01 10:00:00-1300\n", 1, "timestamp",
+     "has a UTC offset outside -12:00..+14:00"),    ("items", "item_id,title,release_date,release_year\n7,Seven,1995-09-22,1995\n8,Eight,1995-06-01,1994\n", 2,
+     "release_year", "release_year 1994 disagrees with release_date 1995-06-01"),
 ]
 
 
@@ -185,6 +190,18 @@ def test_events_already_stored_refresh_no_feature_rows(items_home, tmp_path):
     assert snapshot(items_home) == features_before
 
 
+def test_progress_does_not_claim_to_publish_rows_already_in_the_store(items_home, tmp_path):
+    """Loading a file again publishes nothing: the progress line must not say it publishes its rows."""
+    files = [("interactions", write(tmp_path / "e.csv", "user_id,item_id,timestamp\nu1,1,100\nu2,1,200\n"), "2 valid rows"),
+             ("items", write(tmp_path / "i.csv", "item_id,title\n1,Toy Story\n"), "1 valid row")]
+    for entity, path, valid in files:
+        marquee("ingest", entity, str(path), home=items_home)
+        again = marquee("ingest", entity, str(path), home=items_home)
+        assert "0 new" in again.stdout and "already in the store" in again.stdout
+        assert [line for line in again.stderr.splitlines() if line.startswith("publishing")] == [
+            f"publishing the new or changed rows of {valid} ..."]
+
+
 def test_an_empty_text_is_stored_as_null_from_parquet_as_from_csv(items_home, tmp_path):
     users = to_parquet(tmp_path / "u.parquet", "SELECT * FROM (VALUES ('p1', '', 'writer'), ('p2', 'F', ''))"
                                                " t(user_id, gender, occupation)")
@@ -245,6 +262,19 @@ def test_registered_users_are_the_typed_ids_of_the_loaded_rows(items_home, tmp_p
             == ["w8", "w9"]
 
 
+def test_a_release_year_that_disagrees_with_the_release_date_is_rejected(items_home, tmp_path):
+    path = write(tmp_path / "i.csv", "item_id,title,release_date,release_year\n"
+                 "7,Seven,1995-09-22,1995\n8,Eight,1995-06-01,1994\n9,Nine,1999-01-01,\n10,Ten,,2001\n")
+    result = ingest("items", path, items_home, skip_invalid=True)
+    with store.read(items_home) as con:
+        stored = con.execute("SELECT item_id, release_year, CAST(release_date AS VARCHAR) FROM items "
+                             "WHERE CAST(item_id AS INTEGER) >= 7 ORDER BY CAST(item_id AS INTEGER)").fetchall()
+        rejects = con.execute('SELECT "row", "column", reason FROM rejected_rows').fetchall()
+    assert result.rejected == 1
+    assert rejects == [(2, "release_year", "release_year 1994 disagrees with release_date 1995-06-01")]
+    assert stored == [("7", 1995, "1995-09-22"), ("9", 1999, "1999-01-01"), ("10", 2001, None)]
+
+
 def test_epoch_and_iso_timestamps_and_default_event_type(items_home, tmp_path):
     path = write(tmp_path / "e.csv", "USER_ID,Item_Id,TIMESTAMP,rating\n"
                  "u1,1,881250949,4\nu1,2,2020-01-01T10:00:00+02:00,\nu1,3,2020-01-02,\n")
@@ -254,6 +284,33 @@ def test_epoch_and_iso_timestamps_and_default_event_type(items_home, tmp_path):
                           "ORDER BY 1").fetchall()
     assert got == [("1", "1997-12-04 15:55:49", "rating"), ("2", "2020-01-01 08:00:00", "view"),
                    ("3", "2020-01-02 00:00:00", "view")]
+
+
+# offset as written -> the stored UTC time, or None where the offset is refused (DuckDB itself reads them all)
+OFFSETS = [("+25:00", None), ("+2500", None), ("+25", None), ("+99:99", None), ("-12:01", None), ("+14:00:01", None),
+           (".5-25", None), ("+14:00", "2022-12-31 20:00:00"), ("-1200", "2023-01-01 22:00:00"),
+           ("+05:30", "2023-01-01 04:30:00"), ("-00", "2023-01-01 10:00:00"), ("Z", "2023-01-01 10:00:00"),
+           (" Etc/GMT-14", "2022-12-31 20:00:00"), (" America/Port-au-Prince", "2023-01-01 15:00:00")]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])   # a Parquet column of text is checked as CSV text is
+def test_a_utc_offset_no_place_uses_is_refused(items_home, tmp_path, fmt):
+    rows = [(f"o{i}", f"2023-01-01T10:00:00{offset}") for i, (offset, _) in enumerate(OFFSETS)]
+    rows.append(("epoch", "1e+9"))   # a sign in epoch text is no offset
+    if fmt == "csv":
+        path = write(tmp_path / "e.csv", "user_id,item_id,timestamp\n" + "".join(f"{u},1,{t}\n" for u, t in rows))
+    else:
+        values = ", ".join(f"('{u}', '1', '{t}')" for u, t in rows)
+        path = to_parquet(tmp_path / "e.parquet", f"SELECT * FROM (VALUES {values}) t(user_id, item_id, timestamp)")
+    result = ingest("interactions", path, items_home, skip_invalid=True)
+    with store.read(items_home) as con:
+        stored = dict(con.execute("SELECT user_id, CAST(ts AS VARCHAR) FROM interactions").fetchall())
+        rejects = con.execute('SELECT "row", "column", reason FROM rejected_rows ORDER BY "row"').fetchall()
+    refused = [i + 1 for i, (_, utc) in enumerate(OFFSETS) if utc is None]
+    assert result.rejected == len(refused) and [r[0] for r in rejects] == refused
+    assert all(c == "timestamp" and r.endswith("has a UTC offset outside -12:00..+14:00") for _, c, r in rejects)
+    assert {u: stored.get(u) for u, _ in rows} == {**{f"o{i}": utc for i, (_, utc) in enumerate(OFFSETS)},
+                                                   "epoch": "2001-09-09 01:46:40"}
 
 
 def test_a_compact_date_in_parquet_is_refused_not_stored_in_1970(items_home, tmp_path):

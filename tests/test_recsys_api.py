@@ -278,3 +278,28 @@ def test_a_history_file_folds_in_only_the_run_s_event_types(home, tmp_path):
     reasons = recs[recs.user_id.str.startswith("new_")].groupby("user_id")["reason"].agg(set).to_dict()
     assert set(reasons) == {"new_b", "new_v", "new_r"}
     assert reasons["new_v"] == reasons["new_r"] == {"popular"} and "popular" not in reasons["new_b"]
+
+
+NOTHING_TO_SHOW = [
+    # titles, (user, title) events, what the summary must say
+    ("ABC", [(u, t) for u in ("u1", "u2", "u3", "u4") for t in "ABC"],
+     "0 recommendations for 0 users (0 folded in, 0 with no history got popular titles; 4 users had already seen "
+     "all 3 titles the run knows: nothing left to recommend to them)"),
+    ("ABC", [(f"u{i}", "ABC"[i % 3]) for i in range(6)],
+     "0 similar_items rows (no user in the training data has two titles, so nothing links one title to another)"),
+    ("A", [("u1", "A"), ("u2", "A")],
+     "2 users had already seen the only title the run knows: nothing left to recommend to them), "
+     "0 similar_items rows (the run knows only 1 title)"),
+]
+
+
+@pytest.mark.parametrize(("titles", "events", "said"), NOTHING_TO_SHOW, ids=["seen-all", "no-links", "one-title"])
+def test_score_summary_says_why_it_published_nothing(home, tmp_path, capsys, titles, events, said):
+    pd.DataFrame({"item_id": list(titles), "title": list(titles)}).to_csv(tmp_path / "items.csv", index=False)
+    pd.DataFrame({"user_id": [u for u, _ in events], "item_id": [t for _, t in events],
+                  "timestamp": range(100, 100 + len(events))}).to_csv(tmp_path / "events.csv", index=False)
+    ingest.ingest("items", tmp_path / "items.csv", home)
+    ingest.ingest("interactions", tmp_path / "events.csv", home)
+    api.train(home, "quick", "cpu", model="ease")
+    assert main(["score", "recsys"]) == 0
+    assert said in capsys.readouterr().out

@@ -33,8 +33,14 @@ def score_summary(out: dict) -> str:
     """What `score forecast` published, in one line (`marquee demo` prints it too)."""
     from data.wording import plural
 
+    no_genre = out["no_genre_titles"]
+    from_genres = out["genre_fallback_titles"] - no_genre
+    fallbacks = [f"{plural(from_genres, 'title')} from their genres"] if from_genres or not no_genre else []
+    if no_genre:   # e.g. a catalogue without genres
+        fallbacks.append(f"{plural(no_genre, 'title')} with no genre to go by, at the recent average of the "
+                         "titles too little watched to model")
     return (f"published {plural(out['rows'], 'forecast row')} for {out['series']:,} series "
-            f"({plural(out['genre_fallback_titles'], 'title')} from their genres) from {out['run_id']}")
+            f"({', '.join(fallbacks)}) from {out['run_id']}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:

@@ -38,10 +38,24 @@ def _score(args: argparse.Namespace) -> None:
 
 
 def score_summary(out: dict) -> str:
-    """What `score recsys` published, in one line (`marquee demo` prints it too)."""
+    """What `score recsys` published, in one line (`marquee demo` prints it too), with the reason for users left
+    without recommendations and for an empty similar_items."""
+    titles = "the only title" if out["titles"] == 1 else f"all {out['titles']:,} titles"
+    seen_all = (f"; {plural(out['users_seen_all'], 'user')} had already seen {titles} "
+                "the run knows: nothing left to recommend to them" if out["users_seen_all"] else "")
+    similar = plural(out["similar_items"], "similar_items row") + (
+        "" if out["similar_items"] else f" ({_why_no_similar_items(out)})")
     return (f"run {out['run_id']}: {plural(out['recommendations'], 'recommendation')} for "
             f"{plural(out['users'], 'user')} ({out['folded_in_users']:,} folded in, {out['popular_users']:,} with "
-            f"no history got popular titles), {plural(out['similar_items'], 'similar_items row')}")
+            f"no history got popular titles{seen_all}), {similar}")
+
+
+def _why_no_similar_items(out: dict) -> str:
+    if out["titles"] == 1:
+        return "the run knows only 1 title"
+    if not out["training_users_with_two_titles"]:
+        return "no user in the training data has two titles, so nothing links one title to another"
+    return "the model rates no pair of titles as similar"
 
 
 def _evaluate(args: argparse.Namespace) -> None:
