@@ -30,7 +30,7 @@ try:
     q.version()
 except MarqueeError as exc:
     st.error(f"{exc}")
-    st.info("Load the demo with `marquee demo --no-app`, or your own data with `marquee ingest`.")
+    st.info("Load the demo with `marquee demo --no-app`, or your own data with `marquee init`, then `marquee ingest`.")
     st.stop()
 try:
     nav.run()
