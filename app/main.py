@@ -1,7 +1,7 @@
 """The Marquee dashboard: a router over one file per page (`streamlit run app/main.py`, or `marquee app`).
 
-It serves the store at `$MARQUEE_HOME`. Pages only call `app.queries` (read-only, cached) and
-the pipelines' live-prediction APIs; nothing here writes to the store.
+It serves the store at `$MARQUEE_HOME`. Pages only call `app.queries` (read-only, cached; the SQL page
+also `data.sql`) and the pipelines' live-prediction APIs; nothing here writes to the store.
 """
 import streamlit as st
 
@@ -30,7 +30,7 @@ try:
     q.version()
 except MarqueeError as exc:
     st.error(f"{exc}")
-    st.info("Load the demo with `marquee demo --no-app`, or your own data with `marquee ingest`.")
+    st.info("Load the demo with `marquee demo --no-app`, or your own data with `marquee init`, then `marquee ingest`.")
     st.stop()
 try:
     nav.run()

@@ -1,6 +1,7 @@
 """The dashboard's reads: SQL constants with `$name` parameters, one thin function per question.
 
-Pages never compute and never touch DuckDB: they call these functions. Each one opens a
+Pages never compute and never touch DuckDB: they call these functions (the SQL page's schema
+browser calls `data.sql`, the path `marquee sql` takes). Each one opens a
 read-only connection through `data.store.read` for that request only (it retries while a job
 holds the write lock), and its result is cached with `st.cache_data`, keyed on a cheap store
 *version* (the latest run ids, the last publish, the row counts), so a new run or a new ingest

@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS review_sentiment (
     review_id VARCHAR, p_positive DOUBLE, label INTEGER, run_id VARCHAR);
 CREATE TABLE IF NOT EXISTS forecasts (
     series_id VARCHAR, ds DATE, p10 DOUBLE, p50 DOUBLE, p90 DOUBLE,
-    method VARCHAR,  -- 'model', or 'genre_fallback' for titles with too little history
+    method VARCHAR,  -- 'model' (N-HiTS / TFT), the baseline's name ('mean4', 'naive', 'snaive'), or 'genre_fallback'
     run_id VARCHAR);
 
 -- registry

@@ -2,7 +2,7 @@
 
 DuckDB lets one process write and shuts every other process out, readers included, while it
 does. So readers open a read-only connection per request and retry on a lock; writers open
-one briefly, do all their work in a single transaction, and close (see DESIGN.md).
+one briefly, do all their work in a single transaction, and close (docs/schema.md, "Concurrency model").
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 The target is log1p(count), normalised per look-back window (robust, with a floor), under a quantile loss (p10/p50/p90), which
 suits bursty counts: the p50 of log1p(y) maps back to the median count, the point forecast that
 minimises absolute error. Covariates: genre flags and series kind (static), time since release and
-since the series' first event plus the calendar (known ahead), and weekly review sentiment
+since the series' first event plus the calendar (known ahead), and review sentiment per period
 when the store has it (past only). A model file is its state_dict (safetensors) + a JSON config; the
 dataset is rebuilt from the store as of the same cutoff, which is deterministic.
 """

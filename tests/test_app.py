@@ -364,6 +364,7 @@ def test_a_daily_forecast_run_is_compared_and_drawn_per_day(home, tmp_path):
     assert '"Events per day"' in at.get("vega_lite_chart")[0].proto.spec
     at = page("forecasts")
     assert "Mean events per day forecast" in texts(at) and "A daily forecast run" in texts(at)
+    assert "naive (last day) and mean4 (mean of the last 4 days)" in texts(at)
     assert '"Events per day"' in at.get("vega_lite_chart")[0].proto.spec
 
 

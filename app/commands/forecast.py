@@ -55,7 +55,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def register(cli) -> None:
-    p = cli.verb("train", "forecast", "train the engagement forecaster (weekly title and genre counts)", _train)
+    p = cli.verb("train", "forecast", "train the engagement forecaster (title and genre counts per week, or per day)", _train)
     p.add_argument("--horizon", type=whole_number(1, 366), default=None, help="periods to forecast (default 4)")
     p.add_argument("--freq", choices=["W", "D"], default=None, help="W: Monday-start weeks (default); D: days")
     p.add_argument("--cutoff", default=None,

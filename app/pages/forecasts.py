@@ -50,7 +50,8 @@ st.subheader("Backtest accuracy")
 run = runs.iloc[0]
 backtest = data["backtest"]
 st.caption(f"Run `{run['run_id']}` ({run['model']}); WAPE = sum |actual - p50| / sum actual, lower is better; "
-           f"naive (last week) and mean4 (mean of the last 4 weeks) are the baselines. Source: {data['backtest_source']}.")
+           f"naive (last {unit}) and mean4 (mean of the last 4 {unit}s) are the baselines. "
+           f"Source: {data['backtest_source']}.")
 if backtest.empty:
     st.info("No backtest metrics on this run: run `marquee evaluate forecast`")
 else:
