@@ -301,20 +301,24 @@ def _imbalanced(n_pos: int, n_neg: int) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("model", ["tfidf", "nblr"])
-def test_a_label_with_too_few_rows_is_refused_before_a_run_starts(home, tmp_path, capsys, model):
-    from nlp.data import MIN_ROWS_PER_LABEL
+def test_a_label_with_too_few_texts_is_refused_before_a_run_starts(home, tmp_path, capsys, model):
+    from nlp.data import MIN_TEXTS_PER_LABEL
 
     short = tmp_path / "short.csv"
-    _imbalanced(11, MIN_ROWS_PER_LABEL - 1).to_csv(short, index=False)
-    assert cli(["train", "sentiment", "--home", str(home), "--model", model, "--labeled", str(short)]) == 2
-    err = capsys.readouterr().err
-    assert err == (f"error: {short}, column 'label': each label needs at least {MIN_ROWS_PER_LABEL} rows "
-                   f"(found {MIN_ROWS_PER_LABEL - 1} labelled 0)\n")
+    _imbalanced(11, MIN_TEXTS_PER_LABEL - 1).to_csv(short, index=False)
+    repeated = tmp_path / "repeated.csv"    # enough rows, but copies of one text: they stay on one side of the split
+    neg = _imbalanced(11, 1)
+    pd.concat([neg, neg.tail(1).assign(text=lambda d: "  " + d["text"].str.upper())]).to_csv(repeated, index=False)
+    for path in (short, repeated):
+        assert cli(["train", "sentiment", "--home", str(home), "--model", model, "--labeled", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"error: {path}, column 'label': each label needs at least {MIN_TEXTS_PER_LABEL} different "
+                       f"texts, ignoring case and spacing (found {MIN_TEXTS_PER_LABEL - 1} labelled 0)\n")
     assert _rows(home, "SELECT count(*) AS n FROM runs")["n"][0] == 0
     assert not any((home / "artifacts").glob("*"))
 
     enough = tmp_path / "enough.csv"     # the boundary, with each negative from its own source
-    _imbalanced(10, MIN_ROWS_PER_LABEL).to_csv(enough, index=False)
+    _imbalanced(10, MIN_TEXTS_PER_LABEL).to_csv(enough, index=False)
     assert cli(["train", "sentiment", "--home", str(home), "--model", model, "--labeled", str(enough)]) == 0
     assert _rows(home, "SELECT status FROM runs")["status"].tolist() == ["succeeded"]
 
@@ -325,7 +329,7 @@ def test_a_label_with_too_few_rows_is_refused_before_a_run_starts(home, tmp_path
 def test_the_validation_split_leaves_every_label_in_both_parts(n_pos, n_neg, sources):
     from nlp.data import train_val_split
 
-    df = pd.DataFrame({"text": ["t"] * (n_pos + n_neg), "label": [1] * n_pos + [0] * n_neg})
+    df = pd.DataFrame({"text": [f"review {i}" for i in range(n_pos + n_neg)], "label": [1] * n_pos + [0] * n_neg})
     if sources != "none":
         df["source"] = [f"s{i}" if sources == "one each" else "rt" for i in range(len(df))]
     for seed in range(5):
@@ -340,7 +344,7 @@ def test_many_small_sources_still_leave_most_rows_for_training(sources):
     from nlp.data import train_val_split
 
     n = 400
-    df = pd.DataFrame({"text": ["t"] * n, "label": [i % 2 for i in range(n)],
+    df = pd.DataFrame({"text": [f"review {i}" for i in range(n)], "label": [i % 2 for i in range(n)],
                        "source": [f"s{i}" if sources == "one each" else ("tiny" if i < 4 else "big") for i in range(n)]})
     tr, va = train_val_split(df, 0.1, None, seed=0)
     assert len(va) == pytest.approx(40, abs=2) and len(tr) + len(va) == n
@@ -350,12 +354,61 @@ def test_many_small_sources_still_leave_most_rows_for_training(sources):
 def test_big_sources_still_stratify_the_validation_split():
     from nlp.data import train_val_split
 
-    df = pd.DataFrame({"text": ["t"] * 1000, "label": [i % 2 for i in range(1000)],
+    df = pd.DataFrame({"text": [f"review {i}" for i in range(1000)], "label": [i % 2 for i in range(1000)],
                        "source": ["imdb" if i < 800 else "rt" for i in range(1000)]})
     for seed in range(3):
         _, va = train_val_split(df, 0.1, None, seed)
         assert va.groupby(["source", "label"]).size().to_dict() == {("imdb", 0): 40, ("imdb", 1): 40,
                                                                      ("rt", 0): 10, ("rt", 1): 10}
+
+
+def _with_repeats(n: int, seed: int = 0) -> pd.DataFrame:
+    """n labelled rows where about half the texts come 2-4 times, in other case and spacing."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        text = f"Review number {i} of the film"
+        variants = [text, f"  {text.upper()}", text.replace(" ", "  \t") + "\n", text.lower()]
+        copies = int(rng.integers(2, 5)) if rng.random() < 0.5 else 1
+        rows += [(variants[c], i % 2) for c in range(copies)]
+    return pd.DataFrame(rows, columns=["text", "label"]).sample(frac=1.0, random_state=seed, ignore_index=True)
+
+
+@pytest.mark.parametrize("max_val", [None, 12])
+def test_every_copy_of_a_text_lands_on_one_side_of_the_validation_split(max_val):
+    """Copies on both sides let validation 'predict' reviews training had learnt: inflated validation accuracy."""
+    from nlp.data import text_keys, train_val_split
+
+    df = _with_repeats(200).assign(source=lambda d: np.where(d.index % 3 == 0, "imdb", "rt"))
+    for seed in range(5):
+        tr, va = train_val_split(df, 0.2, max_val, seed)
+        assert not set(text_keys(tr["text"])) & set(text_keys(va["text"]))
+        assert len(tr) + len(va) == len(df) and set(tr["label"]) == set(va["label"]) == {0, 1}
+        assert len(va) == pytest.approx(max_val or 0.2 * len(df), abs=2)
+        again = train_val_split(df, 0.2, max_val, seed)[1]
+        assert again.equals(va)                                                # deterministic under the seed
+    assert set(text_keys(train_val_split(df, 0.2, max_val, 1)[1]["text"])) != set(text_keys(va["text"]))
+
+
+def test_copies_with_conflicting_labels_stay_together_and_are_counted(home, tmp_path, capsys):
+    from nlp.data import repeated_texts, text_keys, train_val_split
+
+    good = toy_reviews(120).drop_duplicates("text", ignore_index=True)
+    clash = pd.DataFrame({"text": ["It was OK", "it  was ok ", "It was OK", "Not bad at all", "not bad AT ALL"],
+                          "label": [1, 0, 1, 0, 1]})
+    df = pd.concat([good, clash, good.head(3)], ignore_index=True)
+    assert repeated_texts(df) == {"repeated_texts": 5, "texts_with_both_labels": 2}
+    for seed in range(10):
+        tr, va = train_val_split(df, 0.3, None, seed)
+        assert not set(text_keys(tr["text"])) & set(text_keys(va["text"]))
+
+    path = tmp_path / "clash.csv"
+    df.to_csv(path, index=False)
+    assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(path)]) == 0
+    assert ("note: 2 texts (ignoring case and spacing) are labelled both positive and negative; all copies of each "
+            "stay together, in training or in validation") in capsys.readouterr().out
+    metrics = _rows(home, "SELECT metrics FROM runs")["metrics"][0]
+    assert '"repeated_texts": 5' in metrics and '"texts_with_both_labels": 2' in metrics
 
 
 def test_evaluate_reports_validation_metrics(tfidf_run, home):

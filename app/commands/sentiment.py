@@ -31,6 +31,10 @@ def train_summary(run_id: str, metrics: str | dict | None) -> str:
         if majority is not None and m["val"]["accuracy"] <= majority:
             line += (f"\nnote: no better than giving every validation review the commoner label ({majority:.3f}): "
                      "the model may not tell the rarer label apart; label more reviews of it")
+    both = m.get("texts_with_both_labels")
+    if both:
+        line += (f"\nnote: {plural(both, 'text')} (ignoring case and spacing) {'is' if both == 1 else 'are'} labelled "
+                 "both positive and negative; all copies of each stay together, in training or in validation")
     history = m.get("history") or {}
     if history.get("stopped") == "time_budget":
         done, planned = history.get("steps", 0), history.get("planned_steps")
