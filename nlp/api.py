@@ -97,7 +97,10 @@ def score(home=None, run_id: str | None = None, device: str = "auto", *, input=N
 
 
 def evaluate(home=None, run_id: str | None = None, *, labeled=None, device: str = "auto", **_) -> dict:
-    """The run's validation metrics; with `labeled` (text,label file) also metrics on that file (recorded)."""
+    """The run's validation metrics and those recorded on labelled files (`eval:<absolute path>`); with
+    `labeled` (text,label file) also metrics on that file, recorded under its path (replacing its last)."""
+    from nlp.evaluation import eval_key
+
     run = runs.resolve("sentiment", run_id, home)
     m = run["metrics"]
     out = {"run_id": run["run_id"], "model": run["model"],
@@ -115,8 +118,10 @@ def evaluate(home=None, run_id: str | None = None, *, labeled=None, device: str 
         p = model.predict(df["text"].tolist(), progress=True).clip(1e-7, 1 - 1e-7)
         import numpy as np
 
-        out[f"eval:{Path(labeled).name}"] = metrics(np.log(p / (1 - p)), df["label"].to_numpy())
-        runs.record_metrics(run["run_id"], {f"eval:{Path(labeled).name}": out[f"eval:{Path(labeled).name}"]}, home)
+        key = eval_key(labeled)
+        m[key] = metrics(np.log(p / (1 - p)), df["label"].to_numpy())
+        runs.record_metrics(run["run_id"], {key: m[key]}, home)
+    out.update({k: v for k, v in m.items() if k.startswith("eval:")})
     return out
 
 

@@ -417,6 +417,29 @@ def test_evaluate_reports_validation_metrics(tfidf_run, home):
     assert {"nll", "brier", "auc", "temperature"} <= set(out["val"])
 
 
+def test_labelled_files_of_one_name_keep_separate_results(tfidf_run, home, tmp_path, capsys):
+    """Both were recorded as `eval:reviews.csv`: the second file's result overwrote the first's."""
+    import json
+
+    right, wrong = toy_reviews(20, seed=3), toy_reviews(20, seed=3).assign(label=lambda d: 1 - d["label"])
+    a, b = tmp_path / "a" / "reviews.csv", tmp_path / "b" / "reviews.csv"
+    for path, frame in ((a, right), (b, wrong)):
+        path.parent.mkdir()
+        frame.to_csv(path, index=False)
+        assert cli(["evaluate", "sentiment", "--home", str(home), "--labeled", str(path)]) == 0
+    capsys.readouterr()
+    out = api.evaluate(home, tfidf_run)
+    assert out[f"eval:{a.resolve()}"]["accuracy"] == 1.0 and out[f"eval:{b.resolve()}"]["accuracy"] == 0.0
+
+    right.head(12).to_csv(a, index=False)        # the same file again: its result is replaced, not added
+    assert cli(["evaluate", "sentiment", "--home", str(home), "--labeled", str(a)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert [k for k in printed if k.startswith("eval:")] == [f"eval:{a.resolve()}", f"eval:{b.resolve()}"]
+    assert printed[f"eval:{a.resolve()}"]["n"] == 12 and printed[f"eval:{b.resolve()}"]["n"] == 20
+    recorded = json.loads(_rows(home, "SELECT metrics FROM runs")["metrics"][0])
+    assert sorted(k for k in recorded if k.startswith("eval:")) == sorted(k for k in printed if k.startswith("eval:"))
+
+
 def test_default_training_set_is_the_protocol_train_part(tmp_path):
     import importlib.util
     from pathlib import Path

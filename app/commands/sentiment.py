@@ -92,4 +92,5 @@ def register(cli) -> None:
 
     e = cli.verb("evaluate", "sentiment", "a run's validation metrics (and on --labeled FILE)", _evaluate)
     e.add_argument("--run", help="run id (default: the latest succeeded sentiment run)")
-    e.add_argument("--labeled", metavar="FILE", help="also evaluate on this CSV/Parquet of text,label")
+    e.add_argument("--labeled", metavar="FILE",
+                   help="also evaluate on this CSV/Parquet of text,label (kept in the run as eval:<absolute path>)")
