@@ -69,7 +69,8 @@ def protocol_train() -> pd.DataFrame:
 
 def read_labeled(path: str | Path) -> pd.DataFrame:
     """A user's labelled file -> DataFrame(text, label int 0/1[, source]). Bad rows raise InputError (file, row,
-    column); so does a review_id (optional) given twice, which could only repeat or contradict a label."""
+    column); so does a review_id (optional) given twice, which could only repeat or contradict a label.
+    What training needs beyond that (both labels, enough rows) is require_trainable's."""
     raw = read_rows(path, LABELED, max_line_bytes=MAX_LINE_BYTES)
     labels = []
     for i, label in enumerate(raw["label"], start=1):
@@ -80,10 +81,6 @@ def read_labeled(path: str | Path) -> pd.DataFrame:
             raise InputError(path, f"label {label!r} is not 0/1, pos/neg, positive/negative or true/false",
                              row=i, column="label")
         labels.append(LABEL_WORDS[key])
-    if len(set(labels)) < 2:
-        raise InputError(path, "needs both positive (1) and negative (0) labels", column="label")
-    if len(labels) < 10:
-        raise InputError(path, f"only {len(labels)} labelled rows; need at least 10")
     out = pd.DataFrame({"text": raw["text"].astype(str), "label": np.asarray(labels, dtype=np.int64)})
     if "source" in raw.columns:   # optional: only used to stratify the validation split
         out["source"] = raw["source"].fillna("").astype(str).to_numpy()
@@ -91,9 +88,14 @@ def read_labeled(path: str | Path) -> pd.DataFrame:
 
 
 def require_trainable(df: pd.DataFrame, path: str | Path, words: bool = True) -> None:
-    """Refuse a labelled file with a label of so few different texts that the validation split would take
-    it out of training entirely (sklearn then fails on a one-class fit, after a run was started), or, when
-    `words` (a tfidf/nblr model or a blend), whose texts hold no word the bag-of-n-grams models read."""
+    """Refuse a labelled file training cannot learn from (evaluation takes any): one label only, under 10
+    rows, a label of so few different texts that the validation split would take it out of training
+    entirely (sklearn then fails on a one-class fit, after a run was started), or, when `words` (a
+    tfidf/nblr model or a blend), texts with no word the bag-of-n-grams models read."""
+    if df["label"].nunique() < 2:
+        raise InputError(path, "needs both positive (1) and negative (0) labels to train", column="label")
+    if len(df) < 10:
+        raise InputError(path, f"only {len(df)} labelled rows; training needs at least 10")
     counts = pd.DataFrame({"key": text_keys(df["text"]), "label": df["label"]}).drop_duplicates()["label"].value_counts()
     label, n = min(counts.items(), key=lambda kv: (kv[1], kv[0]))
     if n < MIN_TEXTS_PER_LABEL:

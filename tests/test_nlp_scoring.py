@@ -440,6 +440,36 @@ def test_labelled_files_of_one_name_keep_separate_results(tfidf_run, home, tmp_p
     assert sorted(k for k in recorded if k.startswith("eval:")) == sorted(k for k in printed if k.startswith("eval:"))
 
 
+def test_a_file_of_one_label_is_evaluated_with_what_is_defined(tfidf_run, home, tmp_path, capsys):
+    """evaluate --labeled refused it ('needs both positive (1) and negative (0) labels'), yet its accuracy exists."""
+    import json
+
+    texts = toy_reviews(8, seed=5).query("label == 1")["text"].tolist() + ["the film was awful and dull"]
+    only = tmp_path / "only_positive.csv"
+    pd.DataFrame({"text": texts, "label": "pos"}).to_csv(only, index=False)
+    assert cli(["evaluate", "sentiment", "--home", str(home), "--labeled", str(only)]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)[f"eval:{only.resolve()}"]
+    p = np.asarray(api.predict_texts(texts, home, tfidf_run))
+    assert result["accuracy"] == pytest.approx(float((p >= 0.5).mean()), abs=1e-6) and result["accuracy"] < 1
+    assert (result["n"], result["positive"], result["negative"]) == (5, 5, 0)
+    assert {"nll", "brier"} <= set(result) and "auc" not in result
+    assert "every review here is positive" in result["undefined"]["auc"]
+    assert captured.err.endswith(f"note: {only}: auc is undefined (ROC AUC ranks positive reviews against negative "
+                                 "ones; every review here is positive)\n")
+    assert "NaN" not in _rows(home, "SELECT metrics FROM runs")["metrics"][0]
+
+    both = tmp_path / "both.csv"
+    toy_reviews(6, seed=5).to_csv(both, index=False)
+    assert cli(["evaluate", "sentiment", "--home", str(home), "--labeled", str(both)]) == 0
+    two = json.loads(capsys.readouterr().out)[f"eval:{both.resolve()}"]
+    assert two["auc"] == 1.0 and "undefined" not in two and (two["positive"], two["negative"]) == (3, 3)
+
+    assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(only)]) == 2
+    assert capsys.readouterr().err == (f"error: {only}, column 'label': needs both positive (1) and negative (0) "
+                                       "labels to train\n")
+
+
 def test_default_training_set_is_the_protocol_train_part(tmp_path):
     import importlib.util
     from pathlib import Path

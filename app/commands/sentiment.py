@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from app.cli import positive_int, positive_number, print_json, resolve_profile, whole_number
 from data.wording import plural
@@ -65,8 +66,13 @@ def score_summary(out: dict) -> str:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from nlp import api
+    from nlp.evaluation import eval_key
 
-    print_json(api.evaluate(args.home, args.run, labeled=args.labeled, device=args.device))
+    out = api.evaluate(args.home, args.run, labeled=args.labeled, device=args.device)
+    print_json(out)
+    if args.labeled:   # said in words too, on stderr: stdout stays JSON for scripts
+        for name, why in out[eval_key(args.labeled)].get("undefined", {}).items():
+            print(f"note: {args.labeled}: {name} is undefined ({why})", file=sys.stderr)
 
 
 def register(cli) -> None:
