@@ -103,6 +103,49 @@ def test_a_review_ingested_again_with_another_text_is_scored_again(tfidf_run, ho
     assert api.score(home, tfidf_run, progress=False)["scored"] == 0
 
 
+def test_scoring_after_a_change_rewrites_only_the_changed_reviews_scores(tfidf_run, home, tmp_path, monkeypatch):
+    """One edited review made the publish delete and write again every score of the run (a million for one edit)."""
+    from data import runs
+
+    written = []   # the review_sentiment rows each publish writes (the real publish runs)
+    real_publish = runs.publish
+
+    def publish(run_id, outputs=None, **kw):
+        written.append(sorted(outputs["review_sentiment"]["review_id"]))
+        return real_publish(run_id, outputs, **kw)
+
+    monkeypatch.setattr(runs, "publish", publish)
+    (tmp_path / "items.csv").write_text("item_id,title\ni1,One\n")
+    first, edit = tmp_path / "reviews.csv", tmp_path / "edit.csv"
+    first.write_text("review_id,text,item_id,timestamp\n" + "".join(
+        f"r{i},{t},i1,2024-01-0{i}\n" for i, t in enumerate(["the film was great", "superb and moving",
+                                                              "dull and tedious", "i loved it"], start=1)))
+    edit.write_text("review_id,text\nr2,the film was awful and boring\nr5,brilliant and wonderful\n")
+    assert cli(["ingest", "items", str(tmp_path / "items.csv"), "--home", str(home)]) == 0
+    assert cli(["ingest", "reviews", str(first), "--home", str(home)]) == 0
+    assert api.score(home, tfidf_run, progress=False)["scored"] == 4
+    rows = "SELECT review_id, p_positive, label FROM review_sentiment_latest ORDER BY review_id"
+    before = _rows(home, rows).set_index("review_id")
+
+    assert cli(["ingest", "reviews", str(edit), "--home", str(home)]) == 0
+    out = api.score(home, tfidf_run, progress=False)
+    assert (out["scored"], out["changed"], out["already_scored"]) == (2, 1, 3)
+    assert written[-1] == ["r2", "r5"]                                             # not the 3 unchanged
+    after = _rows(home, rows).set_index("review_id")
+    assert after.index.tolist() == ["r1", "r2", "r3", "r4", "r5"]                 # each once
+    assert after.loc[["r1", "r3", "r4"]].equals(before.loc[["r1", "r3", "r4"]]) and after.loc["r2", "label"] == 0
+    daily = _rows(home, "SELECT sum(reviews) AS n, sum(reviews * mean_p_positive) AS s FROM item_sentiment_daily")
+    p = after.loc[["r1", "r2", "r3", "r4"], "p_positive"]                          # r5 has no title
+    assert (daily["n"][0], daily["s"][0]) == (4, pytest.approx(p.sum()))
+
+    with store.write(home) as con:    # a text emptied outside ingest: its old score goes, the rest stay
+        con.execute("UPDATE reviews SET text = '', ingested_at = (SELECT max(published_at) FROM run_outputs) "
+                    "+ INTERVAL 1 SECOND WHERE review_id = 'r3'")
+    out = api.score(home, tfidf_run, progress=False)
+    assert (out["scored"], out["changed"], out["refused_empty"]) == (0, 1, 1) and written[-1] == []
+    assert _rows(home, rows).set_index("review_id").equals(after.drop(index="r3"))
+
+
 @pytest.fixture
 def tokyo(monkeypatch):
     """The process's local time zone 9 hours ahead of UTC (DuckDB takes it for a new connection's TimeZone)."""
