@@ -153,7 +153,7 @@ def train_val_split(df: pd.DataFrame, val_fraction: float, max_val: int | None, 
     the label stay together too. Stratified by label, and by source too when every (label, source)
     group is big enough to give validation its share of at least one row (each group gives one, so
     many small sources, e.g. one per row, would otherwise leave almost nothing to train on); a text
-    counts in the group of its first copy. A file without repeats splits as it did row by row."""
+    counts in the stratum of its first copy. A file without repeats splits as it did row by row."""
     rng = np.random.default_rng(seed)
     n_val = max(2, round(val_fraction * len(df)))
     if max_val is not None:
