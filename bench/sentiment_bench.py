@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import sys
 import time
@@ -41,7 +42,7 @@ def run_model(name: str, train_args: list[str], home: Path, split: Path, test: P
     """train -> score --input/--output -> evalkit, all through the CLI."""
     labels = labels or split / "test_labels.csv"
     out, train_s, *_ = run([BIN / "marquee", "train", "sentiment", "--home", home, *train_args], log)
-    run_id = out.strip().split()[-1]
+    run_id = re.search(r"trained sentiment run (\S+?):?\s", out + "\n").group(1)   # "...run ID: validation accuracy ..."
     preds = split.parent / f"preds-{name}.csv"
     score_cmd = [BIN / "marquee", "score", "sentiment", "--home", home, "--run", run_id, "--input", test,
                  "--output", preds] + (["--components"] if components else [])

@@ -24,6 +24,8 @@ from data.errors import MarqueeError
 
 PIPELINES = ("recsys", "sentiment", "forecast")
 OUTPUT_TABLES = ("recommendations", "similar_items", "review_sentiment", "forecasts", "item_sentiment_daily")
+# the column a run's rows are replaced by (publish's `replace_keys`): one score per review and run
+OUTPUT_KEYS = {"review_sentiment": "review_id"}
 
 INSERT_RUN = """INSERT INTO runs (run_id, pipeline, model, params, data_snapshot, artifact_uri, status, started_at)
 VALUES ($run_id, $pipeline, $model, $params, $snapshot, $uri, 'running', $now)"""
@@ -78,14 +80,21 @@ def _merge_metrics(con: duckdb.DuckDBPyConnection, run_id: str, metrics: Mapping
     con.execute(SET_METRICS, {"metrics": json.dumps(merged, default=float), "run_id": run_id})
 
 
-def _insert_output(con: duckdb.DuckDBPyConnection, table: str, run_id: str, frame: Any, replace: bool) -> int:
-    """Insert `frame` into output `table` tagged with `run_id`; returns the run's rows in the table now."""
+def _insert_output(con: duckdb.DuckDBPyConnection, table: str, run_id: str, frame: Any, replace: bool,
+                   keys: list | None = None) -> int:
+    """Insert `frame` into output `table` tagged with `run_id`, after dropping the run's rows of `keys`
+    (values of the table's OUTPUT_KEYS column) when given; returns the run's rows in the table now."""
     if table not in OUTPUT_TABLES:
         raise MarqueeError(f"{table!r} is not an output table")
     if table == "item_sentiment_daily":   # a feature: one current version, wholly replaced
         con.execute("DELETE FROM item_sentiment_daily")
     elif replace:
         con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", {"run_id": run_id})  # table is whitelisted
+    elif keys is not None:
+        if table not in OUTPUT_KEYS:
+            raise MarqueeError(f"{table!r} has no key to replace rows by")
+        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id AND {OUTPUT_KEYS[table]} IN (SELECT unnest($keys))",
+                    {"run_id": run_id, "keys": list(keys)})   # table and column are whitelisted
     if isinstance(frame, str | Path):
         con.read_parquet(str(frame)).create_view("_marquee_output", replace=True)
     else:
@@ -98,12 +107,15 @@ def _insert_output(con: duckdb.DuckDBPyConnection, table: str, run_id: str, fram
 
 
 def publish(run_id: str, outputs: Mapping[str, Any] | None = None, *, metrics: Mapping[str, Any] | None = None,
-            replace: bool = True, model: str | None = None, home: str | os.PathLike | None = None) -> dict[str, int]:
+            replace: bool = True, replace_keys: Mapping[str, list] | None = None, model: str | None = None,
+            home: str | os.PathLike | None = None) -> dict[str, int]:
     """Publish outputs and metrics of `run_id` and mark it succeeded, in one transaction.
 
     outputs: table name -> pandas DataFrame, Arrow table or Parquet path (columns by name; `run_id`
     is added). `replace` drops the run's earlier rows in those tables first; `replace=False`
-    appends (incremental scoring). `model` renames the run's model (what `auto` chose, e.g. `auto:blend`).
+    appends (incremental scoring), after dropping the run's rows whose key (OUTPUT_KEYS) is in
+    `replace_keys[table]`: re-scored rows replace their own and the rest are left alone, not
+    rewritten. `model` renames the run's model (what `auto` chose, e.g. `auto:blend`).
     Returns the run's total rows per table after the call (appends included). Readers see everything or nothing of this call.
     """
     if not run_id:
@@ -113,7 +125,7 @@ def publish(run_id: str, outputs: Mapping[str, Any] | None = None, *, metrics: M
         if not con.execute(GET_RUN, {"run_id": run_id}).fetchall():
             raise MarqueeError(f"unknown run {run_id!r}")
         for table, frame in (outputs or {}).items():
-            counts[table] = _insert_output(con, table, run_id, frame, replace)
+            counts[table] = _insert_output(con, table, run_id, frame, replace, (replace_keys or {}).get(table))
             con.execute(RECORD_OUTPUT, {"run_id": run_id, "table": table, "rows": counts[table], "now": _now()})
         if model is not None:
             con.execute(SET_MODEL, {"run_id": run_id, "model": model})

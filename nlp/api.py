@@ -97,7 +97,11 @@ def score(home=None, run_id: str | None = None, device: str = "auto", *, input=N
 
 
 def evaluate(home=None, run_id: str | None = None, *, labeled=None, device: str = "auto", **_) -> dict:
-    """The run's validation metrics; with `labeled` (text,label file) also metrics on that file (recorded)."""
+    """The run's validation metrics and those recorded on labelled files (`eval:<absolute path>`); with
+    `labeled` (text,label file) also metrics on that file, recorded under its path (replacing its last);
+    a file of one label gets those defined for it (see nlp.evaluation.labelled_metrics)."""
+    from nlp.evaluation import eval_key, labelled_metrics
+
     run = runs.resolve("sentiment", run_id, home)
     m = run["metrics"]
     out = {"run_id": run["run_id"], "model": run["model"],
@@ -107,16 +111,14 @@ def evaluate(home=None, run_id: str | None = None, *, labeled=None, device: str 
         out["truncation"] = kept[0]
         out["val_truncation"] = {s: v for s, v in out["val_truncation"].items() if s != kept[0]}
     if labeled:
-        from nlp.calibrate import metrics
         from nlp.data import read_labeled
 
         df = read_labeled(labeled)
         model = load_model(home, run["run_id"], device)
-        p = model.predict(df["text"].tolist(), progress=True).clip(1e-7, 1 - 1e-7)
-        import numpy as np
-
-        out[f"eval:{Path(labeled).name}"] = metrics(np.log(p / (1 - p)), df["label"].to_numpy())
-        runs.record_metrics(run["run_id"], {f"eval:{Path(labeled).name}": out[f"eval:{Path(labeled).name}"]}, home)
+        key = eval_key(labeled)
+        m[key] = labelled_metrics(model.predict(df["text"].tolist(), progress=True), df["label"].to_numpy())
+        runs.record_metrics(run["run_id"], {key: m[key]}, home)
+    out.update({k: v for k, v in m.items() if k.startswith("eval:")})
     return out
 
 

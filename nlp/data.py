@@ -22,9 +22,10 @@ SPLIT_SEED = 42          # the protocol's seed
 TEST_FRACTION = 0.2
 LABEL_WORDS = {"1": 1, "0": 0, "1.0": 1, "0.0": 0, "pos": 1, "neg": 0, "positive": 1, "negative": 0,
                "true": 1, "false": 0}
-# The validation split takes at least one row of every label (train_val_split), so training keeps a
-# label only if it has another: with 2 rows a label is in both parts, whatever the file's size or sources.
-MIN_ROWS_PER_LABEL = 2
+# The validation split takes at least one text of every label (train_val_split), every copy of a text on
+# one side, so training keeps a label only if it has another text: with 2 different texts a label is in
+# both parts, whatever the file's size, sources or repeats.
+MIN_TEXTS_PER_LABEL = 2
 # Files are read as `marquee ingest reviews` reads them (same formats, ids, types, duplicate ids refused),
 # except that texts have no length cap (the model keeps a long text's head and tail) and a text to score
 # may be empty (it is skipped with a warning, the rest is scored). A labelled file's review_id is optional.
@@ -68,7 +69,8 @@ def protocol_train() -> pd.DataFrame:
 
 def read_labeled(path: str | Path) -> pd.DataFrame:
     """A user's labelled file -> DataFrame(text, label int 0/1[, source]). Bad rows raise InputError (file, row,
-    column); so does a review_id (optional) given twice, which could only repeat or contradict a label."""
+    column); so does a review_id (optional) given twice, which could only repeat or contradict a label.
+    What training needs beyond that (both labels, enough rows) is require_trainable's."""
     raw = read_rows(path, LABELED, max_line_bytes=MAX_LINE_BYTES)
     labels = []
     for i, label in enumerate(raw["label"], start=1):
@@ -79,10 +81,6 @@ def read_labeled(path: str | Path) -> pd.DataFrame:
             raise InputError(path, f"label {label!r} is not 0/1, pos/neg, positive/negative or true/false",
                              row=i, column="label")
         labels.append(LABEL_WORDS[key])
-    if len(set(labels)) < 2:
-        raise InputError(path, "needs both positive (1) and negative (0) labels", column="label")
-    if len(labels) < 10:
-        raise InputError(path, f"only {len(labels)} labelled rows; need at least 10")
     out = pd.DataFrame({"text": raw["text"].astype(str), "label": np.asarray(labels, dtype=np.int64)})
     if "source" in raw.columns:   # optional: only used to stratify the validation split
         out["source"] = raw["source"].fillna("").astype(str).to_numpy()
@@ -90,14 +88,19 @@ def read_labeled(path: str | Path) -> pd.DataFrame:
 
 
 def require_trainable(df: pd.DataFrame, path: str | Path, words: bool = True) -> None:
-    """Refuse a labelled file whose rarest label the validation split would take out of training
+    """Refuse a labelled file training cannot learn from (evaluation takes any): one label only, under 10
+    rows, a label of so few different texts that the validation split would take it out of training
     entirely (sklearn then fails on a one-class fit, after a run was started), or, when `words` (a
-    tfidf/nblr model or a blend), whose texts hold no word the bag-of-n-grams models read."""
-    counts = df["label"].value_counts()
+    tfidf/nblr model or a blend), texts with no word the bag-of-n-grams models read."""
+    if df["label"].nunique() < 2:
+        raise InputError(path, "needs both positive (1) and negative (0) labels to train", column="label")
+    if len(df) < 10:
+        raise InputError(path, f"only {len(df)} labelled rows; training needs at least 10")
+    counts = pd.DataFrame({"key": text_keys(df["text"]), "label": df["label"]}).drop_duplicates()["label"].value_counts()
     label, n = min(counts.items(), key=lambda kv: (kv[1], kv[0]))
-    if n < MIN_ROWS_PER_LABEL:
-        raise InputError(path, f"each label needs at least {MIN_ROWS_PER_LABEL} rows (found {n} labelled {label})",
-                         column="label")
+    if n < MIN_TEXTS_PER_LABEL:
+        raise InputError(path, f"each label needs at least {MIN_TEXTS_PER_LABEL} different texts, ignoring case and "
+                               f"spacing (found {n} labelled {label})", column="label")
     if words and not any(map(WORDS.search, df["text"])):
         raise InputError(path, NO_WORDS, column="text")
 
@@ -125,11 +128,32 @@ def stratified_subset(df: pd.DataFrame, n: int | None, seed: int, by: list[str])
     return pd.concat(parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 
+def text_keys(texts) -> list[str]:
+    """Each text as repeats are judged: case and runs of whitespace ignored ("Great  film " == "great film")."""
+    return [" ".join(str(t).casefold().split()) for t in texts]
+
+
+def text_groups(texts) -> np.ndarray:
+    """(n,) group number of each text, equal texts (text_keys) one group, numbered in order of first appearance."""
+    return pd.factorize(pd.Series(text_keys(texts), dtype=object))[0]
+
+
+def repeated_texts(df: pd.DataFrame) -> dict[str, int]:
+    """How many texts the labelled rows repeat (text_keys), and how many of those carry both labels."""
+    labels = df["label"].groupby(text_groups(df["text"]))
+    return {"repeated_texts": int((labels.size() > 1).sum()),
+            "texts_with_both_labels": int((labels.nunique() > 1).sum())}
+
+
 def train_val_split(df: pd.DataFrame, val_fraction: float, max_val: int | None, seed: int
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hold out a stratified validation part: by label, and by source too when every (label, source)
+    """Hold out a stratified validation part of whole texts: every copy of a text (text_keys) lands on
+    one side, so a review the file repeats is never learnt in training and then "predicted" in validation,
+    which would inflate the validation accuracy and steer the choices made on it. Copies that disagree on
+    the label stay together too. Stratified by label, and by source too when every (label, source)
     group is big enough to give validation its share of at least one row (each group gives one, so
-    many small sources, e.g. one per row, would otherwise leave almost nothing to train on)."""
+    many small sources, e.g. one per row, would otherwise leave almost nothing to train on); a text
+    counts in the stratum of its first copy. A file without repeats splits as it did row by row."""
     rng = np.random.default_rng(seed)
     n_val = max(2, round(val_fraction * len(df)))
     if max_val is not None:
@@ -137,18 +161,36 @@ def train_val_split(df: pd.DataFrame, val_fraction: float, max_val: int | None, 
     by = ["label"]
     if "source" in df.columns and n_val * df.groupby(["label", "source"]).size().min() >= len(df):
         by.append("source")
-    in_val = np.zeros(len(df), dtype=bool)
-    for _, idx in sorted(df.groupby(by).indices.items()):
-        k = max(1, round(n_val * len(idx) / len(df)))
-        in_val[rng.permutation(idx)[:k]] = True
-    _keep_each_label_in_training(df["label"].to_numpy(), in_val)
+    group = text_groups(df["text"])
+    sizes = np.bincount(group)
+    firsts = df.iloc[np.unique(group, return_index=True)[1]]   # row g: the first copy of text g
+    in_val_group = np.zeros(len(sizes), dtype=bool)
+    for _, groups in sorted(firsts.groupby(by).indices.items()):
+        k = max(1, round(n_val * sizes[groups].sum() / len(df)))
+        in_val_group[_fill(rng.permutation(groups), sizes, k)] = True
+    in_val = in_val_group[group]
+    _keep_each_label_in_training(df["label"].to_numpy(), group, in_val)
     return df[~in_val].reset_index(drop=True), df[in_val].reset_index(drop=True)
 
 
-def _keep_each_label_in_training(labels: np.ndarray, in_val: np.ndarray) -> None:
-    """Move one row of a label back to training where all its rows went to validation: each (label, source)
-    group gives validation at least one row, so a label split over one-row sources would otherwise vanish."""
+def _fill(order: np.ndarray, sizes: np.ndarray, k: int) -> list[int]:
+    """Groups taken in `order` while they fit in k rows (the first k when every group is one row); the
+    smallest group if none fits, so every stratum gives validation something."""
+    taken, rows = [], 0
+    for g in order:
+        if rows + sizes[g] <= k:
+            taken.append(g)
+            rows += sizes[g]
+            if rows == k:
+                break
+    return taken or [min(order, key=lambda g: sizes[g])]
+
+
+def _keep_each_label_in_training(labels: np.ndarray, group: np.ndarray, in_val: np.ndarray) -> None:
+    """Move one text (all its copies) of a label back to training where all its rows went to validation: each
+    (label, source) group gives validation at least one text, so a label split over one-row sources would
+    otherwise vanish."""
     for label in np.unique(labels):
         rows = np.flatnonzero(labels == label)
         if in_val[rows].all():
-            in_val[rows[0]] = False
+            in_val[group == group[rows[0]]] = False

@@ -1,7 +1,8 @@
 """Batch scoring: the store's reviews into `review_sentiment` (+ `item_sentiment_daily`), or a file into a file.
 
 Incremental by default: only reviews this run has not scored yet, or that were ingested again with a change
-since it scored them, are read and scored; the daily per-title aggregate is then recomputed from all of the
+since it scored them, are read, scored and written (a changed review's new score replaces its old one; the
+run's other scores are not rewritten); the daily per-title aggregate is then recomputed from all of the
 run's scores (old and new) and published with them in one transaction. Empty texts are refused (no
 evidence to score), never a crash.
 """
@@ -19,7 +20,6 @@ from data.output_file import replacing
 from nlp.data import read_texts
 from nlp.model import SentimentModel
 
-RUN_SCORED = "SELECT count(*) FROM review_sentiment WHERE run_id = $run_id"
 # The run's scores of reviews unchanged since the run last published scores: a review ingested again with
 # another text (ingested_at moves only when its row changes) is scored again, not left with the old score.
 CURRENT_SCORES = """
@@ -27,6 +27,12 @@ SELECT s.review_id, s.p_positive FROM review_sentiment s JOIN reviews r USING (r
 WHERE s.run_id = $run_id
   AND coalesce(r.ingested_at < (SELECT published_at FROM run_outputs
                                 WHERE run_id = $run_id AND table_name = 'review_sentiment'), true)"""
+# The rest: scores of reviews changed since, the only rows of the run the next publish replaces
+STALE_SCORES = """
+SELECT s.review_id FROM review_sentiment s JOIN reviews r USING (review_id)
+WHERE s.run_id = $run_id
+  AND r.ingested_at >= (SELECT published_at FROM run_outputs
+                        WHERE run_id = $run_id AND table_name = 'review_sentiment')"""
 CHUNK = 8192   # reviews per predict call: bounds memory on big stores
 PARQUET = (".parquet", ".pq")
 
@@ -76,7 +82,7 @@ def score_store(model: SentimentModel, run_id: str, home=None, rescore_all: bool
                 progress: bool = True) -> dict:
     """Score the reviews `run_id` has not scored yet, or that changed since it scored them (all with
     rescore_all), and publish them."""
-    changed = 0
+    stale: list[str] = []
     with store.read(home) as con:
         rel = features.relation(con, "reviews")
         keys = rel.select("review_id, item_id, ts").df()
@@ -88,17 +94,15 @@ def score_store(model: SentimentModel, run_id: str, home=None, rescore_all: bool
         old = (pd.DataFrame({"review_id": pd.Series(dtype=str), "p_positive": pd.Series(dtype="float64")})
                if rescore_all else con.sql(CURRENT_SCORES, params={"run_id": run_id}).df())
         if not rescore_all:
-            changed = con.execute(RUN_SCORED, {"run_id": run_id}).fetchall()[0][0] - len(old)
+            stale = [r for (r,) in con.execute(STALE_SCORES, {"run_id": run_id}).fetchall()]
     new, empty = _score_frame(model, todo, progress)
     refused = todo.loc[empty, "review_id"].tolist()
     _warn([f"review {r!r}: empty text, not scored" for r in refused])
-    all_scores = pd.concat([old, new[["review_id", "p_positive"]]], ignore_index=True)
-    daily = daily_aggregate(all_scores, keys)
-    # a changed review's old score goes: the run's scores are written anew (appending would keep both)
-    scores = all_scores.assign(label=(all_scores["p_positive"] >= 0.5).astype("int32")) if changed else new
-    counts = runs.publish(run_id, {"review_sentiment": scores, "item_sentiment_daily": daily},
-                          replace=rescore_all or bool(changed), home=home)
-    return {"run_id": run_id, "scored": len(new), "already_scored": len(old), "changed": changed,
+    daily = daily_aggregate(pd.concat([old, new[["review_id", "p_positive"]]], ignore_index=True), keys)
+    # a changed review's old score goes (one now empty, refused, too); the run's other scores stay as they are
+    counts = runs.publish(run_id, {"review_sentiment": new, "item_sentiment_daily": daily}, replace=rescore_all,
+                          replace_keys={"review_sentiment": stale}, home=home)
+    return {"run_id": run_id, "scored": len(new), "already_scored": len(old), "changed": len(stale),
             "refused_empty": len(refused), "item_sentiment_daily_rows": int(counts["item_sentiment_daily"])}
 
 

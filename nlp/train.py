@@ -14,7 +14,7 @@ from data.device import seed_everything
 from data.sources import minilm_dir
 from nlp.calibrate import fit_temperature, metrics, nll
 from nlp.config import SentimentConfig
-from nlp.data import clip_text, stratified_subset, train_val_split
+from nlp.data import clip_text, repeated_texts, stratified_subset, train_val_split
 from nlp.linear import LinearTextModel
 from nlp.model import SentimentModel
 
@@ -42,7 +42,8 @@ def train_model(labeled: pd.DataFrame, cfg: SentimentConfig, device, seed: int =
     base = {"max_len": cfg.max_len, "truncation": "head_tail", "head_fraction": cfg.head_fraction,
             "max_chunks": cfg.max_chunks, "max_chars": cfg.max_chars, "eval_batch_size": cfg.eval_batch_size}
     majority = float(max(y_val.mean(), 1 - y_val.mean()))   # the accuracy of giving all the commoner label
-    m: dict = {"n_train_available": len(tr), "n_val": len(va), "val_majority_share": majority}
+    m: dict = {"n_train_available": len(tr), "n_val": len(va), "val_majority_share": majority,
+               **repeated_texts(labeled)}
 
     if cfg.model in ("tfidf", "nblr"):
         t0 = time.perf_counter()

@@ -103,6 +103,49 @@ def test_a_review_ingested_again_with_another_text_is_scored_again(tfidf_run, ho
     assert api.score(home, tfidf_run, progress=False)["scored"] == 0
 
 
+def test_scoring_after_a_change_rewrites_only_the_changed_reviews_scores(tfidf_run, home, tmp_path, monkeypatch):
+    """One edited review made the publish delete and write again every score of the run (a million for one edit)."""
+    from data import runs
+
+    written = []   # the review_sentiment rows each publish writes (the real publish runs)
+    real_publish = runs.publish
+
+    def publish(run_id, outputs=None, **kw):
+        written.append(sorted(outputs["review_sentiment"]["review_id"]))
+        return real_publish(run_id, outputs, **kw)
+
+    monkeypatch.setattr(runs, "publish", publish)
+    (tmp_path / "items.csv").write_text("item_id,title\ni1,One\n")
+    first, edit = tmp_path / "reviews.csv", tmp_path / "edit.csv"
+    first.write_text("review_id,text,item_id,timestamp\n" + "".join(
+        f"r{i},{t},i1,2024-01-0{i}\n" for i, t in enumerate(["the film was great", "superb and moving",
+                                                              "dull and tedious", "i loved it"], start=1)))
+    edit.write_text("review_id,text\nr2,the film was awful and boring\nr5,brilliant and wonderful\n")
+    assert cli(["ingest", "items", str(tmp_path / "items.csv"), "--home", str(home)]) == 0
+    assert cli(["ingest", "reviews", str(first), "--home", str(home)]) == 0
+    assert api.score(home, tfidf_run, progress=False)["scored"] == 4
+    rows = "SELECT review_id, p_positive, label FROM review_sentiment_latest ORDER BY review_id"
+    before = _rows(home, rows).set_index("review_id")
+
+    assert cli(["ingest", "reviews", str(edit), "--home", str(home)]) == 0
+    out = api.score(home, tfidf_run, progress=False)
+    assert (out["scored"], out["changed"], out["already_scored"]) == (2, 1, 3)
+    assert written[-1] == ["r2", "r5"]                                             # not the 3 unchanged
+    after = _rows(home, rows).set_index("review_id")
+    assert after.index.tolist() == ["r1", "r2", "r3", "r4", "r5"]                 # each once
+    assert after.loc[["r1", "r3", "r4"]].equals(before.loc[["r1", "r3", "r4"]]) and after.loc["r2", "label"] == 0
+    daily = _rows(home, "SELECT sum(reviews) AS n, sum(reviews * mean_p_positive) AS s FROM item_sentiment_daily")
+    p = after.loc[["r1", "r2", "r3", "r4"], "p_positive"]                          # r5 has no title
+    assert (daily["n"][0], daily["s"][0]) == (4, pytest.approx(p.sum()))
+
+    with store.write(home) as con:    # a text emptied outside ingest: its old score goes, the rest stay
+        con.execute("UPDATE reviews SET text = '', ingested_at = (SELECT max(published_at) FROM run_outputs) "
+                    "+ INTERVAL 1 SECOND WHERE review_id = 'r3'")
+    out = api.score(home, tfidf_run, progress=False)
+    assert (out["scored"], out["changed"], out["refused_empty"]) == (0, 1, 1) and written[-1] == []
+    assert _rows(home, rows).set_index("review_id").equals(after.drop(index="r3"))
+
+
 @pytest.fixture
 def tokyo(monkeypatch):
     """The process's local time zone 9 hours ahead of UTC (DuckDB takes it for a new connection's TimeZone)."""
@@ -301,20 +344,24 @@ def _imbalanced(n_pos: int, n_neg: int) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("model", ["tfidf", "nblr"])
-def test_a_label_with_too_few_rows_is_refused_before_a_run_starts(home, tmp_path, capsys, model):
-    from nlp.data import MIN_ROWS_PER_LABEL
+def test_a_label_with_too_few_texts_is_refused_before_a_run_starts(home, tmp_path, capsys, model):
+    from nlp.data import MIN_TEXTS_PER_LABEL
 
     short = tmp_path / "short.csv"
-    _imbalanced(11, MIN_ROWS_PER_LABEL - 1).to_csv(short, index=False)
-    assert cli(["train", "sentiment", "--home", str(home), "--model", model, "--labeled", str(short)]) == 2
-    err = capsys.readouterr().err
-    assert err == (f"error: {short}, column 'label': each label needs at least {MIN_ROWS_PER_LABEL} rows "
-                   f"(found {MIN_ROWS_PER_LABEL - 1} labelled 0)\n")
+    _imbalanced(11, MIN_TEXTS_PER_LABEL - 1).to_csv(short, index=False)
+    repeated = tmp_path / "repeated.csv"    # enough rows, but copies of one text: they stay on one side of the split
+    neg = _imbalanced(11, 1)
+    pd.concat([neg, neg.tail(1).assign(text=lambda d: "  " + d["text"].str.upper())]).to_csv(repeated, index=False)
+    for path in (short, repeated):
+        assert cli(["train", "sentiment", "--home", str(home), "--model", model, "--labeled", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"error: {path}, column 'label': each label needs at least {MIN_TEXTS_PER_LABEL} different "
+                       f"texts, ignoring case and spacing (found {MIN_TEXTS_PER_LABEL - 1} labelled 0)\n")
     assert _rows(home, "SELECT count(*) AS n FROM runs")["n"][0] == 0
     assert not any((home / "artifacts").glob("*"))
 
     enough = tmp_path / "enough.csv"     # the boundary, with each negative from its own source
-    _imbalanced(10, MIN_ROWS_PER_LABEL).to_csv(enough, index=False)
+    _imbalanced(10, MIN_TEXTS_PER_LABEL).to_csv(enough, index=False)
     assert cli(["train", "sentiment", "--home", str(home), "--model", model, "--labeled", str(enough)]) == 0
     assert _rows(home, "SELECT status FROM runs")["status"].tolist() == ["succeeded"]
 
@@ -325,7 +372,7 @@ def test_a_label_with_too_few_rows_is_refused_before_a_run_starts(home, tmp_path
 def test_the_validation_split_leaves_every_label_in_both_parts(n_pos, n_neg, sources):
     from nlp.data import train_val_split
 
-    df = pd.DataFrame({"text": ["t"] * (n_pos + n_neg), "label": [1] * n_pos + [0] * n_neg})
+    df = pd.DataFrame({"text": [f"review {i}" for i in range(n_pos + n_neg)], "label": [1] * n_pos + [0] * n_neg})
     if sources != "none":
         df["source"] = [f"s{i}" if sources == "one each" else "rt" for i in range(len(df))]
     for seed in range(5):
@@ -340,7 +387,7 @@ def test_many_small_sources_still_leave_most_rows_for_training(sources):
     from nlp.data import train_val_split
 
     n = 400
-    df = pd.DataFrame({"text": ["t"] * n, "label": [i % 2 for i in range(n)],
+    df = pd.DataFrame({"text": [f"review {i}" for i in range(n)], "label": [i % 2 for i in range(n)],
                        "source": [f"s{i}" if sources == "one each" else ("tiny" if i < 4 else "big") for i in range(n)]})
     tr, va = train_val_split(df, 0.1, None, seed=0)
     assert len(va) == pytest.approx(40, abs=2) and len(tr) + len(va) == n
@@ -350,7 +397,7 @@ def test_many_small_sources_still_leave_most_rows_for_training(sources):
 def test_big_sources_still_stratify_the_validation_split():
     from nlp.data import train_val_split
 
-    df = pd.DataFrame({"text": ["t"] * 1000, "label": [i % 2 for i in range(1000)],
+    df = pd.DataFrame({"text": [f"review {i}" for i in range(1000)], "label": [i % 2 for i in range(1000)],
                        "source": ["imdb" if i < 800 else "rt" for i in range(1000)]})
     for seed in range(3):
         _, va = train_val_split(df, 0.1, None, seed)
@@ -358,10 +405,112 @@ def test_big_sources_still_stratify_the_validation_split():
                                                                      ("rt", 0): 10, ("rt", 1): 10}
 
 
+def _with_repeats(n: int, seed: int = 0) -> pd.DataFrame:
+    """n labelled rows where about half the texts come 2-4 times, in other case and spacing."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        text = f"Review number {i} of the film"
+        variants = [text, f"  {text.upper()}", text.replace(" ", "  \t") + "\n", text.lower()]
+        copies = int(rng.integers(2, 5)) if rng.random() < 0.5 else 1
+        rows += [(variants[c], i % 2) for c in range(copies)]
+    return pd.DataFrame(rows, columns=["text", "label"]).sample(frac=1.0, random_state=seed, ignore_index=True)
+
+
+@pytest.mark.parametrize("max_val", [None, 12])
+def test_every_copy_of_a_text_lands_on_one_side_of_the_validation_split(max_val):
+    """Copies on both sides let validation 'predict' reviews training had learnt: inflated validation accuracy."""
+    from nlp.data import text_keys, train_val_split
+
+    df = _with_repeats(200).assign(source=lambda d: np.where(d.index % 3 == 0, "imdb", "rt"))
+    for seed in range(5):
+        tr, va = train_val_split(df, 0.2, max_val, seed)
+        assert not set(text_keys(tr["text"])) & set(text_keys(va["text"]))
+        assert len(tr) + len(va) == len(df) and set(tr["label"]) == set(va["label"]) == {0, 1}
+        assert len(va) == pytest.approx(max_val or 0.2 * len(df), abs=2)
+        again = train_val_split(df, 0.2, max_val, seed)[1]
+        assert again.equals(va)                                                # deterministic under the seed
+    assert set(text_keys(train_val_split(df, 0.2, max_val, 1)[1]["text"])) != set(text_keys(va["text"]))
+
+
+def test_copies_with_conflicting_labels_stay_together_and_are_counted(home, tmp_path, capsys):
+    from nlp.data import repeated_texts, text_keys, train_val_split
+
+    good = toy_reviews(120).drop_duplicates("text", ignore_index=True)
+    clash = pd.DataFrame({"text": ["It was OK", "it  was ok ", "It was OK", "Not bad at all", "not bad AT ALL"],
+                          "label": [1, 0, 1, 0, 1]})
+    df = pd.concat([good, clash, good.head(3)], ignore_index=True)
+    assert repeated_texts(df) == {"repeated_texts": 5, "texts_with_both_labels": 2}
+    for seed in range(10):
+        tr, va = train_val_split(df, 0.3, None, seed)
+        assert not set(text_keys(tr["text"])) & set(text_keys(va["text"]))
+
+    path = tmp_path / "clash.csv"
+    df.to_csv(path, index=False)
+    assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(path)]) == 0
+    assert ("note: 2 texts (ignoring case and spacing) are labelled both positive and negative; all copies of each "
+            "stay together, in training or in validation") in capsys.readouterr().out
+    metrics = _rows(home, "SELECT metrics FROM runs")["metrics"][0]
+    assert '"repeated_texts": 5' in metrics and '"texts_with_both_labels": 2' in metrics
+
+
 def test_evaluate_reports_validation_metrics(tfidf_run, home):
     out = api.evaluate(home, tfidf_run)
     assert out["run_id"] == tfidf_run and 0.0 <= out["val"]["accuracy"] <= 1.0
     assert {"nll", "brier", "auc", "temperature"} <= set(out["val"])
+
+
+def test_labelled_files_of_one_name_keep_separate_results(tfidf_run, home, tmp_path, capsys):
+    """Both were recorded as `eval:reviews.csv`: the second file's result overwrote the first's."""
+    import json
+
+    right, wrong = toy_reviews(20, seed=3), toy_reviews(20, seed=3).assign(label=lambda d: 1 - d["label"])
+    a, b = tmp_path / "a" / "reviews.csv", tmp_path / "b" / "reviews.csv"
+    for path, frame in ((a, right), (b, wrong)):
+        path.parent.mkdir()
+        frame.to_csv(path, index=False)
+        assert cli(["evaluate", "sentiment", "--home", str(home), "--labeled", str(path)]) == 0
+    capsys.readouterr()
+    out = api.evaluate(home, tfidf_run)
+    assert out[f"eval:{a.resolve()}"]["accuracy"] == 1.0 and out[f"eval:{b.resolve()}"]["accuracy"] == 0.0
+
+    right.head(12).to_csv(a, index=False)        # the same file again: its result is replaced, not added
+    assert cli(["evaluate", "sentiment", "--home", str(home), "--labeled", str(a)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert [k for k in printed if k.startswith("eval:")] == [f"eval:{a.resolve()}", f"eval:{b.resolve()}"]
+    assert printed[f"eval:{a.resolve()}"]["n"] == 12 and printed[f"eval:{b.resolve()}"]["n"] == 20
+    recorded = json.loads(_rows(home, "SELECT metrics FROM runs")["metrics"][0])
+    assert sorted(k for k in recorded if k.startswith("eval:")) == sorted(k for k in printed if k.startswith("eval:"))
+
+
+def test_a_file_of_one_label_is_evaluated_with_what_is_defined(tfidf_run, home, tmp_path, capsys):
+    """evaluate --labeled refused it ('needs both positive (1) and negative (0) labels'), yet its accuracy exists."""
+    import json
+
+    texts = toy_reviews(8, seed=5).query("label == 1")["text"].tolist() + ["the film was awful and dull"]
+    only = tmp_path / "only_positive.csv"
+    pd.DataFrame({"text": texts, "label": "pos"}).to_csv(only, index=False)
+    assert cli(["evaluate", "sentiment", "--home", str(home), "--labeled", str(only)]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)[f"eval:{only.resolve()}"]
+    p = np.asarray(api.predict_texts(texts, home, tfidf_run))
+    assert result["accuracy"] == pytest.approx(float((p >= 0.5).mean()), abs=1e-6) and result["accuracy"] < 1
+    assert (result["n"], result["positive"], result["negative"]) == (5, 5, 0)
+    assert {"nll", "brier"} <= set(result) and "auc" not in result
+    assert "every review here is positive" in result["undefined"]["auc"]
+    assert captured.err.endswith(f"note: {only}: auc is undefined (ROC AUC ranks positive reviews against negative "
+                                 "ones; every review here is positive)\n")
+    assert "NaN" not in _rows(home, "SELECT metrics FROM runs")["metrics"][0]
+
+    both = tmp_path / "both.csv"
+    toy_reviews(6, seed=5).to_csv(both, index=False)
+    assert cli(["evaluate", "sentiment", "--home", str(home), "--labeled", str(both)]) == 0
+    two = json.loads(capsys.readouterr().out)[f"eval:{both.resolve()}"]
+    assert two["auc"] == 1.0 and "undefined" not in two and (two["positive"], two["negative"]) == (3, 3)
+
+    assert cli(["train", "sentiment", "--home", str(home), "--model", "tfidf", "--labeled", str(only)]) == 2
+    assert capsys.readouterr().err == (f"error: {only}, column 'label': needs both positive (1) and negative (0) "
+                                       "labels to train\n")
 
 
 def test_default_training_set_is_the_protocol_train_part(tmp_path):

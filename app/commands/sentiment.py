@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from app.cli import positive_int, positive_number, print_json, resolve_profile, whole_number
 from data.wording import plural
@@ -31,6 +32,10 @@ def train_summary(run_id: str, metrics: str | dict | None) -> str:
         if majority is not None and m["val"]["accuracy"] <= majority:
             line += (f"\nnote: no better than giving every validation review the commoner label ({majority:.3f}): "
                      "the model may not tell the rarer label apart; label more reviews of it")
+    both = m.get("texts_with_both_labels")
+    if both:
+        line += (f"\nnote: {plural(both, 'text')} (ignoring case and spacing) {'is' if both == 1 else 'are'} labelled "
+                 "both positive and negative; all copies of each stay together, in training or in validation")
     history = m.get("history") or {}
     if history.get("stopped") == "time_budget":
         done, planned = history.get("steps", 0), history.get("planned_steps")
@@ -61,8 +66,13 @@ def score_summary(out: dict) -> str:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from nlp import api
+    from nlp.evaluation import eval_key
 
-    print_json(api.evaluate(args.home, args.run, labeled=args.labeled, device=args.device))
+    out = api.evaluate(args.home, args.run, labeled=args.labeled, device=args.device)
+    print_json(out)
+    if args.labeled:   # said in words too, on stderr: stdout stays JSON for scripts
+        for name, why in out[eval_key(args.labeled)].get("undefined", {}).items():
+            print(f"note: {args.labeled}: {name} is undefined ({why})", file=sys.stderr)
 
 
 def register(cli) -> None:
@@ -88,4 +98,5 @@ def register(cli) -> None:
 
     e = cli.verb("evaluate", "sentiment", "a run's validation metrics (and on --labeled FILE)", _evaluate)
     e.add_argument("--run", help="run id (default: the latest succeeded sentiment run)")
-    e.add_argument("--labeled", metavar="FILE", help="also evaluate on this CSV/TSV/Parquet of text,label")
+    e.add_argument("--labeled", metavar="FILE",
+                   help="also evaluate on this CSV/TSV/Parquet of text,label (kept in the run as eval:<absolute path>)")
