@@ -67,11 +67,11 @@ def train(home: Home = None, profile: str = "quick", device: str = "auto", seed:
         t0 = time.perf_counter()
         archs, allowed = _allowed(cfg)
         origins = backtest.inner_origins(hist, cfg, cfg.inner_origins)
-        windows = [backtest.window(hist, o, cfg, archs, dev, seed, progress) for o in origins]
+        windows = backtest.with_events([backtest.window(hist, o, cfg, archs, dev, seed, progress) for o in origins])
         if windows:
             name, (base, weight), scores = backtest.select(windows, cfg, allowed)
             scales = backtest.calibrate(windows, base, weight)
-        else:   # too little history to backtest: take what was asked for, uncalibrated
+        else:   # too little history (or no event) to backtest: take what was asked for, uncalibrated
             base = cfg.model if cfg.model != "auto" else "mean4"
             name, weight, scores = base, 1.0, {}
             scales = {kind: [[1.0] * cfg.horizon, [1.0] * cfg.horizon] for kind in ("item", "genre")}

@@ -184,6 +184,16 @@ def test_train_says_when_the_history_is_too_short_to_select(home, capsys):
     assert "recipe mean4 (too little history before the cutoff for an inner backtest" in out and "{}" not in out
 
 
+def test_train_does_not_select_on_backtest_windows_without_an_event(home, capsys):
+    """Sixteen busy weeks, then eight with no event before the cutoff: the inner windows all fall in the gap,
+    where WAPE has nothing to divide by; train must not record (or choose by) a WAPE of about 1e11."""
+    _load(home, _weekly_events({"1": [5] * 16 + [0] * 8 + [1], "2": [3] * 16}))
+    assert marquee(["train", "forecast", "--home", str(home), "--profile", "quick", "--model", "mean4",
+                    "--cutoff", "2024-06-17"]) == 0
+    assert "no event in its windows" in capsys.readouterr().out
+    assert runs.latest("forecast", home)["metrics"]["inner_backtest_wape"] == {}
+
+
 def _tiny_counts() -> dict[str, list[int]]:
     """16 weeks of 4 busy titles; title 4 too small to model (a fallback), title 5 without events."""
     rng = np.random.default_rng(1)

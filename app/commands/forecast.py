@@ -18,7 +18,8 @@ def _train(args: argparse.Namespace) -> None:
     metrics = runs.get(run_id, args.home)["metrics"]
     scores = metrics["inner_backtest_wape"]
     chosen = (f"inner backtest WAPE {json.dumps({k: round(v, 3) for k, v in scores.items()})}" if scores else
-              "too little history before the cutoff for an inner backtest: not selected, intervals not calibrated")
+              "too little history before the cutoff for an inner backtest, or no event in its windows: not selected, "
+              "intervals not calibrated")
     print(f"trained {run_id}: recipe {metrics['selected']} ({chosen}, {metrics['train_seconds']:.0f}s)")
 
 
