@@ -32,7 +32,7 @@ RECIPE_KEYS = {"cutoff": str, "freq": str, "horizon": int, "min_events": int, "s
 def _history(home: Home, cutoff, freq: str, event_types: Sequence[str] = ()) -> History:
     with store.read(home) as con:
         last = default_cutoff(con, freq, event_types)
-        cut = check_cutoff(cutoff, freq) if cutoff else last
+        cut = last if cutoff is None else check_cutoff(cutoff, freq)   # an empty --cutoff is an error, not the default
         if cut > last:   # the periods in between would count as zero events, and a forecast of zeros scores perfectly
             raise MarqueeError(f"--cutoff {cut.date()} is after the data: its last full period ends before "
                                f"{last.date()}; use that or an earlier cutoff")

@@ -166,6 +166,15 @@ def test_cli_baseline_run_scores_and_evaluates(home, capsys):
     assert "is after the data" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("cutoff", ["", "NaT", "nan"])
+def test_a_cutoff_pandas_reads_as_nat_is_not_a_date(home, capsys, cutoff):
+    """pandas reads these as NaT: "NaT" crashed with an AttributeError, "" trained at the default cutoff."""
+    _load(home, _weekly_events({"1": [5] * 8}))
+    assert marquee(["train", "forecast", "--home", str(home), "--model", "mean4", "--cutoff", cutoff]) == 2
+    assert capsys.readouterr().err == f"error: --cutoff {cutoff!r} is not a date (YYYY-MM-DD)\n"
+    assert runs.list_runs(home=home) == []
+
+
 def test_evaluate_leaves_out_an_origin_whose_window_has_no_event(home):
     """WAPE divides by the window's events: a week nobody watched anything must not score 1e9."""
     counts = {"1": [5] * 17 + [0] + [5], "2": [3] * 17 + [0] + [3]}      # week 17 (2024-04-29): no event at all
