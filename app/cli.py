@@ -129,7 +129,7 @@ def event_types(text: str) -> tuple[str, ...]:
 EVENT_TYPES_HELP = ("count only events of these types, comma-separated (e.g. rating,purchase; default: every type; "
                     'quote a type holding a comma as in CSV: \'"add,to,cart",purchase\'); '
                     "the run keeps them, and scoring uses the same")
-positive_int = whole_number(1)
+positive_int = whole_number(1, 10**12)   # far past any real use; DuckDB's BIGINT (a LIMIT) ends at 2**63
 threads_int = whole_number(0, 1024)     # 0: torch's default
 
 
