@@ -89,6 +89,19 @@ def test_out_of_range_options_are_usage_errors(tmp_path, args):
     assert f"error: argument {args[-2]}" in proc.stderr.splitlines()[-1]
 
 
+@pytest.mark.parametrize("args", [
+    ("score", "recsys", "--run", ""), ("evaluate", "forecast", "--run", " "), ("train", "sentiment", "--labeled", ""),
+    ("score", "recsys", "--history", ""), ("score", "sentiment", "--output", "x.csv", "--input", ""),
+    ("score", "sentiment", "--model-dir", ""), ("ingest", "items", ""),
+])
+def test_empty_values_are_usage_errors(tmp_path, args):
+    """An empty value (an unset shell variable) quietly meant the default: the latest run, the bundled
+    reviews to train on, no history at all."""
+    proc = marquee(*args, home=tmp_path)
+    option = args[-2] if args[-2].startswith("--") else "file"
+    assert proc.returncode == 2 and f"error: argument {option}: is empty" in proc.stderr.splitlines()[-1]
+
+
 @pytest.mark.parametrize("seconds", ["inf", "1e308", "3000000"])
 def test_a_sql_timeout_too_long_to_wait_on_is_one_error_line(tmp_path, seconds):
     """Python cannot wait on the query's process that long (an OverflowError traceback)."""
