@@ -357,6 +357,25 @@ def test_tiny_nhits_run_writes_well_formed_forecasts(home):
         make_config("quick", freq="M")
 
 
+def test_ctrl_c_while_a_network_trains_is_an_interrupt_not_lightnings_exit(home, monkeypatch, capsys):
+    """Lightning turns a KeyboardInterrupt inside fit into sys.exit(1) and ignores SIGINT from then on: the command
+    ended with exit 1, no error line, the run failed as `SystemExit: 1`."""
+    import signal
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt   # as Ctrl-C lands inside an epoch
+
+    _load(home, _weekly_events(_tiny_counts()))
+    monkeypatch.setattr(nets, "cached_loader", lambda *a, **k: map(interrupted, range(1)))
+    sigint = signal.getsignal(signal.SIGINT)
+    assert marquee(["train", "forecast", "--home", str(home), "--model", "nhits", "--cutoff", "2024-04-22",
+                    "--horizon", "3"]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == "error: interrupted"
+    run = runs.list_runs(home=home)[0]
+    assert run["status"] == "failed" and run["error"].startswith("KeyboardInterrupt")
+    assert signal.getsignal(signal.SIGINT) is sigint
+
+
 def test_commands_show_their_result_not_training_noise(home):
     """`marquee evaluate forecast > m.json` must save JSON: the refits' progress bar goes to stderr; and
     loading a network (score) shows no Lightning advice meant for pytorch-forecasting's authors."""
