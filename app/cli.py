@@ -36,7 +36,7 @@ def common_options(root: bool = False) -> argparse.ArgumentParser:
                             help=help if default is None else f"{help} (default {default})", **kwargs)
 
     add("--home", None, "folder of the store and the trained models (default: $MARQUEE_HOME, else ./.marquee)",
-        type=_folder, metavar="DIR")
+        type=folder_arg, metavar="DIR")
     add("--profile", "auto", "quick: sized for a 2-core CPU; full: the real run for a GPU; auto: full on CUDA",
         choices=["auto", "quick", "full"])
     add("--device", "auto", "where models train and score; auto: CUDA when a GPU is there",
@@ -94,11 +94,15 @@ def whole_number(lo: int, hi: int | None = None):
     return parse
 
 
-def _folder(text: str) -> str:
-    """argparse type: a non-empty path (an empty --home would silently mean ./.marquee)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("is empty; name a folder")
-    return text
+def non_empty(what: str):
+    """argparse type: a value that is not blank. An empty one (an unset shell variable) would quietly mean the
+    default instead: ./.marquee for --home, the latest run for --run, the bundled reviews for --labeled."""
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"is empty; name {what}")
+        return text
+    parse.__name__ = what
+    return parse
 
 
 def positive_number(text: str) -> float:
@@ -129,8 +133,11 @@ def event_types(text: str) -> tuple[str, ...]:
 EVENT_TYPES_HELP = ("count only events of these types, comma-separated (e.g. rating,purchase; default: every type; "
                     'quote a type holding a comma as in CSV: \'"add,to,cart",purchase\'); '
                     "the run keeps them, and scoring uses the same")
-positive_int = whole_number(1)
+positive_int = whole_number(1, 10**12)   # far past any real use; DuckDB's BIGINT (a LIMIT) ends at 2**63
 threads_int = whole_number(0, 1024)     # 0: torch's default
+run_id_arg = non_empty("a run id (see `marquee runs`)")
+file_arg = non_empty("a file")
+folder_arg = non_empty("a folder")
 
 
 def print_json(value) -> None:

@@ -187,13 +187,24 @@ def latest(pipeline: str, home: str | os.PathLike | None = None) -> dict | None:
 
 
 def resolve(pipeline: str, run_id: str | None, home: str | os.PathLike | None = None) -> dict:
-    """`run_id` if given (must belong to `pipeline`), else the latest succeeded run; clear error if none."""
+    """`run_id` if given (must belong to `pipeline` and have succeeded), else the latest succeeded run; clear error if
+    none."""
     run = get(run_id, home) if run_id else latest(pipeline, home)
     if run is None:
         raise MarqueeError(f"no trained {pipeline} model in the store: run `marquee train {pipeline}` first")
     if run["pipeline"] != pipeline:
         raise MarqueeError(f"run {run['run_id']!r} is a {run['pipeline']} run, not {pipeline}")
+    if run["status"] != "succeeded":   # publishing a failed run's outputs would mark it succeeded
+        raise MarqueeError(_unusable(run))
     return run
+
+
+def _unusable(run: dict) -> str:
+    """Why a run that did not succeed has no model to score or evaluate (a failed one may keep partial files)."""
+    if run["status"] == "failed":
+        why = next(iter((run.get("error") or "").strip().splitlines()), "") or "no error recorded"
+        return f"run {run['run_id']!r} failed ({why}): it has no model to use; see `marquee runs`"
+    return f"run {run['run_id']!r} is still {run['status']}: it has no model to use until it succeeds"
 
 
 def list_runs(limit: int = 50, home: str | os.PathLike | None = None) -> list[dict]:

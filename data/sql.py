@@ -27,6 +27,7 @@ from data.errors import MarqueeError
 
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_TIMEOUT = 120.0   # seconds
+MAX_TIMEOUT = 86_400.0    # a day: the OS waits at most about 24 days on the worker (Python overflows past it)
 MEMORY_RULE = "40% of this machine's memory, 256 MiB to 4 GiB"   # how memory_limit_mib() sets it; not configurable
 
 
@@ -144,8 +145,8 @@ def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: flo
     Ctrl-C, wherever DuckDB is (an interrupt would wait for the end of a batch: minutes for some)."""
     if max_rows < 1:
         raise MarqueeError("max_rows must be at least 1")
-    if not timeout > 0:
-        raise MarqueeError("timeout must be a positive number of seconds")
+    if not 0 < timeout <= MAX_TIMEOUT:
+        raise MarqueeError(f"timeout must be a positive number of seconds, at most {MAX_TIMEOUT:,.0f} (a day)")
     request = {"query": check_query(query), "home": str(paths.home(home)), "max_rows": max_rows, "cast": cast,
                "memory_mib": memory_limit_mib()}
     # -P: the worker's `data` package is Marquee's, never a `data/` folder in the user's working directory

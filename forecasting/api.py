@@ -32,7 +32,7 @@ RECIPE_KEYS = {"cutoff": str, "freq": str, "horizon": int, "min_events": int, "s
 def _history(home: Home, cutoff, freq: str, event_types: Sequence[str] = ()) -> History:
     with store.read(home) as con:
         last = default_cutoff(con, freq, event_types)
-        cut = check_cutoff(cutoff, freq) if cutoff else last
+        cut = last if cutoff is None else check_cutoff(cutoff, freq)   # an empty --cutoff is an error, not the default
         if cut > last:   # the periods in between would count as zero events, and a forecast of zeros scores perfectly
             raise MarqueeError(f"--cutoff {cut.date()} is after the data: its last full period ends before "
                                f"{last.date()}; use that or an earlier cutoff")
@@ -67,11 +67,11 @@ def train(home: Home = None, profile: str = "quick", device: str = "auto", seed:
         t0 = time.perf_counter()
         archs, allowed = _allowed(cfg)
         origins = backtest.inner_origins(hist, cfg, cfg.inner_origins)
-        windows = [backtest.window(hist, o, cfg, archs, dev, seed, progress) for o in origins]
+        windows = backtest.with_events([backtest.window(hist, o, cfg, archs, dev, seed, progress) for o in origins])
         if windows:
             name, (base, weight), scores = backtest.select(windows, cfg, allowed)
             scales = backtest.calibrate(windows, base, weight)
-        else:   # too little history to backtest: take what was asked for, uncalibrated
+        else:   # too little history (or no event) to backtest: take what was asked for, uncalibrated
             base = cfg.model if cfg.model != "auto" else "mean4"
             name, weight, scores = base, 1.0, {}
             scales = {kind: [[1.0] * cfg.horizon, [1.0] * cfg.horizon] for kind in ("item", "genre")}

@@ -96,6 +96,12 @@ def wape(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.nansum(np.abs(y - p)) / max(np.nansum(y), 1e-9))
 
 
+def with_events(windows: list[Window]) -> list[Window]:
+    """The windows whose truth holds an event: WAPE divides by their events, so an empty one (a gap in the data)
+    would score every recipe near 1e9 and choose by noise; `evaluate` leaves them out alike."""
+    return [w for w in windows if w.truth is not None and np.nansum(w.truth) > 0]
+
+
 def candidates(windows: list[Window], cfg: ForecastConfig, allowed: list[str]) -> dict[str, tuple[str, float]]:
     """name -> (base, weight) for every recipe available in all windows."""
     have = set.intersection(*(set(w.forecasts) for w in windows))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -193,6 +194,21 @@ def _quiet():
             lg.setLevel(level)
 
 
+@contextlib.contextmanager
+def _interruptible():
+    """Ctrl-C (and SIGTERM, which the CLI turns into one) inside a Lightning loop stays a KeyboardInterrupt.
+    Lightning catches it, ignores SIGINT from then on and calls sys.exit(1): the command ended with exit 1 and
+    no `error: interrupted`, its run recorded as failed with `SystemExit: 1`."""
+    sigint = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    except SystemExit as exc:
+        raise KeyboardInterrupt from exc
+    finally:
+        if signal.getsignal(signal.SIGINT) is not sigint:   # only Lightning in the main thread changes it
+            signal.signal(signal.SIGINT, sigint)
+
+
 def fit(arch: str, frame: pd.DataFrame, genres: list[str], encoder_length: int, cfg: ForecastConfig,
         device, seed: int, progress: bool = True):
     """Train `arch` on `frame` (history only); returns (model, dataset)."""
@@ -205,7 +221,7 @@ def fit(arch: str, frame: pd.DataFrame, genres: list[str], encoder_length: int, 
         loader = cached_loader(ds, cfg.batch_size)
         trainer = pl.Trainer(max_epochs=cfg.max_epochs, gradient_clip_val=0.1, **_trainer_kwargs(device, progress))
         # Lightning's progress bar (rich or tqdm) writes to stdout, which is a command's result (`evaluate`'s JSON)
-        with cpu_threads(device, cfg.cpu_threads), contextlib.redirect_stdout(sys.stderr):
+        with cpu_threads(device, cfg.cpu_threads), contextlib.redirect_stdout(sys.stderr), _interruptible():
             trainer.fit(model, train_dataloaders=loader)
     return model, ds
 
@@ -217,7 +233,7 @@ def predict(model, dataset, frame: pd.DataFrame, device, batch_size: int = 512) 
     """
     from pytorch_forecasting import TimeSeriesDataSet
 
-    with _quiet():
+    with _quiet(), _interruptible():
         pred_ds = TimeSeriesDataSet.from_dataset(dataset, frame, predict=True, stop_randomization=True)
         loader = pred_ds.to_dataloader(train=False, batch_size=batch_size, num_workers=0)
         out = model.predict(loader, mode="quantiles", return_index=True,

@@ -66,8 +66,11 @@ def default_cutoff(con: duckdb.DuckDBPyConnection, freq: str, event_types: Seque
 
 
 def check_cutoff(cutoff: str | pd.Timestamp, freq: str) -> pd.Timestamp:
+    """`cutoff` as the start of a period; pandas reads "", "NaT" and "nan" as NaT, which is no date either."""
     try:
         cut = pd.Timestamp(cutoff)
+        if pd.isna(cut):
+            raise ValueError(cutoff)
     except (ValueError, TypeError) as exc:
         raise MarqueeError(f"--cutoff {cutoff!r} is not a date (YYYY-MM-DD)") from exc
     if cut != floor_period(cut, freq):

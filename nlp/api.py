@@ -89,6 +89,8 @@ def score(home=None, run_id: str | None = None, device: str = "auto", *, input=N
         raise MarqueeError("--all re-scores the store's reviews; --input scores a file: use one or the other")
     if model_dir is not None and input is None:
         raise MarqueeError("--model-dir scores files only (--input/--output); the store is scored by a run")
+    if components and input is None:   # the store keeps one probability per review: the parts would go nowhere
+        raise MarqueeError("--components writes the blended parts into --output; it goes with --input/--output")
     model = load_model(home, run_id, device, model_dir)
     if input is not None:
         return scoring.score_file(model, input, output, progress, with_parts=components)

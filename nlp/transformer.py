@@ -125,33 +125,34 @@ def fit(task: SentimentTask, enc: Encoded, labels: np.ndarray, device: torch.dev
 
     task.train()
     stop = False
-    bar = tqdm(total=epochs * steps_per_epoch, desc="fine-tuning", unit="batch", disable=not progress)
-    for epoch in range(epochs):
-        batches = bucketed_batches(lengths, batch_size, shuffle=True, seed=seed + epoch)
-        for _, batch in iter_batches(enc, batches, labels):
-            with autocast(device, cpu_bf16=True):
-                loss, _ = task._step(_to(batch, device), "train")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(task.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            step += 1
-            run_loss.append(float(loss.detach()))
-            history["train_loss"].append(float(loss.detach()))
-            bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(run_loss[-20:]):.3f}")
-            if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
-                history["stopped"] = "time_budget"
-                stop = True
+    # closed on Ctrl-C too, before the CLI's `error: interrupted`: left open (the exception holds this frame), the bar
+    # ends the line without a newline, so the error landed on its end, and was redrawn over at exit
+    with tqdm(total=epochs * steps_per_epoch, desc="fine-tuning", unit="batch", disable=not progress) as bar:
+        for epoch in range(epochs):
+            batches = bucketed_batches(lengths, batch_size, shuffle=True, seed=seed + epoch)
+            for _, batch in iter_batches(enc, batches, labels):
+                with autocast(device, cpu_bf16=True):
+                    loss, _ = task._step(_to(batch, device), "train")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(task.parameters(), 1.0)
+                opt.step()
+                sched.step()
+                step += 1
+                run_loss.append(float(loss.detach()))
+                history["train_loss"].append(float(loss.detach()))
+                bar.update(1)
+                bar.set_postfix(loss=f"{np.mean(run_loss[-20:]):.3f}")
+                if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
+                    history["stopped"] = "time_budget"
+                    stop = True
+                    break
+                if step % check_every == 0 and step < epochs * steps_per_epoch and check():
+                    history["stopped"] = "early_stopping"
+                    stop = True
+                    break
+            if stop:
                 break
-            if step % check_every == 0 and step < epochs * steps_per_epoch and check():
-                history["stopped"] = "early_stopping"
-                stop = True
-                break
-        if stop:
-            break
-    bar.close()
     if not history["val_loss"] or history["val_loss"][-1][0] != step:
         check()
     if best["state"] is not None:

@@ -80,12 +80,33 @@ def test_ctrl_c_during_a_query_is_one_line_and_exit_130(tmp_path: Path):
     ("train", "sentiment", "--epochs", "0"), ("train", "sentiment", "--max-train", "-5"),
     ("train", "sentiment", "--time-budget", "nan"), ("runs", "--limit", "-1"), ("sql", "SELECT 1", "--max-rows", "0"),
     ("app", "--port", "70000"), ("runs", "--home", ""),
+    ("runs", "--limit", "99999999999999999999"), ("sql", "SELECT 1", "--max-rows", "9223372036854775807"),
 ])
 def test_out_of_range_options_are_usage_errors(tmp_path, args):
     """Refused while parsing (exit 2, one usage line), before anything runs or is published."""
     proc = marquee(*args, home=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"error: argument {args[-2]}" in proc.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize("args", [
+    ("score", "recsys", "--run", ""), ("evaluate", "forecast", "--run", " "), ("train", "sentiment", "--labeled", ""),
+    ("score", "recsys", "--history", ""), ("score", "sentiment", "--output", "x.csv", "--input", ""),
+    ("score", "sentiment", "--model-dir", ""), ("ingest", "items", ""),
+])
+def test_empty_values_are_usage_errors(tmp_path, args):
+    """An empty value (an unset shell variable) quietly meant the default: the latest run, the bundled
+    reviews to train on, no history at all."""
+    proc = marquee(*args, home=tmp_path)
+    option = args[-2] if args[-2].startswith("--") else "file"
+    assert proc.returncode == 2 and f"error: argument {option}: is empty" in proc.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize("seconds", ["inf", "1e308", "3000000"])
+def test_a_sql_timeout_too_long_to_wait_on_is_one_error_line(tmp_path, seconds):
+    """Python cannot wait on the query's process that long (an OverflowError traceback)."""
+    store.init(tmp_path)
+    _one_error_line(marquee("sql", "SELECT 1", "--timeout", seconds, home=tmp_path), "at most 86,400")
 
 
 def test_cuda_asked_for_without_a_gpu_is_refused_by_every_command(tmp_path):

@@ -166,6 +166,15 @@ def test_cli_baseline_run_scores_and_evaluates(home, capsys):
     assert "is after the data" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("cutoff", ["", "NaT", "nan"])
+def test_a_cutoff_pandas_reads_as_nat_is_not_a_date(home, capsys, cutoff):
+    """pandas reads these as NaT: "NaT" crashed with an AttributeError, "" trained at the default cutoff."""
+    _load(home, _weekly_events({"1": [5] * 8}))
+    assert marquee(["train", "forecast", "--home", str(home), "--model", "mean4", "--cutoff", cutoff]) == 2
+    assert capsys.readouterr().err == f"error: --cutoff {cutoff!r} is not a date (YYYY-MM-DD)\n"
+    assert runs.list_runs(home=home) == []
+
+
 def test_evaluate_leaves_out_an_origin_whose_window_has_no_event(home):
     """WAPE divides by the window's events: a week nobody watched anything must not score 1e9."""
     counts = {"1": [5] * 17 + [0] + [5], "2": [3] * 17 + [0] + [3]}      # week 17 (2024-04-29): no event at all
@@ -182,6 +191,16 @@ def test_train_says_when_the_history_is_too_short_to_select(home, capsys):
     assert marquee(["train", "forecast", "--home", str(home), "--profile", "quick"]) == 0
     out = capsys.readouterr().out
     assert "recipe mean4 (too little history before the cutoff for an inner backtest" in out and "{}" not in out
+
+
+def test_train_does_not_select_on_backtest_windows_without_an_event(home, capsys):
+    """Sixteen busy weeks, then eight with no event before the cutoff: the inner windows all fall in the gap,
+    where WAPE has nothing to divide by; train must not record (or choose by) a WAPE of about 1e11."""
+    _load(home, _weekly_events({"1": [5] * 16 + [0] * 8 + [1], "2": [3] * 16}))
+    assert marquee(["train", "forecast", "--home", str(home), "--profile", "quick", "--model", "mean4",
+                    "--cutoff", "2024-06-17"]) == 0
+    assert "no event in its windows" in capsys.readouterr().out
+    assert runs.latest("forecast", home)["metrics"]["inner_backtest_wape"] == {}
 
 
 def _tiny_counts() -> dict[str, list[int]]:
@@ -336,6 +355,25 @@ def test_tiny_nhits_run_writes_well_formed_forecasts(home):
     assert (new > 0).all() and np.allclose(new / drama, (new / drama)[0])
     with pytest.raises(MarqueeError):
         make_config("quick", freq="M")
+
+
+def test_ctrl_c_while_a_network_trains_is_an_interrupt_not_lightnings_exit(home, monkeypatch, capsys):
+    """Lightning turns a KeyboardInterrupt inside fit into sys.exit(1) and ignores SIGINT from then on: the command
+    ended with exit 1, no error line, the run failed as `SystemExit: 1`."""
+    import signal
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt   # as Ctrl-C lands inside an epoch
+
+    _load(home, _weekly_events(_tiny_counts()))
+    monkeypatch.setattr(nets, "cached_loader", lambda *a, **k: map(interrupted, range(1)))
+    sigint = signal.getsignal(signal.SIGINT)
+    assert marquee(["train", "forecast", "--home", str(home), "--model", "nhits", "--cutoff", "2024-04-22",
+                    "--horizon", "3"]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == "error: interrupted"
+    run = runs.list_runs(home=home)[0]
+    assert run["status"] == "failed" and run["error"].startswith("KeyboardInterrupt")
+    assert signal.getsignal(signal.SIGINT) is sigint
 
 
 def test_commands_show_their_result_not_training_noise(home):

@@ -155,3 +155,28 @@ def test_temperature_is_1_when_validation_is_perfectly_separated():
     y = np.array([0, 1, 0, 1, 1])
     assert fit_temperature(np.array([-0.5, 0.2, -3.0, 4.0, 0.1]), y) == 1.0
     assert fit_temperature(np.array([-0.5, 0.2, 3.0, 4.0, 0.1]), y) != 1.0   # one wrong side: fitted as before
+
+
+
+def _interrupted(*_args, **_kwargs):
+    raise KeyboardInterrupt   # as Ctrl-C lands inside a batch
+
+
+def test_ctrl_c_closes_the_fine_tuning_bar_before_the_error_line(capsys, monkeypatch):
+    """An open bar ends its line without a newline: the CLI's `error: interrupted` landed on its end, and the bar,
+    closed only at exit, was redrawn over it. (A bar that is the loop's iterator closes as the exception leaves.)"""
+    from types import SimpleNamespace
+
+    from nlp import transformer
+
+    monkeypatch.setattr(transformer, "iter_batches", _interrupted)   # fine-tuning stops at its first batch
+    enc = transformer.Encoded(ids=[[1, 2], [1, 3]], owner=np.array([0, 1]))
+    task = SimpleNamespace(to=lambda device: None, configure_optimizers=lambda: (None, None), train=lambda: None)
+    try:
+        transformer.fit(task, enc, np.array([0, 1]), torch.device("cpu"), epochs=1, batch_size=2, seed=0,
+                        evals_per_epoch=1, patience=1, time_budget_s=None, validate=lambda: 0.0)
+    except KeyboardInterrupt:   # read while the exception, and the frames it holds, live: when the CLI prints
+        err = capsys.readouterr().err
+    else:
+        pytest.fail("not interrupted")
+    assert err.startswith("\rfine-tuning") and err.endswith("\n")

@@ -226,6 +226,15 @@ def test_bad_input_files_are_one_line_errors_and_write_nothing(tfidf_run, home, 
         assert not dst.exists()
 
 
+def test_components_without_an_output_file_is_refused_not_ignored(tfidf_run, home, capsys):
+    """Its help says "with --output": on the store it was silently dropped while the store was scored."""
+    _add_reviews(home, REVIEWS)
+    assert cli(["score", "sentiment", "--home", str(home), "--components"]) == 2
+    assert capsys.readouterr().err == ("error: --components writes the blended parts into --output; it goes with "
+                                       "--input/--output\n")
+    assert _rows(home, "SELECT count(*) AS n FROM review_sentiment")["n"][0] == 0
+
+
 def test_unwritable_outputs_are_one_line_errors_and_leave_no_temp_file(tfidf_run, home, tmp_path, capsys):
     work = tmp_path / "work"
     (work / "folder").mkdir(parents=True)

@@ -303,3 +303,17 @@ def test_score_summary_says_why_it_published_nothing(home, tmp_path, capsys, tit
     api.train(home, "quick", "cpu", model="ease")
     assert main(["score", "recsys"]) == 0
     assert said in capsys.readouterr().out
+
+
+def test_a_run_that_failed_is_not_scored_even_with_its_model_files(scored, capsys):
+    """A run that failed after saving its model (e.g. Ctrl-C as it published) keeps the files; scoring it
+    published its recommendations and marked it succeeded."""
+    home, run_id, _ = scored
+    with store.write(home) as con:
+        con.execute("UPDATE runs SET status = 'failed', error = 'KeyboardInterrupt: ' WHERE run_id = $r", {"r": run_id})
+        con.execute("DELETE FROM recommendations")
+    for verb in ("score", "evaluate"):
+        assert main([verb, "recsys", "--run", run_id]) == 2
+        assert capsys.readouterr().err == (f"error: run {run_id!r} failed (KeyboardInterrupt:): it has no model to "
+                                           "use; see `marquee runs`\n")
+    assert runs.get(run_id, home)["status"] == "failed" and _recs(home, run_id).empty

@@ -55,6 +55,13 @@ def test_metrics_merge_and_resolve(home):
         runs.resolve("sentiment", None, home=home)
 
 
+def test_a_run_still_training_is_not_resolved(home):
+    """Its model files may be half-written; scoring it would also mark it succeeded before training says so."""
+    run = runs.start("recsys", "ease", {}, home=home)
+    with pytest.raises(MarqueeError, match="is still running: it has no model to use until it succeeds"):
+        runs.resolve("recsys", run.run_id, home=home)
+
+
 def test_appending_publishes_count_the_runs_total_rows(home):
     run = runs.start("recsys", "ease", {}, home=home)
     assert runs.publish(run.run_id, {"recommendations": _recs("u1", 3)}, home=home) == {"recommendations": 3}

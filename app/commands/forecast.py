@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.cli import EVENT_TYPES_HELP, event_types, resolve_profile, whole_number
+from app.cli import EVENT_TYPES_HELP, event_types, resolve_profile, run_id_arg, whole_number
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -18,7 +18,8 @@ def _train(args: argparse.Namespace) -> None:
     metrics = runs.get(run_id, args.home)["metrics"]
     scores = metrics["inner_backtest_wape"]
     chosen = (f"inner backtest WAPE {json.dumps({k: round(v, 3) for k, v in scores.items()})}" if scores else
-              "too little history before the cutoff for an inner backtest: not selected, intervals not calibrated")
+              "too little history before the cutoff for an inner backtest, or no event in its windows: not selected, "
+              "intervals not calibrated")
     print(f"trained {run_id}: recipe {metrics['selected']} ({chosen}, {metrics['train_seconds']:.0f}s)")
 
 
@@ -64,7 +65,7 @@ def register(cli) -> None:
                    help="auto (default): the best on a rolling backtest inside the history")
     p.add_argument("--event-types", type=event_types, metavar="TYPES", help=EVENT_TYPES_HELP)
     p = cli.verb("score", "forecast", "publish forecasts(series_id, ds, p10, p50, p90, method) of a run", _score)
-    p.add_argument("--run", default=None, help="run id (default: the latest trained forecast run)")
+    p.add_argument("--run", type=run_id_arg, default=None, help="run id (default: the latest trained forecast run)")
     p = cli.verb("evaluate", "forecast", "rolling-origin backtest of a run; metrics go into the run", _evaluate)
-    p.add_argument("--run", default=None, help="run id (default: the latest trained forecast run)")
+    p.add_argument("--run", type=run_id_arg, default=None, help="run id (default: the latest trained forecast run)")
     p.add_argument("--origins", type=whole_number(1, 52), default=3, help="backtest origins inside the history")

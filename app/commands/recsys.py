@@ -6,9 +6,11 @@ import argparse
 from app.cli import (
     EVENT_TYPES_HELP,
     event_types,
+    file_arg,
     positive_int,
     print_json,
     resolve_profile,
+    run_id_arg,
     threads_int,
     whole_number,
 )
@@ -74,9 +76,9 @@ def register(cli) -> None:
     p.add_argument("--event-types", type=event_types, metavar="TYPES", help=EVENT_TYPES_HELP)
 
     s = cli.verb("score", "recsys", "write top-k recommendations for every user and similar_items", _score)
-    s.add_argument("--run", help="run id (default: the latest succeeded recsys run)")
+    s.add_argument("--run", type=run_id_arg, help="run id (default: the latest succeeded recsys run)")
     s.add_argument("--k", type=whole_number(1, 1000), default=10, help="recommendations per user")
-    s.add_argument("--history", metavar="FILE",
+    s.add_argument("--history", type=file_arg, metavar="FILE",
                    help="CSV/TSV/Parquet user_id,item_id[,timestamp,rating,event_type]: new users or new events, "
                         "folded in without retraining (read like `marquee ingest interactions`; for a run of "
                         "--event-types, only rows of those types count when the file has event_type)")
@@ -84,4 +86,4 @@ def register(cli) -> None:
     s.add_argument("--threads", type=threads_int, help="torch CPU threads (default 1; 0: torch default)")
 
     e = cli.verb("evaluate", "recsys", "the validation metrics of a run (recorded in the run)", _evaluate)
-    e.add_argument("--run", help="run id (default: the latest succeeded recsys run)")
+    e.add_argument("--run", type=run_id_arg, help="run id (default: the latest succeeded recsys run)")

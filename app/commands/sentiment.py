@@ -5,7 +5,16 @@ import argparse
 import json
 import sys
 
-from app.cli import positive_int, positive_number, print_json, resolve_profile, whole_number
+from app.cli import (
+    file_arg,
+    folder_arg,
+    positive_int,
+    positive_number,
+    print_json,
+    resolve_profile,
+    run_id_arg,
+    whole_number,
+)
 from data.wording import plural
 
 
@@ -79,7 +88,7 @@ def register(cli) -> None:
     p = cli.verb("train", "sentiment", "fine-tune MiniLM (or a TF-IDF/NB-LR baseline) on labelled reviews", _train)
     p.add_argument("--model", choices=["minilm", "tfidf", "nblr"], default="minilm",
                    help="minilm: fine-tuned transformer (default); tfidf: TF-IDF + LR baseline; nblr: NB-weighted LR")
-    p.add_argument("--labeled", metavar="FILE",
+    p.add_argument("--labeled", type=file_arg, metavar="FILE",
                    help="CSV/TSV/Parquet with text,label (default: the sentiment protocol's train part)")
     p.add_argument("--max-train", type=positive_int, help="cap on training reviews (profile default)")
     p.add_argument("--max-len", type=whole_number(16, 512), help="tokens per sequence (profile default)")
@@ -88,15 +97,16 @@ def register(cli) -> None:
     p.add_argument("--no-blend", action="store_true", help="never blend the transformer with NB-weighted LR")
 
     s = cli.verb("score", "sentiment", "score the store's unscored reviews, or --input FILE --output FILE", _score)
-    s.add_argument("--run", help="run id (default: the latest succeeded sentiment run)")
+    s.add_argument("--run", type=run_id_arg, help="run id (default: the latest succeeded sentiment run)")
     s.add_argument("--all", action="store_true", help="re-score every review, not only new ones")
-    s.add_argument("--input", metavar="FILE", help="CSV/TSV/Parquet with review_id,text to score (store untouched)")
-    s.add_argument("--output", metavar="FILE", help="where --input's scores go (.csv, .parquet or .pq)")
-    s.add_argument("--model-dir", help="score with a saved model folder instead of a run")
+    s.add_argument("--input", type=file_arg, metavar="FILE",
+                   help="CSV/TSV/Parquet with review_id,text to score (store untouched)")
+    s.add_argument("--output", type=file_arg, metavar="FILE", help="where --input's scores go (.csv, .parquet or .pq)")
+    s.add_argument("--model-dir", type=folder_arg, help="score with a saved model folder instead of a run")
     s.add_argument("--components", action="store_true",
                    help="with --output: also write each blended part's calibrated probability")
 
     e = cli.verb("evaluate", "sentiment", "a run's validation metrics (and on --labeled FILE)", _evaluate)
-    e.add_argument("--run", help="run id (default: the latest succeeded sentiment run)")
-    e.add_argument("--labeled", metavar="FILE",
+    e.add_argument("--run", type=run_id_arg, help="run id (default: the latest succeeded sentiment run)")
+    e.add_argument("--labeled", type=file_arg, metavar="FILE",
                    help="also evaluate on this CSV/TSV/Parquet of text,label (kept in the run as eval:<absolute path>)")

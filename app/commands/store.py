@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from app.cli import positive_int, resolve_profile
+from app.cli import file_arg, positive_int, resolve_profile
 from app.text_table import render
 from data.wording import plural
 
@@ -154,7 +154,7 @@ def register(cli) -> None:
     cli.command("load-demo", "load MovieLens-100k and the demo join of real review texts", _load_demo)
     p = cli.command("ingest", "validate and load your own CSV or Parquet file (all rows or none)", _ingest)
     p.add_argument("entity", choices=["users", "items", "interactions", "reviews"], help="what the file holds")
-    p.add_argument("file", help="a .csv, .tsv, .parquet or .pq file")
+    p.add_argument("file", type=file_arg, help="a .csv, .tsv, .parquet or .pq file")
     p.add_argument("--skip-invalid", action="store_true",
                    help="load the good rows; keep the bad ones, with reasons, in rejected_rows")
     p.add_argument("--rating-range", nargs=2, type=float, default=[0.0, 10.0], metavar=("LO", "HI"),
@@ -167,7 +167,7 @@ def register(cli) -> None:
     p.add_argument("--timeout", type=float, help="stop the query after this many seconds (default 120)")
     p = cli.command("export", "write a table or view to a .csv or .parquet file", _export)
     p.add_argument("name", metavar="TABLE_OR_VIEW", help="a table or view of the store, e.g. recommendations_latest")
-    p.add_argument("file", help="the file to write: .csv, .parquet or .pq")
+    p.add_argument("file", type=file_arg, help="the file to write: .csv, .parquet or .pq")
     p = cli.command("runs", "list the run registry, newest first: headline metrics, or why a run failed", _runs)
     p.add_argument("--limit", type=positive_int, default=50, help="how many runs (default 50)")
     p.add_argument("--format", choices=["table", "json"], default="table",
