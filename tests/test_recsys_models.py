@@ -197,3 +197,21 @@ def test_columns_come_from_the_current_matrix():
     assert torch.equal(columns(holder, W, items), W[:, items].T)
     W2 = W * 10
     assert torch.equal(columns(holder, W2, items), W2[:, items].T)
+
+
+def test_ease_factorises_on_every_core_and_restores_one_thread(monkeypatch):
+    """The quick profile trains on one torch thread (small solves), but EASE's I x I Cholesky keeps every
+    core busy; the thread count must be back to one for whatever runs next."""
+    import os
+
+    seen = []
+    real = torch.linalg.cholesky
+
+    def spy(G):
+        seen.append(torch.get_num_threads())
+        return real(G)
+
+    monkeypatch.setattr(torch.linalg, "cholesky", spy)
+    make_recommender("ease", "cpu", 3, l2=10.0).fit(clustered_matrix())
+    assert seen == [len(os.sched_getaffinity(0))]
+    assert torch.get_num_threads() == 1
