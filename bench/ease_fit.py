@@ -21,7 +21,7 @@ import torch
 from common import ROOT, git_commit, machine
 
 sys.path.insert(0, str(ROOT))
-from data.device import all_cores, cpu_threads  # noqa: E402
+from data.device import cpu_threads, factorising  # noqa: E402
 from recsys import dataset  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -48,7 +48,7 @@ def main() -> None:
     for rep in range(args.repeat):   # alternating, so load from other jobs hits both alike
         with cpu_threads(cpu, 1):
             one.append(factorise(G))
-        with all_cores(cpu):
+        with factorising(cpu):
             every.append(factorise(G))
             threads = torch.get_num_threads()
         print(f"[{rep}] one thread {one[-1]:.1f}s, {threads} threads {every[-1]:.1f}s", file=sys.stderr)
