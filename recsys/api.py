@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from data import runs
-from data.device import cpu_threads, pick_device, seed_everything
+from data.device import cpu_threads, factor_threads, pick_device, seed_everything
 from data.errors import MarqueeError
 from data.model_files import ModelFileError, of_run, read_json
 from recsys import dataset, history, scoring
@@ -40,7 +40,7 @@ def train(home: str | os.PathLike | None = None, profile: str = "quick", device:
         raise MarqueeError(f"unknown recsys model {model!r} (one of {', '.join(MODEL_CHOICES)})")
     seed_everything(seed)
     dev = pick_device(device)
-    cfg = preset(profile, weighting=weighting, cpu_threads=threads)
+    cfg = preset(profile, weighting=weighting, cpu_threads=threads, factor_threads=threads)   # --threads caps both
     data = dataset.load(home, as_of, cfg.weighting, event_types)
     snapshot = {"as_of": as_of, "users": int(data.shape[0]), "items": int(data.shape[1]),
                 "interactions": int(data.matrix.nnz)}
@@ -51,7 +51,7 @@ def train(home: str | os.PathLike | None = None, profile: str = "quick", device:
         from recsys.train import train as fit_and_select
 
         t0 = time.perf_counter()
-        with cpu_threads(dev, cfg.cpu_threads):
+        with cpu_threads(dev, cfg.cpu_threads), factor_threads(cfg.factor_threads):
             final, sel = fit_and_select(data.matrix, cfg, model, dev, seed)
         final.save(run.artifacts / MODEL_DIR)
         (run.artifacts / IDS_FILE).write_text(json.dumps({"users": data.user_ids.tolist(),

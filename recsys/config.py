@@ -49,6 +49,8 @@ class RecsysConfig:
     # threads than computing: on 2 shared cores one thread trained MovieLens-100k in 21 s wall
     # (8 s CPU) against 52 s wall (25 s CPU) with two.
     cpu_threads: int = 1
+    # torch threads for EASE's I x I Cholesky, which does keep every thread busy (0: every core)
+    factor_threads: int = 0
 
 
 def preset(profile: str, **overrides: Any) -> RecsysConfig:

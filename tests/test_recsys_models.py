@@ -197,3 +197,25 @@ def test_columns_come_from_the_current_matrix():
     assert torch.equal(columns(holder, W, items), W[:, items].T)
     W2 = W * 10
     assert torch.equal(columns(holder, W2, items), W2[:, items].T)
+
+
+@pytest.mark.parametrize("cap", [None, 1])
+def test_ease_factorises_on_every_core_unless_capped_and_restores_one_thread(monkeypatch, cap):
+    """The quick profile trains on one torch thread (small solves), but EASE's I x I Cholesky keeps every
+    core busy, unless `--threads` caps it (factor_threads); the count is back to one for what runs next."""
+    import os
+
+    from data.device import factor_threads
+
+    seen = []
+    real = torch.linalg.cholesky
+
+    def spy(G):
+        seen.append(torch.get_num_threads())
+        return real(G)
+
+    monkeypatch.setattr(torch.linalg, "cholesky", spy)
+    with factor_threads(cap or 0):
+        make_recommender("ease", "cpu", 3, l2=10.0).fit(clustered_matrix())
+    assert seen == [cap or len(os.sched_getaffinity(0))]
+    assert torch.get_num_threads() == 1

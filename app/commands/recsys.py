@@ -72,7 +72,9 @@ def register(cli) -> None:
                    help="auto (default): try every candidate and a blend, keep the best on validation")
     p.add_argument("--as-of", metavar="TIME", help="train only on interactions strictly before TIME")
     p.add_argument("--weighting", choices=["binary", "rating"], help="matrix values: rating (default; iALS uses them as confidence) or binary")
-    p.add_argument("--threads", type=threads_int, help="torch CPU threads (0: torch default; profile default: quick 1)")
+    p.add_argument("--threads", type=threads_int,
+                   help="torch CPU threads (0: torch default; profile default: quick 1, with EASE's one big "
+                        "factorisation on every core)")
     p.add_argument("--event-types", type=event_types, metavar="TYPES", help=EVENT_TYPES_HELP)
 
     s = cli.verb("score", "recsys", "write top-k recommendations for every user and similar_items", _score)
