@@ -78,6 +78,16 @@ def check_cutoff(cutoff: str | pd.Timestamp, freq: str) -> pd.Timestamp:
     return cut
 
 
+def _all_after(con: duckdb.DuckDBPyConnection, cutoff: pd.Timestamp, freq: str, event_types: Sequence[str]) -> str:
+    """Why a default cutoff leaves nothing before it, when that is the reason: every event falls in the last
+    period, which is not over yet, and a weekly run might have days to go by."""
+    if cutoff != default_cutoff(con, freq, event_types):
+        return ""
+    period = "week" if freq == "W" else "day"
+    return (f": every event is in the {period} from {cutoff.date()}, which is not over, and only full {period}s are "
+            "counted" + ("; with --freq D, days are counted" if freq == "W" else ""))
+
+
 def load_history(con: duckdb.DuckDBPyConnection, cutoff: pd.Timestamp, freq: str, event_types: Sequence[str] = ()
                  ) -> History:
     """Counts per title and period from interactions strictly before `cutoff` (of `event_types`; empty:
@@ -86,7 +96,7 @@ def load_history(con: duckdb.DuckDBPyConnection, cutoff: pd.Timestamp, freq: str
     _, first, n = events.aggregate(LAST_EVENT).fetchall()[0]
     if not n:
         kinds = f" of type {', '.join(map(repr, event_types))}" if event_types else ""
-        raise MarqueeError(f"no interactions{kinds} before the cutoff {cutoff.date()}")
+        raise MarqueeError(f"no interactions{kinds} before the cutoff {cutoff.date()}{_all_after(con, cutoff, freq, event_types)}")
     start = first_full_period(pd.Timestamp(first), freq)
     counts = events.aggregate(f"item_id, {BUCKET[freq]} AS ds, count(*) AS y", f"item_id, {BUCKET[freq]}").df()
     counts["ds"] = pd.to_datetime(counts["ds"]).astype("datetime64[ns]")

@@ -427,3 +427,17 @@ def test_intervals_are_calibrated_per_volume_band():
     assert rel_width[busy].mean() < 0.5 * rel_width[quiet].mean()     # busy titles get the narrower band
     pooled = {"item": scales["item"][0], "genre": scales["genre"][0]}   # a run calibrated before bands
     assert backtest.apply(windows[0], "naive", 1.0, pooled).shape == q.shape
+
+
+@pytest.mark.parametrize("cutoff", [None, "2024-02-26"])
+def test_a_store_whose_events_all_fall_in_the_unfinished_last_week_says_so(home, capsys, cutoff):
+    """Events on a Tuesday and a Wednesday only: the default cutoff is that week's Monday, and nothing is
+    before it. The error says why that cutoff leaves nothing and names --freq D; an earlier cutoff the user
+    chose gets the plain message."""
+    _load(home, pd.DataFrame({"item_id": ["1", "2"], "ts": pd.to_datetime(["2024-03-05 10:00", "2024-03-06 12:00"])}))
+    args = ["train", "forecast", "--home", str(home), "--model", "mean4"] + (["--cutoff", cutoff] if cutoff else [])
+    assert marquee(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no interactions before the cutoff {cutoff or '2024-03-04'}")
+    assert ("the week from 2024-03-04, which is not over" in err and "--freq D" in err) == (cutoff is None)
+    assert runs.list_runs(home=home) == []
