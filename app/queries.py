@@ -670,8 +670,9 @@ def _compare_rank(kind: str, key: str, changed: bool, headline: list[str]) -> tu
 
 
 def md_escape(text: str) -> str:
-    """Plain text safe inside st.markdown (no stray emphasis, LaTeX or HTML)."""
-    for ch in "\\`*_{}[]<>()#+-.!|$~":
+    """Plain text safe inside st.markdown (no stray emphasis, LaTeX, HTML, entities or `:red[...]` colour).
+    Streamlit still links a bare `http://...` and draws `:material/...:` icons: it does so after the escapes."""
+    for ch in "\\`*_{}[]<>()#+-.!|$~:&":
         text = text.replace(ch, "\\" + ch)
     return text
 

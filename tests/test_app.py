@@ -444,7 +444,7 @@ def test_sentiment_by_genre_says_why_it_is_empty_once_reviews_are_scored(tmp_pat
     reviews = "review_id,text,item_id,timestamp\nr1,Loved it,a,2024-01-01\nr2,Meh,b,2024-01-02\n"
     said = _sentiment_by_genre_says(fresh("few"), tmp_path / "few", "item_id,title,genres\na,A,Drama\nb,B,Drama\n",
                                     reviews)
-    assert said == f"No genre has {MIN_GENRE_REVIEWS} scored reviews yet: Drama (2)."
+    assert said == f"No genre has {MIN_GENRE_REVIEWS} scored reviews yet: Drama \\(2\\)."   # escaped markdown
     said = _sentiment_by_genre_says(fresh("nogenre"), tmp_path / "nogenre", "item_id,title\na,A\nb,B\n", reviews)
     assert said.startswith("None of the reviewed titles has a genre")
     said = _sentiment_by_genre_says(fresh("untitled"), tmp_path / "untitled", "item_id,title,genres\na,A,Drama\n",
@@ -790,3 +790,34 @@ def test_event_types_of_a_run_are_read_from_its_params():
 
     assert event_types_of('{"event_types": ["purchase", "rating"], "horizon": 4}') == ["purchase", "rating"]
     assert event_types_of({"event_types": None}) == [] and event_types_of(None) == [] and event_types_of("{}") == []
+
+
+def test_names_from_the_store_read_as_plain_text_not_markdown(home, tmp_path):
+    """Titles, genres and user ids are data: Streamlit renders headers, captions and st.table cells as markdown,
+    which drew `$x$` as LaTeX, `# Heading` as a heading and `[link](http://x.y)` as a live link."""
+    from app import queries as q
+
+    (tmp_path / "items.csv").write_text("item_id,title,genres\na,$x$ **bold**,**G**\nb,[link](http://x.y),Drama\n"
+                                        "c,# Heading,Drama\n")
+    (tmp_path / "interactions.csv").write_text("user_id,item_id,timestamp\n**u**,a,2024-01-01\n")
+    for entity in ("items", "interactions"):
+        ingest(entity, tmp_path / f"{entity}.csv", home)
+    recs = pd.DataFrame({"user_id": "**u**", "item_id": ["b", "c"], "rank": [1, 2], "score": [0.9, 0.8],
+                         "reason": "because you watched $x$ **bold**"})
+    run = runs.start("recsys", "ease", {}, home=home)
+    runs.publish(run.run_id, {"recommendations": recs}, home=home)
+    at = page("titles")
+    at.selectbox(key="title").set_value("a").run()
+    assert at.header[0].value == q.md_escape("$x$ **bold**") and "\\*\\*G\\*\\*" in at.caption[0].value
+    at.switch_page("pages/recommendations.py").run()
+    assert not at.exception and "History of user \\*\\*u\\*\\*" in texts(at)
+    shown = pa.ipc.open_stream(at.table[0].proto.arrow_data.styler.display_values).read_pandas()
+    assert shown["title"].tolist() == [q.md_escape("[link](http://x.y)"), q.md_escape("# Heading")]
+    assert shown["reason"].tolist() == [q.md_escape("because you watched $x$ **bold**")] * 2
+    assert at.table[0].value["title"].tolist() == ["[link](http://x.y)", "# Heading"]     # the data stays raw
+
+
+def test_md_escape_leaves_no_colour_directive_or_entity():
+    from app.queries import md_escape
+
+    assert md_escape(":red[r] &amp;") == "\\:red\\[r\\] \\&amp;"

@@ -18,8 +18,9 @@ labels = dict(found[["item_id", "title"]].itertuples(index=False))
 item_id = st.selectbox("Title", list(labels), format_func=lambda i: labels.get(i, i), key="title")
 detail = q.title_detail(item_id)
 info = detail["info"]
-st.header(info["title"])
-st.caption(" · ".join(str(p) for p in (f"id {item_id}", (info["genres"] or "").replace("|", ", "), info["release_year"]) if p))
+st.header(q.md_escape(info["title"]))
+st.caption(" · ".join(q.md_escape(str(p)) for p in (f"id {item_id}", (info["genres"] or "").replace("|", ", "),
+                                                    info["release_year"]) if p))
 
 weekly, weeks_note = q.full_weeks(detail["weekly"])
 forecast = detail["forecast"]
