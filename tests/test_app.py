@@ -582,8 +582,8 @@ def test_runs_page_shows_a_failed_run_beside_a_good_one(home):
     bad = runs.start("forecast", "nhits", {"horizon": 4}, home=home)
     runs.fail(bad.run_id, "MarqueeError: nhits needs at least 8 periods of history before the cutoff", home)
     at = page("runs")
-    assert not at.exception and [e.value for e in at.error] == [
-        "MarqueeError: nhits needs at least 8 periods of history before the cutoff"]    # the newest: the failed one
+    assert not at.exception and [e.value for e in at.error] == [    # the newest: the failed one, as plain text
+        "MarqueeError\\: nhits needs at least 8 periods of history before the cutoff"]
     at.selectbox(key="run").set_value(good.run_id).run()
     assert not at.exception and not at.error
     assert at.dataframe[1].value["name"].tolist() == ["selected"]
@@ -821,3 +821,16 @@ def test_md_escape_leaves_no_colour_directive_or_entity():
     from app.queries import md_escape
 
     assert md_escape(":red[r] &amp;") == "\\:red\\[r\\] \\&amp;"
+
+
+def test_a_failed_run_is_named_on_the_overview_and_its_error_read_plainly(home):
+    """The Overview said "No forecast run yet" after one failed, the Runs page asked to score the failed run, and
+    its error, which quotes data, rendered as markdown."""
+    bad = runs.start("forecast", "nhits", {}, home=home)
+    runs.fail(bad.run_id, "ValueError: title **x** costs $5 and $6", home)
+    at = page("overview")
+    assert not at.exception and [w.value for w in at.warning] == [
+        f"The newest forecast run `{bad.run_id}` failed: see Runs for why."]
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception and "None: the run failed." in texts(at) and "marquee score" not in texts(at)
+    assert at.error[0].value == "ValueError\\: title \\*\\*x\\*\\* costs \\$5 and \\$6"
