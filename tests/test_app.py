@@ -834,3 +834,30 @@ def test_a_failed_run_is_named_on_the_overview_and_its_error_read_plainly(home):
     at.switch_page("pages/runs.py").run()
     assert not at.exception and "None: the run failed." in texts(at) and "marquee score" not in texts(at)
     assert at.error[0].value == "ValueError\\: title \\*\\*x\\*\\* costs \\$5 and \\$6"
+
+
+def test_typed_text_and_ingested_event_types_read_plainly_in_messages(home, tmp_path):
+    """A search, a typed user id, a SQL error (DuckDB quotes the query) and a run's event types went into
+    markdown as they were: `$x$` drew LaTeX, `**x**` bold."""
+    tiny_store(home, tmp_path)
+    (tmp_path / "users.csv").write_text("user_id\n**new**\n")
+    ingest("users", tmp_path / "users.csv", home)
+    recsys = runs.start("recsys", "ease", {}, home=home)
+    runs.publish(recsys.run_id, {"recommendations": pd.DataFrame(
+        {"user_id": ["u1"], "item_id": ["b"], "rank": [1], "score": [1.0], "reason": ["r"]})}, home=home)
+    fore = runs.start("forecast", "auto", {"event_types": ["*view*"]}, home=home)
+    runs.publish(fore.run_id, {"forecasts": pd.DataFrame({"series_id": ["item:b"], "ds": [pd.Timestamp("2024-01-29").date()],
+                                                          "p10": [0.0], "p50": [3.0], "p90": [6.0], "method": ["m"]})},
+                 home=home)
+    at = page("titles")
+    at.text_input(key="title_search").set_value("$x$").run()
+    assert at.info[0].value == "No title matches '\\$x\\$'."
+    at.switch_page("pages/recommendations.py").run()
+    at.selectbox(key="user").set_value("**new**").run()
+    assert "No picks for user \\*\\*new\\*\\* in the latest run" in texts(at)
+    at.switch_page("pages/forecasts.py").run()
+    assert at.info[0].value.startswith("This forecast run counts only \\*view\\* events")
+    at.switch_page("pages/sql.py").run()
+    at.text_area(key="sql_query").set_value('SELECT * FROM "**nope**"').run()
+    at.button(key="sql_run").click().run()
+    assert not at.exception and "Table with name \\*\\*nope\\*\\* does not exist" in at.error[0].value

@@ -20,7 +20,7 @@ def user_panel(user_id: str, serving: dict | None) -> None:
     with right:
         st.subheader("Top picks")
         if recs.empty and q.recommendations_published():
-            st.info(f"No picks for user {user_id} in the latest run: they arrived after it was scored, or have "
+            st.info(f"No picks for user {q.md_escape(user_id)} in the latest run: they arrived after it was scored, or have "
                     "seen every title it knows. `marquee score recsys` folds in events ingested since training.")
         elif recs.empty:
             st.info("No recommendations yet: run `marquee train recsys && marquee score recsys`")

@@ -11,7 +11,7 @@ st.title("Titles")
 text = st.text_input("Search a title", key="title_search", placeholder="e.g. Star Wars (empty: most watched)")
 found = q.search_titles(text)
 if found.empty:
-    st.info(f"No title matches {text!r}." if text.strip() else
+    st.info(f"No title matches {q.md_escape(repr(text))}." if text.strip() else
             "No titles yet: run `marquee load-demo` or `marquee ingest items FILE`.")
     st.stop()
 labels = dict(found[["item_id", "title"]].itertuples(index=False))
