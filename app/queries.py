@@ -595,6 +595,14 @@ def runs(limit: int = 200) -> pd.DataFrame:
     return df
 
 
+def newest_failed(pipeline: str) -> dict[str, Any] | None:
+    """The newest run of `pipeline` if it failed, else None: "no run yet" (or an older run served
+    silently) would hide why the run just trained shows nothing."""
+    df = runs()
+    df = df[df["pipeline"] == pipeline]
+    return df.iloc[0].to_dict() if len(df) and df.iloc[0]["status"] == "failed" else None
+
+
 def run_outputs(run_id: str) -> pd.DataFrame:
     return frame(RUN_OUTPUTS, run_id=run_id)
 
@@ -670,8 +678,9 @@ def _compare_rank(kind: str, key: str, changed: bool, headline: list[str]) -> tu
 
 
 def md_escape(text: str) -> str:
-    """Plain text safe inside st.markdown (no stray emphasis, LaTeX or HTML)."""
-    for ch in "\\`*_{}[]<>()#+-.!|$~":
+    """Plain text safe inside st.markdown (no stray emphasis, LaTeX, HTML, entities or `:red[...]` colour).
+    Streamlit still links a bare `http://...` and draws `:material/...:` icons: it does so after the escapes."""
+    for ch in "\\`*_{}[]<>()#+-.!|$~:&":
         text = text.replace(ch, "\\" + ch)
     return text
 

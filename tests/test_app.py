@@ -444,7 +444,7 @@ def test_sentiment_by_genre_says_why_it_is_empty_once_reviews_are_scored(tmp_pat
     reviews = "review_id,text,item_id,timestamp\nr1,Loved it,a,2024-01-01\nr2,Meh,b,2024-01-02\n"
     said = _sentiment_by_genre_says(fresh("few"), tmp_path / "few", "item_id,title,genres\na,A,Drama\nb,B,Drama\n",
                                     reviews)
-    assert said == f"No genre has {MIN_GENRE_REVIEWS} scored reviews yet: Drama (2)."
+    assert said == f"No genre has {MIN_GENRE_REVIEWS} scored reviews yet: Drama \\(2\\)."   # escaped markdown
     said = _sentiment_by_genre_says(fresh("nogenre"), tmp_path / "nogenre", "item_id,title\na,A\nb,B\n", reviews)
     assert said.startswith("None of the reviewed titles has a genre")
     said = _sentiment_by_genre_says(fresh("untitled"), tmp_path / "untitled", "item_id,title,genres\na,A,Drama\n",
@@ -582,8 +582,8 @@ def test_runs_page_shows_a_failed_run_beside_a_good_one(home):
     bad = runs.start("forecast", "nhits", {"horizon": 4}, home=home)
     runs.fail(bad.run_id, "MarqueeError: nhits needs at least 8 periods of history before the cutoff", home)
     at = page("runs")
-    assert not at.exception and [e.value for e in at.error] == [
-        "MarqueeError: nhits needs at least 8 periods of history before the cutoff"]    # the newest: the failed one
+    assert not at.exception and [e.value for e in at.error] == [    # the newest: the failed one, as plain text
+        "MarqueeError\\: nhits needs at least 8 periods of history before the cutoff"]
     at.selectbox(key="run").set_value(good.run_id).run()
     assert not at.exception and not at.error
     assert at.dataframe[1].value["name"].tolist() == ["selected"]
@@ -790,3 +790,74 @@ def test_event_types_of_a_run_are_read_from_its_params():
 
     assert event_types_of('{"event_types": ["purchase", "rating"], "horizon": 4}') == ["purchase", "rating"]
     assert event_types_of({"event_types": None}) == [] and event_types_of(None) == [] and event_types_of("{}") == []
+
+
+def test_names_from_the_store_read_as_plain_text_not_markdown(home, tmp_path):
+    """Titles, genres and user ids are data: Streamlit renders headers, captions and st.table cells as markdown,
+    which drew `$x$` as LaTeX, `# Heading` as a heading and `[link](http://x.y)` as a live link."""
+    from app import queries as q
+
+    (tmp_path / "items.csv").write_text("item_id,title,genres\na,$x$ **bold**,**G**\nb,[link](http://x.y),Drama\n"
+                                        "c,# Heading,Drama\n")
+    (tmp_path / "interactions.csv").write_text("user_id,item_id,timestamp\n**u**,a,2024-01-01\n")
+    for entity in ("items", "interactions"):
+        ingest(entity, tmp_path / f"{entity}.csv", home)
+    recs = pd.DataFrame({"user_id": "**u**", "item_id": ["b", "c"], "rank": [1, 2], "score": [0.9, 0.8],
+                         "reason": "because you watched $x$ **bold**"})
+    run = runs.start("recsys", "ease", {}, home=home)
+    runs.publish(run.run_id, {"recommendations": recs}, home=home)
+    at = page("titles")
+    at.selectbox(key="title").set_value("a").run()
+    assert at.header[0].value == q.md_escape("$x$ **bold**") and "\\*\\*G\\*\\*" in at.caption[0].value
+    at.switch_page("pages/recommendations.py").run()
+    assert not at.exception and "History of user \\*\\*u\\*\\*" in texts(at)
+    shown = pa.ipc.open_stream(at.table[0].proto.arrow_data.styler.display_values).read_pandas()
+    assert shown["title"].tolist() == [q.md_escape("[link](http://x.y)"), q.md_escape("# Heading")]
+    assert shown["reason"].tolist() == [q.md_escape("because you watched $x$ **bold**")] * 2
+    assert at.table[0].value["title"].tolist() == ["[link](http://x.y)", "# Heading"]     # the data stays raw
+
+
+def test_md_escape_leaves_no_colour_directive_or_entity():
+    from app.queries import md_escape
+
+    assert md_escape(":red[r] &amp;") == "\\:red\\[r\\] \\&amp;"
+
+
+def test_a_failed_run_is_named_on_the_overview_and_its_error_read_plainly(home):
+    """The Overview said "No forecast run yet" after one failed, the Runs page asked to score the failed run, and
+    its error, which quotes data, rendered as markdown."""
+    bad = runs.start("forecast", "nhits", {}, home=home)
+    runs.fail(bad.run_id, "ValueError: title **x** costs $5 and $6", home)
+    at = page("overview")
+    assert not at.exception and [w.value for w in at.warning] == [
+        f"The newest forecast run `{bad.run_id}` failed: see Runs for why."]
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception and "None: the run failed." in texts(at) and "marquee score" not in texts(at)
+    assert at.error[0].value == "ValueError\\: title \\*\\*x\\*\\* costs \\$5 and \\$6"
+
+
+def test_typed_text_and_ingested_event_types_read_plainly_in_messages(home, tmp_path):
+    """A search, a typed user id, a SQL error (DuckDB quotes the query) and a run's event types went into
+    markdown as they were: `$x$` drew LaTeX, `**x**` bold."""
+    tiny_store(home, tmp_path)
+    (tmp_path / "users.csv").write_text("user_id\n**new**\n")
+    ingest("users", tmp_path / "users.csv", home)
+    recsys = runs.start("recsys", "ease", {}, home=home)
+    runs.publish(recsys.run_id, {"recommendations": pd.DataFrame(
+        {"user_id": ["u1"], "item_id": ["b"], "rank": [1], "score": [1.0], "reason": ["r"]})}, home=home)
+    fore = runs.start("forecast", "auto", {"event_types": ["*view*"]}, home=home)
+    runs.publish(fore.run_id, {"forecasts": pd.DataFrame({"series_id": ["item:b"], "ds": [pd.Timestamp("2024-01-29").date()],
+                                                          "p10": [0.0], "p50": [3.0], "p90": [6.0], "method": ["m"]})},
+                 home=home)
+    at = page("titles")
+    at.text_input(key="title_search").set_value("$x$").run()
+    assert at.info[0].value == "No title matches '\\$x\\$'."
+    at.switch_page("pages/recommendations.py").run()
+    at.selectbox(key="user").set_value("**new**").run()
+    assert "No picks for user \\*\\*new\\*\\* in the latest run" in texts(at)
+    at.switch_page("pages/forecasts.py").run()
+    assert at.info[0].value.startswith("This forecast run counts only \\*view\\* events")
+    at.switch_page("pages/sql.py").run()
+    at.text_area(key="sql_query").set_value('SELECT * FROM "**nope**"').run()
+    at.button(key="sql_run").click().run()
+    assert not at.exception and "Table with name \\*\\*nope\\*\\* does not exist" in at.error[0].value

@@ -33,6 +33,8 @@ for col, pipeline in zip(cols, hints, strict=True):
     with col:
         st.markdown(f"**{pipeline}**")
         row = latest[latest["pipeline"] == pipeline]
+        if failed := q.newest_failed(pipeline):
+            st.warning(f"The newest {pipeline} run `{failed['run_id']}` failed: see Runs for why.")
         if row.empty:
             st.info(f"No {pipeline} run yet: run `{hints[pipeline]}`")
             continue

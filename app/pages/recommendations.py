@@ -13,19 +13,21 @@ def user_panel(user_id: str, serving: dict | None) -> None:
     history, n_events, recs = q.user_detail(user_id)
     left, right = st.columns([2, 3])
     with left:
-        st.subheader(f"History of user {user_id}")
+        st.subheader(f"History of user {q.md_escape(user_id)}")
         st.caption(f"{plural(n_events, 'event')}; the {len(history)} most recent:" if n_events > len(history)
                    else f"{plural(n_events, 'event')}:")
         st.dataframe(history[["ts", "title", "event_type", "rating"]], hide_index=True)
     with right:
         st.subheader("Top picks")
         if recs.empty and q.recommendations_published():
-            st.info(f"No picks for user {user_id} in the latest run: they arrived after it was scored, or have "
+            st.info(f"No picks for user {q.md_escape(user_id)} in the latest run: they arrived after it was scored, or have "
                     "seen every title it knows. `marquee score recsys` folds in events ingested since training.")
         elif recs.empty:
             st.info("No recommendations yet: run `marquee train recsys && marquee score recsys`")
         else:
-            st.table(recs[["rank", "title", "score", "reason"]].set_index("rank").style.format({"score": "{:.3f}"}))
+            # st.table renders its cells as markdown: titles and reasons are shown escaped, kept raw as data
+            st.table(recs[["rank", "title", "score", "reason"]].set_index("rank").style.format(
+                {"score": "{:.3f}", "title": q.md_escape, "reason": q.md_escape}))
             st.caption(f"From run `{serving['run_id']}` ({serving['model']}). {SCORE_HELP}")
 
 

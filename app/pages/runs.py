@@ -33,11 +33,12 @@ with right:
     st.markdown("**Outputs**")
     outputs = q.run_outputs(run_id)
     if outputs.empty:
-        st.caption("No outputs published yet (`marquee score ...`).")
+        st.caption("None: the run failed." if run["status"] == "failed" else
+                   f"No outputs published yet (`marquee score {run['pipeline']}`).")
     else:
         st.dataframe(outputs, hide_index=True)
     if run["error"]:
-        st.error(run["error"])
+        st.error(q.md_escape(run["error"]))   # an error message quotes data: plain text, not markdown
 
 st.subheader("Compare two runs")
 if len(ids) < 2:

@@ -44,7 +44,7 @@ if st.button("Run", key="sql_run", type="primary"):
 
 last = st.session_state.get("sql_last")
 if last and "error" in last:
-    st.error(f"error: {last['error']}")
+    st.error(f"error: {q.md_escape(last['error'])}")   # DuckDB quotes the query back: plain text
 elif last:
     df = last["frame"]
     st.caption(plural(len(df), "row") + (f" (truncated at {last['max_rows']:,})" if last["truncated"] else ""))

@@ -11,15 +11,16 @@ st.title("Titles")
 text = st.text_input("Search a title", key="title_search", placeholder="e.g. Star Wars (empty: most watched)")
 found = q.search_titles(text)
 if found.empty:
-    st.info(f"No title matches {text!r}." if text.strip() else
+    st.info(f"No title matches {q.md_escape(repr(text))}." if text.strip() else
             "No titles yet: run `marquee load-demo` or `marquee ingest items FILE`.")
     st.stop()
 labels = dict(found[["item_id", "title"]].itertuples(index=False))
 item_id = st.selectbox("Title", list(labels), format_func=lambda i: labels.get(i, i), key="title")
 detail = q.title_detail(item_id)
 info = detail["info"]
-st.header(info["title"])
-st.caption(" · ".join(str(p) for p in (f"id {item_id}", (info["genres"] or "").replace("|", ", "), info["release_year"]) if p))
+st.header(q.md_escape(info["title"]))
+st.caption(" · ".join(q.md_escape(str(p)) for p in (f"id {item_id}", (info["genres"] or "").replace("|", ", "),
+                                                    info["release_year"]) if p))
 
 weekly, weeks_note = q.full_weeks(detail["weekly"])
 forecast = detail["forecast"]
