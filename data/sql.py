@@ -94,6 +94,8 @@ def check_query(query: str) -> str:
         statements = duckdb.extract_statements(query)
     except duckdb.Error as exc:
         raise QueryRefused("could not parse the query: " + str(exc).splitlines()[0]) from None
+    if not statements:
+        raise QueryRefused(f"the query holds no statement, only spaces or comments: write one {ALLOWED} query")
     if len(statements) != 1:
         raise QueryRefused(f"exactly one statement is allowed, got {len(statements)}")
     kind = statements[0].type

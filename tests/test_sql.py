@@ -17,7 +17,7 @@ from data import store
 from data.errors import MarqueeError
 from data.export import export
 from data.ingest import ingest
-from data.sql import QueryRefused, fetch_readonly, schema_overview
+from data.sql import QueryRefused, check_query, fetch_readonly, schema_overview
 from tests.ingest_helpers import marquee, snapshot, write
 
 
@@ -422,6 +422,12 @@ def test_an_unpivot_of_such_a_pivot_runs_and_explain_says_to_list_the_values(sql
                                    "SELECT 1 AS one -- done", "SELECT 1 AS one /* 東京 */; -- déjà vu"])
 def test_comments_and_semicolons_after_the_last_statement_are_ignored(sql_home, query):
     assert fetch_readonly(query, sql_home).rows == [("1",)]
+
+
+@pytest.mark.parametrize("query", ["", "   \n", "-- only a comment", "/* a */ ; -- b"])
+def test_a_query_of_only_comments_or_spaces_asks_for_a_statement(query):
+    with pytest.raises(QueryRefused, match="holds no statement, only spaces or comments"):
+        check_query(query)
 
 
 def test_row_cap_and_truncation_flag(sql_home):
