@@ -660,7 +660,9 @@ def compare_runs(a: dict, b: dict) -> pd.DataFrame:
         fa, fb = flat_metrics(a.get(kind)), flat_metrics(b.get(kind))
         for key in set(fa) | set(fb):
             va, vb = fa.get(key), fb.get(key)
-            delta = vb - va if is_number(va) and is_number(vb) else None
+            # a difference of settings (seed 42 -> 43, k 57 -> 58) is no measurement: only metrics get one
+            measured = kind == "metrics" and not key.startswith("params.")
+            delta = vb - va if measured and is_number(va) and is_number(vb) else None
             ranked.append((_compare_rank(kind, key, va != vb, headline),
                            {"kind": kind[:-1], "name": key, "A": _text(va), "B": _text(vb), "B - A": delta}))
     ranked.sort(key=lambda pair: pair[0])

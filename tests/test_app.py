@@ -695,15 +695,18 @@ def test_ranked_bars_put_the_best_on_top_and_highlight_the_chosen():
 def test_compare_runs_reads_headline_then_changed_params_then_the_rest():
     from app.queries import compare_runs
 
-    def run(model: str, ndcg: float) -> dict:
+    def run(model: str, ndcg: float, seed: int = 42) -> dict:
         metrics = {"validation": {"ndcg@10": ndcg, "precision@10": 0.3}, "train_seconds": 5.9,
-                   "candidates": {"ease": {"validation": {"ndcg@10": 0.44}}}, "val_ndcg@10/ease": 0.44}
-        return {"metrics": json.dumps(metrics), "params": json.dumps({"model": model, "seed": 42})}
+                   "params": {"l2": 500.0 + seed}, "candidates": {"ease": {"validation": {"ndcg@10": 0.44}}},
+                   "val_ndcg@10/ease": 0.44}
+        return {"metrics": json.dumps(metrics), "params": json.dumps({"model": model, "seed": seed})}
 
-    compare = compare_runs(run("auto", 0.45), run("ease", 0.44))
-    assert compare["name"].tolist() == ["validation.ndcg@10", "validation.precision@10", "model", "train_seconds",
-                                        "seed", "candidates.ease.validation.ndcg@10", "val_ndcg@10/ease"]
-    assert compare.loc[0, "B - A"] == pytest.approx(-0.01)
+    compare = compare_runs(run("auto", 0.45), run("ease", 0.44, seed=43))
+    assert compare["name"].tolist() == ["validation.ndcg@10", "validation.precision@10", "model", "params.l2", "seed",
+                                        "train_seconds", "candidates.ease.validation.ndcg@10", "val_ndcg@10/ease"]
+    delta = dict(zip(compare["name"], compare["B - A"], strict=True))
+    assert delta["validation.ndcg@10"] == pytest.approx(-0.01)
+    assert pd.isna(delta["seed"]) and pd.isna(delta["params.l2"])   # settings that changed, not measurements
 
 
 def test_compare_pair_defaults_to_two_runs_of_one_pipeline():
