@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app.run_metrics import flat_metrics, headline_metrics, is_number, metric_rank
+from app.run_metrics import flat_metrics, headline_metrics, is_number, metric_rank, with_selected_marked
 from data import paths, sql, store
 
 # --- store version: what the cache is keyed on -----------------------------------------------------------
@@ -313,7 +313,8 @@ def _serving_runs(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in df.itertuples(index=False):
         rows.append({"pipeline": r.pipeline, "run_id": r.run_id, "model": r.model, "age": _age(r.finished_at),
-                     "metrics": headline_metrics(r.metrics), "unscored": unscored_note(r._asdict())})
+                     "metrics": with_selected_marked(headline_metrics(r.metrics), r.metrics),
+                     "unscored": unscored_note(r._asdict())})
     # object columns: pandas 3 would make a text column of the notes, its None a NaN that reads as true
     return pd.DataFrame(rows, columns=["pipeline", "run_id", "model", "age", "metrics", "unscored"], dtype=object)
 

@@ -52,5 +52,14 @@ def headline_metrics(metrics: str | dict | None, n: int = 4) -> dict[str, float]
     return {k: numeric[k] for k in ranked[:n]}
 
 
+def with_selected_marked(headline: dict[str, float], metrics: str | dict | None) -> dict[str, float]:
+    """`headline` with the score of the candidate the run `selected` named so (` (selected)`): a forecast run
+    lists every recipe's inner-backtest WAPE, and the best of them need not be the one it chose."""
+    selected = flat_metrics(metrics).get("selected")
+    if not isinstance(selected, str):
+        return headline
+    return {(k + " (selected)" if k.endswith("." + selected) else k): v for k, v in headline.items()}
+
+
 def is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and v == v

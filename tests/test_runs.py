@@ -129,6 +129,19 @@ def test_runs_command_shows_one_short_line_per_run(home):
     assert records[done.run_id]["params"] == {"l2": 500.0} and records[failed.run_id]["status"] == "failed"
 
 
+def test_the_overview_marks_the_selected_candidates_score():
+    """A forecast run lists every recipe's WAPE; the one it chose (here not the lowest) is named as chosen, and
+    a recipe whose name merely ends like it (nhits*0.75+mean4 beside mean4) is not."""
+    from app.run_metrics import headline_metrics, with_selected_marked
+
+    metrics = {"selected": "mean4", "inner_backtest_wape": {"nhits": 0.61, "mean4": 0.68, "nhits*0.75+mean4": 0.606}}
+    marked = with_selected_marked(headline_metrics(metrics), metrics)
+    assert list(marked)[0] == "inner_backtest_wape.mean4 (selected)"
+    assert sorted(list(marked)[1:]) == ["inner_backtest_wape.nhits", "inner_backtest_wape.nhits*0.75+mean4"]
+    plain = {"validation": {"ndcg@10": 0.45}}
+    assert with_selected_marked(headline_metrics(plain), plain) == {"validation.ndcg@10": 0.45}
+
+
 def test_headline_puts_the_selected_models_score_first():
     from app.run_metrics import headline_metrics
 
