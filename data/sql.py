@@ -70,16 +70,23 @@ class QueryRefused(MarqueeError):
     """The statement is not a single read-only query."""
 
 
+def _tokens(query: str) -> list[tuple[int, str, duckdb.token_type]]:
+    """(start, text, kind) of each token of `query`; DuckDB's token positions count UTF-8 bytes."""
+    text, found = query.encode(), duckdb.tokenize(query)
+    ends = [start for start, _ in found[1:]] + ([len(text)] if found else [])
+    return [(start, text[start:end].decode(errors="replace").strip(), kind)
+            for (start, kind), end in zip(found, ends, strict=True)]
+
+
 def _without_tail(query: str) -> str:
     """`query` without the semicolons and comments after its last statement: the worker runs a query as a
-    subquery, where `SELECT 1; -- done` would not parse. (DuckDB's token positions count UTF-8 bytes.)"""
-    text = query.encode()
-    end = len(text)
-    for start, kind in reversed(duckdb.tokenize(query)):
-        if kind != duckdb.token_type.comment and text[start:start + 1] != b";":
+    subquery, where `SELECT 1; -- done` would not parse."""
+    end = len(query.encode())
+    for start, word, kind in reversed(_tokens(query)):
+        if kind != duckdb.token_type.comment and not word.startswith(";"):
             break
         end = start
-    return text[:end].decode()
+    return query.encode()[:end].decode()
 
 
 def check_query(query: str) -> str:
@@ -117,10 +124,7 @@ def _write_in_parentheses(query: str) -> str | None:
     """The statement verb that opens a parenthesis in `query`, if any: DuckDB parses
     `WITH a AS (DELETE FROM items RETURNING *) SELECT * FROM a` (or COPY, INSERT, UPDATE) as a SELECT, which
     only the read-only store and the locked file system would stop. Comments in between are skipped."""
-    text, found = query.encode(), duckdb.tokenize(query)
-    words = [text[start:end].decode(errors="replace").strip().upper()   # positions count UTF-8 bytes
-             for (start, kind), end in zip(found, [s for s, _ in found[1:]] + [len(text)], strict=True)
-             if kind != duckdb.token_type.comment]
+    words = [word.upper() for _, word, kind in _tokens(query) if kind != duckdb.token_type.comment]
     return next((verb for opening, verb in zip(words, words[1:], strict=False)   # pairs of neighbours
                  if opening == "(" and verb in WRITE_VERBS), None)
 
