@@ -20,19 +20,14 @@ from data.output_file import replacing
 from nlp.data import read_texts
 from nlp.model import SentimentModel
 
-# The run's scores of reviews unchanged since the run last published scores: a review ingested again with
-# another text (ingested_at moves only when its row changes) is scored again, not left with the old score.
-CURRENT_SCORES = """
-SELECT s.review_id, s.p_positive FROM review_sentiment s JOIN reviews r USING (review_id)
-WHERE s.run_id = $run_id
-  AND coalesce(r.ingested_at < (SELECT published_at FROM run_outputs
-                                WHERE run_id = $run_id AND table_name = 'review_sentiment'), true)"""
-# The rest: scores of reviews changed since, the only rows of the run the next publish replaces
-STALE_SCORES = """
-SELECT s.review_id FROM review_sentiment s JOIN reviews r USING (review_id)
-WHERE s.run_id = $run_id
-  AND r.ingested_at >= (SELECT published_at FROM run_outputs
-                        WHERE run_id = $run_id AND table_name = 'review_sentiment')"""
+# The run's scores, each marked `changed` when its review was ingested again with another text since the run last
+# published scores (ingested_at moves only when a row changes): such a review is scored again, its old score
+# replaced, while the unchanged ones are neither rescored nor rewritten.
+RUN_SCORES = """
+SELECT s.review_id, s.p_positive,
+       coalesce(r.ingested_at >= (SELECT published_at FROM run_outputs
+                                  WHERE run_id = $run_id AND table_name = 'review_sentiment'), false) AS changed
+FROM review_sentiment s JOIN reviews r USING (review_id) WHERE s.run_id = $run_id"""
 CHUNK = 8192   # reviews per predict call: bounds memory on big stores
 PARQUET = (".parquet", ".pq")
 
@@ -83,18 +78,18 @@ def score_store(model: SentimentModel, run_id: str, home=None, rescore_all: bool
     """Score the reviews `run_id` has not scored yet, or that changed since it scored them (all with
     rescore_all), and publish them."""
     stale: list[str] = []
+    old = pd.DataFrame({"review_id": pd.Series(dtype=str), "p_positive": pd.Series(dtype="float64")})
     with store.read(home) as con:
         rel = features.relation(con, "reviews")
         keys = rel.select("review_id, item_id, ts").df()
         todo = rel.select("review_id, text")
         if not rescore_all:
-            current = con.sql(CURRENT_SCORES, params={"run_id": run_id}).select("review_id")
-            todo = todo.join(current, "review_id", how="anti")
+            scores = con.sql(RUN_SCORES, params={"run_id": run_id})
+            current = scores.filter("NOT changed")
+            todo = todo.join(current.select("review_id"), "review_id", how="anti")
+            old = current.select("review_id, p_positive").df()
+            stale = [r for (r,) in scores.filter("changed").select("review_id").fetchall()]
         todo = todo.order("review_id").df()
-        old = (pd.DataFrame({"review_id": pd.Series(dtype=str), "p_positive": pd.Series(dtype="float64")})
-               if rescore_all else con.sql(CURRENT_SCORES, params={"run_id": run_id}).df())
-        if not rescore_all:
-            stale = [r for (r,) in con.execute(STALE_SCORES, {"run_id": run_id}).fetchall()]
     new, empty = _score_frame(model, todo, progress)
     refused = todo.loc[empty, "review_id"].tolist()
     _warn([f"review {r!r}: empty text, not scored" for r in refused])
