@@ -4,10 +4,11 @@ A title with fewer than `min_events` events is too noisy to model on its own, bu
 not. Its p50 is the mean over its genres of (genre forecast x the title's share of that genre over
 the last `window` periods). A title with no genre that has a forecast (the catalogue may have no
 genres at all) gets the mean count per period of these titles over the window instead. A title with
-no recent events takes the share of an average title that launched in the window (a new-title prior). Intervals are the scaled genre intervals, widened to at
-least Poisson's 10/90% bounds, since a small count is at least that noisy. A title with no event yet is
-0 (p10 = p50 = p90) in the periods that end before its release: it cannot be watched before it is out;
-the prior starts in its release period. A title with events is evidently out, whatever its catalogue says.
+no recent events takes the share of an average title that launched in the window (a new-title prior).
+Intervals are the scaled genre intervals, widened to at least Poisson's 10/90% bounds, since a small
+count is at least that noisy. A title with no event yet is 0 (p10 = p50 = p90) in the periods that end
+before its release: it cannot be watched before it is out; the prior starts in its release period. A
+title with events is evidently out, whatever its catalogue says.
 """
 from __future__ import annotations
 
