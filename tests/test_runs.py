@@ -154,3 +154,52 @@ def test_headline_puts_the_selected_models_score_first():
     assert list(headline_metrics(plain)) == ["validation.ndcg@10", "validation.recall@10"]
     sentiment = {"val": {"accuracy": 0.893, "nll": 0.25, "auc": 0.973}, "val_nblr": {"accuracy": 0.91, "auc": 0.96}}
     assert list(headline_metrics(sentiment)) == ["val.accuracy", "val.auc"]   # not the baseline beside it
+
+
+def test_prune_removes_old_runs_files_and_outputs_and_keeps_what_is_served(home):
+    """Kept: the newest `keep` succeeded runs, the run whose outputs the latest views serve (here an old one,
+    re-scored), and a run still training. Pruned runs keep their registry row and say why they cannot be used."""
+    from data import prune
+    from tests.ingest_helpers import marquee
+
+    def run(status: str, recs: int = 0) -> str:
+        r = runs.start("recsys", "ease", {}, home=home)
+        (r.artifacts / "model.bin").write_bytes(b"x" * 1000)
+        if status == "failed":
+            runs.fail(r.run_id, "ValueError: bad", home=home)
+        elif status == "succeeded":
+            runs.publish(r.run_id, {"recommendations": _recs("u1", recs)} if recs else None, home=home)
+        return r.run_id
+
+    served, old, failed, newer, newest, training = (run("succeeded"), run("succeeded", 4), run("failed"),
+                                                    run("succeeded"), run("succeeded"), run("running"))
+    runs.publish(served, {"recommendations": _recs("u2", 3)}, home=home)   # re-scored: its rows are live now
+    live = _latest(home, "recommendations")
+    artifacts = home / "artifacts"
+
+    dry = prune.prune(keep=2, dry_run=True, home=home)
+    assert {r for r, _, _ in dry.runs} == {old, failed} and dry.folders == 2 and dry.bytes == 2000
+    assert dry.output_rows["recommendations"] == 4
+    assert (artifacts / old).is_dir() and runs.get(old, home)["artifact_uri"]   # a dry run changes nothing
+
+    out = marquee("prune", "--keep", "2", home=home)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("pruned 2 runs: 2 model folders (0.0 MB) and 4 output rows (4 recommendations)")
+    assert sorted(p.name for p in artifacts.iterdir()) == sorted([served, newer, newest, training])
+    pd.testing.assert_frame_equal(_latest(home, "recommendations"), live)
+    with store.read(home) as con:
+        assert con.sql("SELECT DISTINCT run_id FROM recommendations").fetchall() == [(served,)]
+        assert con.sql("SELECT count(*) FROM runs").fetchall() == [(6,)]
+        assert con.execute("SELECT count(*) FROM run_outputs WHERE run_id = $r", {"r": old}).fetchall() == [(0,)]
+    with pytest.raises(MarqueeError, match="removed by `marquee prune`"):
+        runs.resolve("recsys", old, home=home)
+    assert runs.get(failed, home)["status"] == "failed"
+    listed = marquee("runs", home=home).stdout
+    assert {line.split()[0] for line in listed.splitlines() if "(pruned)" in line} == {old, failed}
+
+    assert marquee("prune", home=home).stdout.strip() == "nothing to prune"
+    (artifacts / old).mkdir()   # a prune that died after its commit left this folder: the next one removes it
+    (artifacts / old / "model.bin").write_bytes(b"x")
+    again = prune.prune(keep=2, home=home)
+    assert again.runs == [] and again.folders == 1 and not (artifacts / old).exists()
+    assert marquee("prune", "--keep", "0", home=home).returncode == 2

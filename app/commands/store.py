@@ -1,4 +1,4 @@
-"""Store commands: init, load-demo, ingest, sql, export, runs."""
+"""Store commands: init, load-demo, ingest, sql, export, runs, prune."""
 from __future__ import annotations
 
 import argparse
@@ -142,11 +142,17 @@ def _runs(args: argparse.Namespace) -> None:
     if not listed:
         print("no runs yet: try `marquee train recsys`")
         return
-    rows = [[r["run_id"], r["pipeline"], r["model"] or "-", r["status"],
+    rows = [[r["run_id"], r["pipeline"], r["model"] or "-", r["status"] + ("" if r["artifact_uri"] else " (pruned)"),
              r["started_at"].strftime("%Y-%m-%d %H:%M:%S") if r["started_at"] else "-",
              _took(r["started_at"], r["finished_at"]), _outcome(r["status"], r["metrics"], r["error"])]
             for r in listed]
     print(render(["run_id", "pipeline", "model", "status", "started", "took", "metrics or error"], rows))
+
+
+def _prune(args: argparse.Namespace) -> None:
+    from data import prune
+
+    print(prune.prune(keep=args.keep, dry_run=args.dry_run, home=args.home).summary(args.dry_run))
 
 
 def register(cli) -> None:
@@ -172,3 +178,8 @@ def register(cli) -> None:
     p.add_argument("--limit", type=positive_int, default=50, help="how many runs (default 50)")
     p.add_argument("--format", choices=["table", "json"], default="table",
                    help="json: every field, with the full params and metrics (default table)")
+    p = cli.command("prune", "remove old runs' model files and outputs; keep their registry rows and metrics", _prune)
+    p.add_argument("--keep", type=positive_int, default=3,
+                   help="succeeded runs kept per pipeline, newest first (default 3); runs whose outputs the "
+                        "*_latest views serve and unfinished runs are always kept")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
