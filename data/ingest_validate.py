@@ -165,11 +165,18 @@ def _offset_checks(typed: str, raw: str, shown: str) -> list[tuple[str, str]]:
 
 def _agreement_checks(entity: Entity, found: dict[str, tuple[str, str]]) -> list[tuple[str, str, str]]:
     """(condition, column, reason) for columns that state one fact twice: an item's release_year and the year
-    of its release_date must agree (which one is wrong cannot be told, so the row is refused, not mended)."""
-    if entity.name != "items" or not {"release_year", "release_date"} <= found.keys():
+    of its release_date must agree (which one is wrong cannot be told, so the row is refused, not mended).
+    A file of release_year alone updates the year and leaves a stored date as it was, so the year is held
+    against that date (`stored_dates`, loaded by the caller: see STORED_DATES)."""
+    if entity.name != "items" or "release_year" not in found:
         return []
-    return [("year(release_date) <> release_year", "release_year",
-             "'release_year ' || release_year || ' disagrees with release_date ' || release_date")]
+    if "release_date" in found:
+        return [("year(release_date) <> release_year", "release_year",
+                 "'release_year ' || release_year || ' disagrees with release_date ' || release_date")]
+    stored = "(SELECT d.release_date FROM stored_dates d WHERE d.item_id = staged.item_id)"
+    return [(f"release_year <> year({stored})", "release_year",
+             f"'release_year ' || release_year || ' disagrees with the release_date ' || {stored} || "
+             "' already stored for this item; add a release_date column (left empty, it clears the date)'")]
 
 
 def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, found: dict[str, tuple[str, str]],

@@ -275,6 +275,24 @@ def test_a_release_year_that_disagrees_with_the_release_date_is_rejected(items_h
     assert stored == [("7", 1995, "1995-09-22"), ("9", 1999, "1999-01-01"), ("10", 2001, None)]
 
 
+def test_a_later_release_year_is_held_against_the_stored_release_date(items_home, tmp_path):
+    """A file of release_year alone updates the year and would leave the stored date contradicting it:
+    refused, naming the stored date; the same year, an item with no stored date, or a file that clears the
+    date (an empty release_date) go in."""
+    ingest("items", write(tmp_path / "a.csv", "item_id,title,release_date\n7,Seven,1995-09-22\n"), items_home)
+    later = write(tmp_path / "b.csv", "item_id,title,release_year\n7,Seven,1994\n8,Eight,1990\n")
+    with pytest.raises(InputError, match="row 1, column 'release_year': release_year 1994 disagrees with the "
+                                         "release_date 1995-09-22 already stored for this item"):
+        ingest("items", later, items_home)
+    ingest("items", write(tmp_path / "c.csv", "item_id,title,release_year\n7,Seven,1995\n8,Eight,1990\n"),
+           items_home)
+    ingest("items", write(tmp_path / "d.csv", "item_id,title,release_year,release_date\n7,Seven,1994,\n"), items_home)
+    ingest("items", later, items_home)
+    with store.read(items_home) as con:
+        assert con.execute("SELECT item_id, release_year, release_date FROM items WHERE item_id IN ('7', '8') "
+                           "ORDER BY item_id").fetchall() == [("7", 1994, None), ("8", 1990, None)]
+
+
 def test_epoch_and_iso_timestamps_and_default_event_type(items_home, tmp_path):
     path = write(tmp_path / "e.csv", "USER_ID,Item_Id,TIMESTAMP,rating\n"
                  "u1,1,881250949,4\nu1,2,2020-01-01T10:00:00+02:00,\nu1,3,2020-01-02,\n")
