@@ -116,6 +116,17 @@ def _csr(h: torch.Tensor):
 class TestEASE(RecommenderContract):
     kind, params = "ease", {"l2": 5.0}
 
+    def test_weights_are_the_closed_form(self):
+        """The in-place factorisation (two I x I matrices at a time) gives Steck's B, computed here in float64."""
+        from recsys.models.ease import ease_weights
+
+        X = clustered_matrix()
+        P = np.linalg.inv((X.T @ X).toarray().astype(np.float64) + 5.0 * np.eye(X.shape[1]))
+        expected = -P / np.diag(P)[None, :]
+        np.fill_diagonal(expected, 0.0)
+        np.testing.assert_allclose(ease_weights(X, 5.0).numpy(), expected, atol=1e-5)
+        np.testing.assert_allclose(self.make().fit(X).B.numpy(), expected, atol=1e-5)
+
 
 class TestRP3beta(RecommenderContract):
     kind, params = "rp3beta", {"alpha": 0.8, "beta": 0.3}
