@@ -203,3 +203,48 @@ def test_prune_removes_old_runs_files_and_outputs_and_keeps_what_is_served(home)
     again = prune.prune(keep=2, home=home)
     assert again.runs == [] and again.folders == 1 and not (artifacts / old).exists()
     assert marquee("prune", "--keep", "0", home=home).returncode == 2
+
+
+def test_prune_removes_a_linked_run_folder_as_a_link_and_goes_past_one_it_cannot_remove(home, tmp_path, monkeypatch,
+                                                                                        capsys):
+    """rmtree refuses a link: a run folder linked to another disk stopped every prune there, with a traceback, and
+    left the folders after it on disk. The link goes, its target stays; a folder that cannot be removed is a warning
+    naming it and exit 1, the others still go."""
+    import shutil
+
+    from app.cli import main as cli
+    from tests.ingest_helpers import marquee
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "model.bin").write_bytes(b"x" * 10)
+    ids = []
+    for _ in range(4):
+        r = runs.start("recsys", "ease", {}, home=home)
+        (r.artifacts / "model.bin").write_bytes(b"x" * 1000)
+        runs.publish(r.run_id, home=home)
+        ids.append(r.run_id)
+    artifacts = home / "artifacts"
+    shutil.rmtree(artifacts / ids[0])
+    (artifacts / ids[0]).symlink_to(elsewhere, target_is_directory=True)
+
+    out = marquee("prune", "--keep", "1", home=home)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("pruned 3 runs: 3 model folders (0.0 MB)")
+    assert sorted(p.name for p in artifacts.iterdir()) == [ids[3]] and (elsewhere / "model.bin").exists()
+
+    stuck = artifacts / ids[1]
+    stuck.mkdir()   # as if the last prune could not remove it
+    real_rmtree = shutil.rmtree
+
+    def refuse(path, *args, **kwargs):
+        if Path(path) == stuck:
+            raise PermissionError(13, "Permission denied")
+        real_rmtree(path, *args, **kwargs)
+
+    (artifacts / ids[2]).mkdir()
+    monkeypatch.setattr(shutil, "rmtree", refuse)
+    assert cli(["prune", "--keep", "1", "--home", str(home)]) == 1
+    assert capsys.readouterr().err == f"warning: cannot remove {stuck}: Permission denied; the next `marquee prune` " \
+                                      "tries again\n"
+    assert sorted(p.name for p in artifacts.iterdir()) == sorted([ids[1], ids[3]])
