@@ -226,7 +226,8 @@ def test_leftover_files_of_a_failed_or_pruned_run_score_nothing(tfidf_run, home,
     assert {r for r, _, _ in prune.prune(keep=1, home=home).runs} == {tfidf_run, failed.run_id}
     shutil.copytree(tmp_path / "saved", kept)   # as if the prune died after its commit
     assert cli(["score", "sentiment", "--home", str(home), "--run", tfidf_run]) == 2
-    assert "removed by `marquee prune`" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith(f"error: the model files of run {tfidf_run!r} were removed by "
+                                              "`marquee prune`: use a newer run")   # not "run 'x''s model"
     assert _rows(home, "SELECT DISTINCT run_id FROM review_sentiment")["run_id"].tolist() == [newer]
 
     copied = tmp_path / "copied"
