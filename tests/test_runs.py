@@ -248,3 +248,20 @@ def test_prune_removes_a_linked_run_folder_as_a_link_and_goes_past_one_it_cannot
     assert capsys.readouterr().err == f"warning: cannot remove {stuck}: Permission denied; the next `marquee prune` " \
                                       "tries again\n"
     assert sorted(p.name for p in artifacts.iterdir()) == sorted([ids[1], ids[3]])
+
+
+def test_a_run_pruned_while_it_scored_publishes_nothing(home):
+    """A score loads its model, then publishes minutes later: a prune in between removed the run's outputs, and the
+    publish put them back, making a run with no model files the one the latest views serve."""
+    from data import prune
+
+    old, new = (runs.start("recsys", "ease", {}, home=home) for _ in range(2))
+    runs.publish(old.run_id, home=home)
+    runs.publish(new.run_id, {"recommendations": _recs("u1", 2)}, home=home)
+    live = _latest(home, "recommendations")
+    assert [r for r, _, _ in prune.prune(keep=1, home=home).runs] == [old.run_id]
+    with pytest.raises(MarqueeError, match="was pruned .* while it was scoring: nothing was published"):
+        runs.publish(old.run_id, {"recommendations": _recs("u2", 3)}, home=home)
+    pd.testing.assert_frame_equal(_latest(home, "recommendations"), live)
+    runs.publish(old.run_id, metrics={"note": 1}, home=home)   # no outputs: nothing to serve, as record_metrics
+    assert runs.get(old.run_id, home)["metrics"] == {"note": 1}
