@@ -170,9 +170,11 @@ def _row_dict(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> dict | 
 
 def _located(run: dict | None, home: str | os.PathLike | None) -> dict | None:
     """artifact_uri as a full path: runs record it relative to the home, so a home can be moved or
-    copied with its models (runs recorded before that keep their absolute path)."""
+    copied with its models. Runs recorded before that hold an absolute path, into the home it was then:
+    the home's own folder of the run wins over it, as it does for `marquee prune` (which removes that one)."""
     if run is not None and run.get("artifact_uri"):
-        run["artifact_uri"] = str(paths.home(home) / run["artifact_uri"])   # an absolute path stays as it is
+        own = paths.home(home) / "artifacts" / run["run_id"]
+        run["artifact_uri"] = str(own if own.is_dir() else paths.home(home) / run["artifact_uri"])
     return run
 
 

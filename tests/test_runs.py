@@ -94,6 +94,23 @@ def test_a_home_moves_with_its_model_files(home, tmp_path):
     assert Path(runs.latest("recsys", moved)["artifact_uri"]) == found
 
 
+
+def test_a_moved_home_of_an_older_store_reads_its_own_model_files(home, tmp_path):
+    """Older stores recorded the absolute folder: a moved home read the old place (gone, or another copy's files)
+    while `marquee prune` removed the home's own folder of the run."""
+    import duckdb
+
+    run = runs.start("recsys", "ease", {}, home=home)
+    (run.artifacts / "model.json").write_text("{}")
+    runs.publish(run.run_id, home=home)
+    con = duckdb.connect(str(home / "store.duckdb"))
+    con.execute("UPDATE runs SET artifact_uri = $uri", {"uri": str(run.artifacts.resolve())})
+    con.close()
+    moved = tmp_path / "moved"
+    shutil.copytree(home, moved)
+    shutil.rmtree(home)
+    assert runs.resolve("recsys", run.run_id, moved)["artifact_uri"] == str(moved.resolve() / "artifacts" / run.run_id)
+
 def test_a_failed_run_leaves_no_empty_folder(home):
     run = runs.start("recsys", "ease", {}, home=home)
     assert run.artifacts.is_dir()
