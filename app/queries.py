@@ -218,7 +218,8 @@ UNIT = {"W": "week", "D": "day"}
 
 # --- runs -------------------------------------------------------------------------------------------------
 ALL_RUNS = """
-SELECT run_id, pipeline, model, status, started_at, finished_at, params, metrics, data_snapshot, error
+SELECT run_id, pipeline, model, status, started_at, finished_at, params, metrics, data_snapshot, error,
+       artifact_uri IS NULL AS pruned
 FROM runs ORDER BY started_at DESC LIMIT $limit"""
 RUN_OUTPUTS = """
 SELECT table_name, "rows", published_at FROM run_outputs WHERE run_id = $run_id ORDER BY table_name"""

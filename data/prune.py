@@ -35,6 +35,7 @@ class PruneReport:
     folders: int = 0
     bytes: int = 0
     output_rows: dict[str, int] = field(default_factory=dict)   # table -> rows removed
+    left: list[str] = field(default_factory=list)   # "folder: why" for each folder that could not be removed
 
     def summary(self, dry_run: bool) -> str:
         if not self.runs and not self.folders:
@@ -72,9 +73,24 @@ def prune(keep: int = 3, dry_run: bool = False, home: str | os.PathLike | None =
     # only after the commit: a crash before it leaves every run whole; one after it, folders the next prune finds
     for run_id in ids:
         folder = artifacts / run_id
-        if folder.is_dir():
-            report.folders += 1
-            report.bytes += _size(folder)
+        if not (folder.is_dir() or folder.is_symlink()):
+            continue
+        try:   # one folder that cannot go (permissions, a busy mount) must not keep the others on disk
+            size = 0 if folder.is_symlink() else _size(folder)
             if not dry_run:
-                shutil.rmtree(folder)
+                _remove(folder)
+        except OSError as exc:
+            report.left.append(f"{folder}: {exc.strerror or exc}")
+            continue
+        report.folders += 1
+        report.bytes += size
     return report
+
+
+def _remove(folder: Path) -> None:
+    """A run's folder; one linked elsewhere loses the link only: the target is not the home's to delete (and
+    rmtree refuses a link, which stopped every prune at that run)."""
+    if folder.is_symlink():
+        folder.unlink()
+    else:
+        shutil.rmtree(folder)

@@ -35,6 +35,7 @@ status = 'succeeded' WHERE run_id = $run_id"""
 FAIL_RUN = "UPDATE runs SET status = 'failed', finished_at = $now, error = $error WHERE run_id = $run_id"
 SET_METRICS = "UPDATE runs SET metrics = $metrics WHERE run_id = $run_id"
 GET_RUN = "SELECT * FROM runs WHERE run_id = $run_id"
+PRUNED = "SELECT artifact_uri IS NULL FROM runs WHERE run_id = $run_id"
 LATEST_RUN = """SELECT * FROM runs WHERE pipeline = $pipeline AND status = 'succeeded'
 ORDER BY finished_at DESC LIMIT 1"""
 LIST_RUNS = """SELECT run_id, pipeline, model, status, started_at, finished_at, params, metrics, data_snapshot,
@@ -122,8 +123,12 @@ def publish(run_id: str, outputs: Mapping[str, Any] | None = None, *, metrics: M
         raise MarqueeError("publish needs a run_id")
     counts: dict[str, int] = {}
     with store.write(home) as con:
-        if not con.execute(GET_RUN, {"run_id": run_id}).fetchall():
+        found = con.execute(PRUNED, {"run_id": run_id}).fetchall()
+        if not found:
             raise MarqueeError(f"unknown run {run_id!r}")
+        if found[0][0] and outputs:   # a score that loaded the model before: its rows would make a pruned run served
+            raise MarqueeError(f"run {run_id!r} was pruned (`marquee prune`) while it was scoring: nothing was "
+                               f"published; score with a newer run (`marquee runs`)")
         for table, frame in (outputs or {}).items():
             counts[table] = _insert_output(con, table, run_id, frame, replace, (replace_keys or {}).get(table))
             con.execute(RECORD_OUTPUT, {"run_id": run_id, "table": table, "rows": counts[table], "now": _now()})
@@ -165,9 +170,11 @@ def _row_dict(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> dict | 
 
 def _located(run: dict | None, home: str | os.PathLike | None) -> dict | None:
     """artifact_uri as a full path: runs record it relative to the home, so a home can be moved or
-    copied with its models (runs recorded before that keep their absolute path)."""
+    copied with its models. Runs recorded before that hold an absolute path, into the home it was then:
+    the home's own folder of the run wins over it, as it does for `marquee prune` (which removes that one)."""
     if run is not None and run.get("artifact_uri"):
-        run["artifact_uri"] = str(paths.home(home) / run["artifact_uri"])   # an absolute path stays as it is
+        own = paths.home(home) / "artifacts" / run["run_id"]
+        run["artifact_uri"] = str(own if own.is_dir() else paths.home(home) / run["artifact_uri"])
     return run
 
 
@@ -197,7 +204,7 @@ def resolve(pipeline: str, run_id: str | None, home: str | os.PathLike | None = 
     if run["status"] != "succeeded":   # publishing a failed run's outputs would mark it succeeded
         raise MarqueeError(_unusable(run))
     if not run["artifact_uri"]:
-        raise MarqueeError(f"run {run['run_id']!r}'s model files were removed by `marquee prune`: "
+        raise MarqueeError(f"the model files of run {run['run_id']!r} were removed by `marquee prune`: "
                            f"use a newer run (`marquee runs`) or train again")
     return run
 

@@ -11,6 +11,7 @@ from data.device import pick_device
 from data.errors import MarqueeError
 from data.model_files import of_run
 from data.paths import home as home_dir
+from data.paths import store_path
 from nlp.config import MODELS, make_config, to_dict
 
 
@@ -49,15 +50,14 @@ def train(home=None, profile: str = "quick", device: str = "auto", seed: int = 4
 
 
 def _model_folder(home, run_id: str | None) -> Path:
-    """A run's artifacts; a given run_id is found on disk first, so file scoring needs no store."""
-    if run_id:
+    """A run's artifacts, as the registry has them: a failed or pruned run's leftover files are no model (scoring the
+    store with one would mark it succeeded, or serve a pruned run). Only a home with no store, models copied without
+    it, has a given run_id's folder read straight from disk, so file scoring needs no store."""
+    if run_id and not store_path(home).exists():
         folder = home_dir(home) / "artifacts" / run_id
         if (folder / "sentiment.json").exists():
             return folder
-    run = runs.resolve("sentiment", run_id, home)
-    if run["status"] != "succeeded":
-        raise MarqueeError(f"run {run['run_id']!r} has status {run['status']}; train a model first")
-    return Path(run["artifact_uri"])
+    return Path(runs.resolve("sentiment", run_id, home)["artifact_uri"])
 
 
 @functools.lru_cache(maxsize=4)

@@ -589,6 +589,24 @@ def test_runs_page_shows_a_failed_run_beside_a_good_one(home):
     assert at.dataframe[1].value["name"].tolist() == ["selected"]
 
 
+
+def test_runs_page_says_a_pruned_run_was_pruned(home):
+    """A pruned run has no outputs left: the page told to `marquee score` it, which fails (its model is gone too),
+    and listed it as a plain `succeeded` where `marquee runs` says `(pruned)`."""
+    from data import prune
+
+    old, new = (runs.start("forecast", "naive", {"horizon": 4}, home=home) for _ in range(2))
+    for run in (old, new):
+        runs.publish(run.run_id, metrics={"selected": "naive"}, home=home)
+    prune.prune(keep=1, home=home)
+    at = page("runs")
+    assert at.dataframe[0].value.set_index("run_id")["status"].to_dict() == {
+        old.run_id: "succeeded (pruned)", new.run_id: "succeeded"}
+    at.selectbox(key="run").set_value(old.run_id).run()
+    assert not at.exception and "removed by `marquee prune`" in texts(at).lower() and "marquee score" not in texts(at)
+    at.selectbox(key="run").set_value(new.run_id).run()
+    assert "No outputs published yet (`marquee score forecast`)." in texts(at)
+
 def test_a_run_without_metrics_beside_runs_with_them(home, tmp_path):
     """A succeeded run published without metrics (tiny_store's sentiment and forecast runs, a recsys run here)
     beside runs with them: pandas 3 reads the NULLs of such a text column as NaN, which broke the Overview and

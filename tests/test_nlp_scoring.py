@@ -230,6 +230,42 @@ def test_input_output_round_trip_with_long_and_empty_rows(tfidf_run, home, tmp_p
     assert pd.read_csv(dst, dtype=str)["review_id"].tolist() == ["1", "2"]
 
 
+
+def test_leftover_files_of_a_failed_or_pruned_run_score_nothing(tfidf_run, home, tmp_path, capsys):
+    """The registry says which runs have a model: a failed run's leftover files (a train killed after saving) would
+    be marked succeeded by a store score, a pruned one whose folder a killed prune left would be served again. Only
+    a home without a store (models copied on their own) scores files from the folder alone."""
+    import shutil
+
+    from data import prune, runs
+
+    _add_reviews(home, REVIEWS)
+    failed = runs.start("sentiment", "tfidf", {}, home=home)
+    shutil.copytree(home / "artifacts" / tfidf_run, failed.artifacts, dirs_exist_ok=True)
+    runs.fail(failed.run_id, "KeyboardInterrupt: ", home=home)
+    assert cli(["score", "sentiment", "--home", str(home), "--run", failed.run_id]) == 2
+    assert "failed (KeyboardInterrupt" in capsys.readouterr().err
+    assert runs.get(failed.run_id, home)["status"] == "failed"
+
+    newer = api.train(home, model="tfidf", labeled=tmp_path / "labeled.csv", progress=False)
+    api.score(home, newer, progress=False)
+    kept = home / "artifacts" / tfidf_run
+    shutil.copytree(kept, tmp_path / "saved")
+    assert {r for r, _, _ in prune.prune(keep=1, home=home).runs} == {tfidf_run, failed.run_id}
+    shutil.copytree(tmp_path / "saved", kept)   # as if the prune died after its commit
+    assert cli(["score", "sentiment", "--home", str(home), "--run", tfidf_run]) == 2
+    assert capsys.readouterr().err.startswith(f"error: the model files of run {tfidf_run!r} were removed by "
+                                              "`marquee prune`: use a newer run")   # not "run 'x''s model"
+    assert _rows(home, "SELECT DISTINCT run_id FROM review_sentiment")["run_id"].tolist() == [newer]
+
+    copied = tmp_path / "copied"
+    shutil.copytree(kept, copied / "artifacts" / tfidf_run)
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    REVIEWS[["review_id", "text"]].to_csv(src, index=False)
+    assert cli(["score", "sentiment", "--home", str(copied), "--run", tfidf_run, "--input", str(src),
+                "--output", str(dst)]) == 0
+    assert len(pd.read_csv(dst)) == len(REVIEWS)
+
 def _bad_inputs(folder) -> list[tuple]:
     """(file, where the one-line error points) for inputs `marquee ingest reviews` would refuse too."""
     cases = {"ragged.csv": (b"review_id,text\nr1,good,extra\n", "row 1: line 2: ragged row: expected 2 fields, found 3"),

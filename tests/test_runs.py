@@ -94,6 +94,23 @@ def test_a_home_moves_with_its_model_files(home, tmp_path):
     assert Path(runs.latest("recsys", moved)["artifact_uri"]) == found
 
 
+
+def test_a_moved_home_of_an_older_store_reads_its_own_model_files(home, tmp_path):
+    """Older stores recorded the absolute folder: a moved home read the old place (gone, or another copy's files)
+    while `marquee prune` removed the home's own folder of the run."""
+    import duckdb
+
+    run = runs.start("recsys", "ease", {}, home=home)
+    (run.artifacts / "model.json").write_text("{}")
+    runs.publish(run.run_id, home=home)
+    con = duckdb.connect(str(home / "store.duckdb"))
+    con.execute("UPDATE runs SET artifact_uri = $uri", {"uri": str(run.artifacts.resolve())})
+    con.close()
+    moved = tmp_path / "moved"
+    shutil.copytree(home, moved)
+    shutil.rmtree(home)
+    assert runs.resolve("recsys", run.run_id, moved)["artifact_uri"] == str(moved.resolve() / "artifacts" / run.run_id)
+
 def test_a_failed_run_leaves_no_empty_folder(home):
     run = runs.start("recsys", "ease", {}, home=home)
     assert run.artifacts.is_dir()
@@ -203,3 +220,65 @@ def test_prune_removes_old_runs_files_and_outputs_and_keeps_what_is_served(home)
     again = prune.prune(keep=2, home=home)
     assert again.runs == [] and again.folders == 1 and not (artifacts / old).exists()
     assert marquee("prune", "--keep", "0", home=home).returncode == 2
+
+
+def test_prune_removes_a_linked_run_folder_as_a_link_and_goes_past_one_it_cannot_remove(home, tmp_path, monkeypatch,
+                                                                                        capsys):
+    """rmtree refuses a link: a run folder linked to another disk stopped every prune there, with a traceback, and
+    left the folders after it on disk. The link goes, its target stays; a folder that cannot be removed is a warning
+    naming it and exit 1, the others still go."""
+    import shutil
+
+    from app.cli import main as cli
+    from tests.ingest_helpers import marquee
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "model.bin").write_bytes(b"x" * 10)
+    ids = []
+    for _ in range(4):
+        r = runs.start("recsys", "ease", {}, home=home)
+        (r.artifacts / "model.bin").write_bytes(b"x" * 1000)
+        runs.publish(r.run_id, home=home)
+        ids.append(r.run_id)
+    artifacts = home / "artifacts"
+    shutil.rmtree(artifacts / ids[0])
+    (artifacts / ids[0]).symlink_to(elsewhere, target_is_directory=True)
+
+    out = marquee("prune", "--keep", "1", home=home)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("pruned 3 runs: 3 model folders (0.0 MB)")
+    assert sorted(p.name for p in artifacts.iterdir()) == [ids[3]] and (elsewhere / "model.bin").exists()
+
+    stuck = artifacts / ids[1]
+    stuck.mkdir()   # as if the last prune could not remove it
+    real_rmtree = shutil.rmtree
+
+    def refuse(path, *args, **kwargs):
+        if Path(path) == stuck:
+            raise PermissionError(13, "Permission denied")
+        real_rmtree(path, *args, **kwargs)
+
+    (artifacts / ids[2]).mkdir()
+    monkeypatch.setattr(shutil, "rmtree", refuse)
+    assert cli(["prune", "--keep", "1", "--home", str(home)]) == 1
+    assert capsys.readouterr().err == f"warning: cannot remove {stuck}: Permission denied; the next `marquee prune` " \
+                                      "tries again\n"
+    assert sorted(p.name for p in artifacts.iterdir()) == sorted([ids[1], ids[3]])
+
+
+def test_a_run_pruned_while_it_scored_publishes_nothing(home):
+    """A score loads its model, then publishes minutes later: a prune in between removed the run's outputs, and the
+    publish put them back, making a run with no model files the one the latest views serve."""
+    from data import prune
+
+    old, new = (runs.start("recsys", "ease", {}, home=home) for _ in range(2))
+    runs.publish(old.run_id, home=home)
+    runs.publish(new.run_id, {"recommendations": _recs("u1", 2)}, home=home)
+    live = _latest(home, "recommendations")
+    assert [r for r, _, _ in prune.prune(keep=1, home=home).runs] == [old.run_id]
+    with pytest.raises(MarqueeError, match="was pruned .* while it was scoring: nothing was published"):
+        runs.publish(old.run_id, {"recommendations": _recs("u2", 3)}, home=home)
+    pd.testing.assert_frame_equal(_latest(home, "recommendations"), live)
+    runs.publish(old.run_id, metrics={"note": 1}, home=home)   # no outputs: nothing to serve, as record_metrics
+    assert runs.get(old.run_id, home)["metrics"] == {"note": 1}

@@ -149,10 +149,14 @@ def _runs(args: argparse.Namespace) -> None:
     print(render(["run_id", "pipeline", "model", "status", "started", "took", "metrics or error"], rows))
 
 
-def _prune(args: argparse.Namespace) -> None:
+def _prune(args: argparse.Namespace) -> int:
     from data import prune
 
-    print(prune.prune(keep=args.keep, dry_run=args.dry_run, home=args.home).summary(args.dry_run))
+    report = prune.prune(keep=args.keep, dry_run=args.dry_run, home=args.home)
+    print(report.summary(args.dry_run))
+    for why in report.left:
+        print(f"warning: cannot remove {why}; the next `marquee prune` tries again", file=sys.stderr)
+    return 1 if report.left else 0
 
 
 def register(cli) -> None:

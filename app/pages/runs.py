@@ -15,7 +15,9 @@ if runs.empty:
 pipelines = ["all", *sorted(runs["pipeline"].unique())]
 pipeline = st.radio("Pipeline", pipelines, horizontal=True, key="runs_pipeline")
 shown = runs if pipeline == "all" else runs[runs["pipeline"] == pipeline]
-st.dataframe(shown[["run_id", "pipeline", "model", "status", "started_at", "age", "error"]], hide_index=True)
+marked = shown["status"] + shown["pruned"].map({True: " (pruned)", False: ""})   # as `marquee runs` marks it
+st.dataframe(shown.assign(status=marked)[["run_id", "pipeline", "model", "status", "started_at", "age", "error"]],
+             hide_index=True)
 
 st.subheader("One run")
 ids = shown["run_id"].tolist()
@@ -32,9 +34,12 @@ with right:
     st.json(json.loads(run["params"] or "{}"), expanded=False)
     st.markdown("**Outputs**")
     outputs = q.run_outputs(run_id)
-    if outputs.empty:
-        st.caption("None: the run failed." if run["status"] == "failed" else
-                   f"No outputs published yet (`marquee score {run['pipeline']}`).")
+    if outputs.empty and run["status"] == "failed":
+        st.caption("None: the run failed.")
+    elif outputs.empty and run["pruned"]:   # `marquee score` of it would fail: its model went with its outputs
+        st.caption("Removed by `marquee prune`, with the run's model files; its parameters and metrics stay.")
+    elif outputs.empty:
+        st.caption(f"No outputs published yet (`marquee score {run['pipeline']}`).")
     else:
         st.dataframe(outputs, hide_index=True)
     if run["error"]:
