@@ -4,7 +4,8 @@ fill its disk (one EASE model over 20,000 titles is about 1.6 GB).
 A pruned run keeps its registry row (params, metrics, status: the history the dashboard compares) and
 loses its artifact folder and its rows in the output tables; its `artifact_uri` becomes NULL, which is
 how `runs.resolve` knows to say the model was pruned. Kept, per pipeline: the newest `keep` succeeded
-runs, every run whose outputs a `*_latest` view serves, and every run not finished yet.
+runs, every run whose outputs a `*_latest` view serves, and every run not finished yet (a run whose
+process was killed is marked failed first, `runs.reap`, so its partial files go).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data import paths, store
-from data.runs import OUTPUT_TABLES
+from data.runs import OUTPUT_TABLES, reap
 from data.wording import plural
 
 # a pruned run (artifact_uri NULL) is listed again while its folder is still there: a prune that died
@@ -58,6 +59,8 @@ def prune(keep: int = 3, dry_run: bool = False, home: str | os.PathLike | None =
     report = PruneReport()
     artifacts = paths.home(home) / "artifacts"
     with (store.read(home) if dry_run else store.write(home)) as con:
+        if not dry_run:
+            reap(con, home)   # a killed run's partial model files go too
         doomed = con.execute(DOOMED, {"keep": keep}).fetchall()
         ids = [run_id for run_id, _, _, _ in doomed]
         report.runs = [(run_id, pipeline, status) for run_id, pipeline, status, pruned in doomed if not pruned]

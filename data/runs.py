@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +43,12 @@ LIST_RUNS = """SELECT run_id, pipeline, model, status, started_at, finished_at, 
 FROM runs ORDER BY started_at DESC LIMIT $limit"""
 SET_MODEL = "UPDATE runs SET model = $model WHERE run_id = $run_id"
 RECORD_OUTPUT = "INSERT OR REPLACE INTO run_outputs VALUES ($run_id, $table, $rows, $now)"
+RUNNING = "SELECT run_id FROM runs WHERE status = 'running'"
+# finished_at stays NULL: when the process died is not known
+ABANDON_RUN = "UPDATE runs SET status = 'failed', error = $error WHERE run_id = $run_id AND status = 'running'"
+# in a running run's artifact folder: "<host> <pid>" of the process training it, so a run whose
+# process was killed (kill -9, a lost machine) does not stay `running` forever
+OWNER_FILE = ".owner"
 
 
 def _now() -> datetime:
@@ -63,12 +70,47 @@ def start(pipeline: str, model: str, params: Mapping[str, Any], data_snapshot: M
         raise MarqueeError(f"unknown pipeline {pipeline!r} (one of {', '.join(PIPELINES)})")
     run_id = f"{pipeline}-{_now():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     folder = paths.artifacts_dir(run_id, home)
+    (folder / OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}")
     with store.write(home) as con:
+        reap(con, home)
         con.execute(INSERT_RUN, {"run_id": run_id, "pipeline": pipeline, "model": model,
                                  "params": json.dumps(params, default=str),
                                  "snapshot": json.dumps(data_snapshot or {}, default=str),
                                  "uri": folder.relative_to(paths.home(home)).as_posix(), "now": _now()})
     return Run(run_id, pipeline, model, folder)
+
+
+def abandoned(run_id: str, home: str | os.PathLike | None = None) -> str | None:
+    """Why a `running` run can never finish, or None while it may: the process that started it, on this host,
+    is gone. A run started on another host sharing the home, or by a Marquee that recorded no owner, is
+    never called abandoned (a reused pid errs the same safe way: the run stays `running`)."""
+    try:
+        host, _, pid = (paths.home(home) / "artifacts" / run_id / OWNER_FILE).read_text().partition(" ")
+    except OSError:
+        return None
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)   # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return f"abandoned: process {pid} on {host} ended without finishing the run (killed?)"
+    except PermissionError:   # alive, another user's
+        return None
+    return None
+
+
+def reap(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | None = None) -> None:
+    """Mark every abandoned run failed, in the caller's write transaction (the next train and prune call it).
+    Its folder keeps any partial files, which `marquee prune` then removes."""
+    for (run_id,) in con.execute(RUNNING).fetchall():
+        why = abandoned(run_id, home)
+        if why:
+            con.execute(ABANDON_RUN, {"run_id": run_id, "error": why})
+
+
+def _disown(run_id: str, home: str | os.PathLike | None) -> None:
+    """A finished run needs no owner any more (its status says it all)."""
+    (paths.home(home) / "artifacts" / run_id / OWNER_FILE).unlink(missing_ok=True)
 
 
 def _merge_metrics(con: duckdb.DuckDBPyConnection, run_id: str, metrics: Mapping[str, Any]) -> None:
@@ -132,6 +174,7 @@ def publish(run_id: str, outputs: Mapping[str, Any] | None = None, *, metrics: M
         if metrics:
             _merge_metrics(con, run_id, metrics)
         con.execute(FINISH_RUN, {"run_id": run_id, "now": _now()})
+    _disown(run_id, home)
     return counts
 
 
@@ -144,6 +187,7 @@ def record_metrics(run_id: str, metrics: Mapping[str, Any], home: str | os.PathL
 def fail(run_id: str, error: str, home: str | os.PathLike | None = None) -> None:
     with store.write(home) as con:
         con.execute(FAIL_RUN, {"run_id": run_id, "error": error[:2000], "now": _now()})
+    _disown(run_id, home)
     with contextlib.suppress(OSError):   # a run that failed before saving anything leaves no empty folder
         (paths.home(home) / "artifacts" / run_id).rmdir()
 
@@ -163,6 +207,12 @@ def _row_dict(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> dict | 
     return next(iter(_row_dicts(con, sql, params)), None)
 
 
+def _settled(run: dict, home: str | os.PathLike | None) -> dict:
+    """An abandoned run as the next write will record it (`reap`): failed, with why; readers cannot write it."""
+    why = abandoned(run["run_id"], home) if run["status"] == "running" else None
+    return {**run, "status": "failed", "error": why} if why else run
+
+
 def _located(run: dict | None, home: str | os.PathLike | None) -> dict | None:
     """artifact_uri as a full path: runs record it relative to the home, so a home can be moved or
     copied with its models (runs recorded before that keep their absolute path)."""
@@ -177,7 +227,7 @@ def get(run_id: str, home: str | os.PathLike | None = None) -> dict:
         run = _row_dict(con, GET_RUN, {"run_id": run_id})
     if run is None:
         raise MarqueeError(f"unknown run {run_id!r} (see `marquee runs`)")
-    return _located(run, home)
+    return _located(_settled(run, home), home)
 
 
 def latest(pipeline: str, home: str | os.PathLike | None = None) -> dict | None:
@@ -213,4 +263,5 @@ def _unusable(run: dict) -> str:
 def list_runs(limit: int = 50, home: str | os.PathLike | None = None) -> list[dict]:
     """The newest `limit` runs, newest first (not a DataFrame: pandas 3 would turn a NULL into NaN)."""
     with store.read(home) as con:
-        return _row_dicts(con, LIST_RUNS, {"limit": limit})
+        listed = _row_dicts(con, LIST_RUNS, {"limit": limit})
+    return [_settled(run, home) for run in listed]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -11,6 +13,7 @@ import pytest
 
 from data import runs, store
 from data.errors import MarqueeError
+from data.prune import prune
 
 
 def _recs(user: str, n: int) -> pd.DataFrame:
@@ -60,6 +63,41 @@ def test_a_run_still_training_is_not_resolved(home):
     run = runs.start("recsys", "ease", {}, home=home)
     with pytest.raises(MarqueeError, match="is still running: it has no model to use until it succeeds"):
         runs.resolve("recsys", run.run_id, home=home)
+
+
+# a training process as far as the registry sees it: it starts a run, then works (sleeps) until killed
+TRAINER = "import sys, time; from data import runs; print(runs.start('recsys', 'ease', {}, home=sys.argv[1]).run_id, " \
+          "flush=True); time.sleep(120)"
+
+
+def _trainer(home: Path) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-c", TRAINER, str(home)], stdout=subprocess.PIPE, text=True)
+    return proc, proc.stdout.readline().strip()
+
+
+def test_a_run_whose_process_was_killed_does_not_stay_running(home):
+    """kill -9 skips the trainer's own `runs.fail`: readers call the run failed at once, the next write records
+    it, and prune removes its partial files; a run whose process is alive stays running."""
+    killed, killed_id = _trainer(home)
+    alive, alive_id = _trainer(home)
+    try:
+        (home / "artifacts" / killed_id / "model.bin").write_bytes(b"half")
+        killed.kill()
+        killed.wait()
+        listed = {r["run_id"]: r for r in runs.list_runs(home=home)}
+        assert listed[killed_id]["status"] == "failed" and listed[killed_id]["error"].startswith("abandoned: ")
+        assert listed[alive_id]["status"] == "running"
+        with pytest.raises(MarqueeError, match=f"run '{killed_id}' failed \\(abandoned: process"):
+            runs.resolve("recsys", killed_id, home=home)
+        later = runs.start("forecast", "mean4", {}, home=home)
+        with store.read(home) as con:
+            status = dict(con.execute("SELECT run_id, status FROM runs").fetchall())
+        assert status == {killed_id: "failed", alive_id: "running", later.run_id: "running"}
+        assert [r[0] for r in prune(keep=1, home=home).runs] == [killed_id]
+        assert not (home / "artifacts" / killed_id).exists() and (home / "artifacts" / alive_id).is_dir()
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 def test_appending_publishes_count_the_runs_total_rows(home):
