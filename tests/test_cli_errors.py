@@ -152,3 +152,17 @@ def test_file_names_with_bytes_that_are_not_utf8_are_one_error_line(tmp_path):
         proc = subprocess.run([*MARQUEE, *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
         _one_error_line(proc, words)
     assert not list(tmp_path.glob("out*"))
+
+
+@pytest.mark.parametrize(("folder", "command"), [
+    ("staging", ("ingest", "items", "items.csv")), ("artifacts", ("train", "forecast", "--model", "mean4"))])
+def test_a_home_where_a_job_cannot_make_its_folder_is_one_error_line(demo_home, tmp_path, folder, command):
+    """A read-only home (or a full disk) fails the same way as a file in the folder's place, which root cannot
+    write past either: one line naming the folder, and no run left behind."""
+    (tmp_path / "items.csv").write_text("item_id,title\n1,One\n")
+    (demo_home / folder).write_text("in the way\n")
+    proc = subprocess.run([*MARQUEE, *command, "--home", str(demo_home)], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    _one_error_line(proc, f"{demo_home / folder}")
+    with store.read(demo_home) as con:
+        assert con.execute("SELECT count(*) FROM runs").fetchall() == [(0,)]
