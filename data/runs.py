@@ -125,22 +125,25 @@ def _merge_metrics(con: duckdb.DuckDBPyConnection, run_id: str, metrics: Mapping
 def _insert_output(con: duckdb.DuckDBPyConnection, table: str, run_id: str, frame: Any, replace: bool,
                    keys: list | None = None) -> int:
     """Insert `frame` into output `table` tagged with `run_id`, after dropping the run's rows of `keys`
-    (values of the table's OUTPUT_KEYS column) when given; returns the run's rows in the table now."""
+    (values of the table's OUTPUT_KEYS column) when given, and in a keyed table the run's rows that `frame`
+    writes again; returns the run's rows in the table now."""
     if table not in OUTPUT_TABLES:
         raise MarqueeError(f"{table!r} is not an output table")
-    if table == "item_sentiment_daily":   # a feature: one current version, wholly replaced
-        con.execute("DELETE FROM item_sentiment_daily")
-    elif replace:
-        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", {"run_id": run_id})  # table is whitelisted
-    elif keys is not None:
-        if table not in OUTPUT_KEYS:
-            raise MarqueeError(f"{table!r} has no key to replace rows by")
-        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id AND {OUTPUT_KEYS[table]} IN (SELECT unnest($keys))",
-                    {"run_id": run_id, "keys": list(keys)})   # table and column are whitelisted
+    if keys is not None and table not in OUTPUT_KEYS:
+        raise MarqueeError(f"{table!r} has no key to replace rows by")
     if isinstance(frame, str | Path):
         con.read_parquet(str(frame)).create_view("_marquee_output", replace=True)
     else:
         con.register("_marquee_output", frame)
+    if table == "item_sentiment_daily":   # a feature: one current version, wholly replaced
+        con.execute("DELETE FROM item_sentiment_daily")
+    elif replace:
+        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", {"run_id": run_id})  # table is whitelisted
+    elif table in OUTPUT_KEYS:   # one row per key and run, also when two scorers publish the same new reviews
+        key = OUTPUT_KEYS[table]
+        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id AND ({key} IN (SELECT unnest($keys)) "
+                    f"OR {key} IN (SELECT {key} FROM _marquee_output))",
+                    {"run_id": run_id, "keys": list(keys or [])})   # table and column are whitelisted
     columns = [c[0] for c in con.execute("DESCRIBE _marquee_output").fetchall()]
     select = "SELECT * EXCLUDE (run_id), $run_id AS run_id" if "run_id" in columns else "SELECT *, $run_id AS run_id"
     con.execute(f"INSERT INTO {table} BY NAME {select} FROM _marquee_output", {"run_id": run_id})
@@ -156,8 +159,9 @@ def publish(run_id: str, outputs: Mapping[str, Any] | None = None, *, metrics: M
     outputs: table name -> pandas DataFrame, Arrow table or Parquet path (columns by name; `run_id`
     is added). `replace` drops the run's earlier rows in those tables first; `replace=False`
     appends (incremental scoring), after dropping the run's rows whose key (OUTPUT_KEYS) is in
-    `replace_keys[table]`: re-scored rows replace their own and the rest are left alone, not
-    rewritten. `model` renames the run's model (what `auto` chose, e.g. `auto:blend`).
+    `replace_keys[table]` and those it writes again: re-scored rows replace their own (also when two
+    scorers publish the same reviews one after the other) and the rest are left alone, not rewritten.
+    `model` renames the run's model (what `auto` chose, e.g. `auto:blend`).
     Returns the run's total rows per table after the call (appends included). Readers see everything or nothing of this call.
     """
     if not run_id:

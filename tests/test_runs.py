@@ -109,6 +109,21 @@ def test_appending_publishes_count_the_runs_total_rows(home):
         assert con.sql("SELECT count(*) FROM recommendations_latest").fetchall() == [(7,)]
 
 
+def test_two_scorers_publishing_the_same_reviews_leave_one_score_each(home):
+    """Two `marquee score sentiment` at once both find the same reviews unscored and publish them one after the
+    other (the write lock serialises them): the second's scores replace the first's, never a second copy."""
+    run = runs.start("sentiment", "tfidf", {}, home=home)
+    runs.publish(run.run_id, metrics={}, home=home)
+    scores = pd.DataFrame({"review_id": ["r1", "r2"], "p_positive": [0.9, 0.2], "label": [1, 0]})
+    for p in ([0.9, 0.2], [0.8, 0.1]):
+        counts = runs.publish(run.run_id, {"review_sentiment": scores.assign(p_positive=p)}, replace=False,
+                              replace_keys={"review_sentiment": []}, home=home)
+    assert counts == {"review_sentiment": 2}
+    with store.read(home) as con:
+        assert con.sql("SELECT review_id, p_positive FROM review_sentiment_latest ORDER BY 1").fetchall() == [
+            ("r1", 0.8), ("r2", 0.1)]
+
+
 def test_scoring_an_older_run_does_not_make_it_the_latest_model(home):
     old = runs.start("recsys", "ease", {}, home=home)
     runs.publish(old.run_id, home=home)
