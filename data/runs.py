@@ -70,7 +70,10 @@ def start(pipeline: str, model: str, params: Mapping[str, Any], data_snapshot: M
         raise MarqueeError(f"unknown pipeline {pipeline!r} (one of {', '.join(PIPELINES)})")
     run_id = f"{pipeline}-{_now():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     folder = paths.artifacts_dir(run_id, home)
-    (folder / OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}")
+    try:
+        (folder / OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}")
+    except OSError as exc:   # a full disk
+        raise MarqueeError(f"{folder / OWNER_FILE}: cannot write the run's files ({exc.strerror})") from None
     with store.write(home) as con:
         reap(con, home)
         con.execute(INSERT_RUN, {"run_id": run_id, "pipeline": pipeline, "model": model,
