@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -71,16 +72,25 @@ def start(pipeline: str, model: str, params: Mapping[str, Any], data_snapshot: M
     run_id = f"{pipeline}-{_now():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     folder = paths.artifacts_dir(run_id, home)
     try:
+        _own(folder)
+        with store.write(home) as con:
+            reap(con, home)
+            con.execute(INSERT_RUN, {"run_id": run_id, "pipeline": pipeline, "model": model,
+                                     "params": json.dumps(params, default=str),
+                                     "snapshot": json.dumps(data_snapshot or {}, default=str),
+                                     "uri": folder.relative_to(paths.home(home)).as_posix(), "now": _now()})
+    except BaseException:   # not registered (a busy or full store): no folder left that no run names
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return Run(run_id, pipeline, model, folder)
+
+
+def _own(folder: Path) -> None:
+    """Record this process as the run's owner (OWNER_FILE)."""
+    try:
         (folder / OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}")
     except OSError as exc:   # a full disk
         raise MarqueeError(f"{folder / OWNER_FILE}: cannot write the run's files ({exc.strerror})") from None
-    with store.write(home) as con:
-        reap(con, home)
-        con.execute(INSERT_RUN, {"run_id": run_id, "pipeline": pipeline, "model": model,
-                                 "params": json.dumps(params, default=str),
-                                 "snapshot": json.dumps(data_snapshot or {}, default=str),
-                                 "uri": folder.relative_to(paths.home(home)).as_posix(), "now": _now()})
-    return Run(run_id, pipeline, model, folder)
 
 
 def abandoned(run_id: str, home: str | os.PathLike | None = None) -> str | None:

@@ -100,6 +100,16 @@ def test_a_run_whose_process_was_killed_does_not_stay_running(home):
         alive.wait()
 
 
+def test_a_run_the_store_refuses_leaves_no_folder(home):
+    """A run that could not be registered (here: a store of another schema version) leaves no artifact folder
+    that no registry row names, which prune would never find."""
+    with store.write(home) as con:
+        con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(MarqueeError, match="schema version 99"):
+        runs.start("recsys", "ease", {}, home=home)
+    assert not list((home / "artifacts").iterdir())
+
+
 def test_appending_publishes_count_the_runs_total_rows(home):
     run = runs.start("recsys", "ease", {}, home=home)
     assert runs.publish(run.run_id, {"recommendations": _recs("u1", 3)}, home=home) == {"recommendations": 3}
