@@ -112,13 +112,17 @@ def abandoned(run_id: str, home: str | os.PathLike | None = None) -> str | None:
     return None
 
 
+def abandoned_runs(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | None = None) -> dict[str, str]:
+    """The store's abandoned runs: run_id -> why (see `abandoned`)."""
+    found = {run_id: abandoned(run_id, home) for (run_id,) in con.execute(RUNNING).fetchall()}
+    return {run_id: why for run_id, why in found.items() if why}
+
+
 def reap(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | None = None) -> None:
     """Mark every abandoned run failed, in the caller's write transaction (the next train and prune call it).
     Its folder keeps any partial files, which `marquee prune` then removes."""
-    for (run_id,) in con.execute(RUNNING).fetchall():
-        why = abandoned(run_id, home)
-        if why:
-            con.execute(ABANDON_RUN, {"run_id": run_id, "error": why})
+    for run_id, why in abandoned_runs(con, home).items():
+        con.execute(ABANDON_RUN, {"run_id": run_id, "error": why})
 
 
 def _disown(run_id: str, home: str | os.PathLike | None) -> None:

@@ -89,6 +89,7 @@ def test_a_run_whose_process_was_killed_does_not_stay_running(home):
         assert listed[alive_id]["status"] == "running"
         with pytest.raises(MarqueeError, match=f"run '{killed_id}' failed \\(abandoned: process"):
             runs.resolve("recsys", killed_id, home=home)
+        assert [r[0] for r in prune(keep=1, dry_run=True, home=home).runs] == [killed_id]
         later = runs.start("forecast", "mean4", {}, home=home)
         with store.read(home) as con:
             status = dict(con.execute("SELECT run_id, status FROM runs").fetchall())
