@@ -70,7 +70,7 @@ TRAINER = "import sys, time; from data import runs; print(runs.start('recsys', '
           "flush=True); time.sleep(120)"
 
 
-def _trainer(home: Path) -> tuple[subprocess.Popen, str]:
+def trainer(home: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-c", TRAINER, str(home)], stdout=subprocess.PIPE, text=True)
     return proc, proc.stdout.readline().strip()
 
@@ -78,8 +78,8 @@ def _trainer(home: Path) -> tuple[subprocess.Popen, str]:
 def test_a_run_whose_process_was_killed_does_not_stay_running(home):
     """kill -9 skips the trainer's own `runs.fail`: readers call the run failed at once, the next write records
     it, and prune removes its partial files; a run whose process is alive stays running."""
-    killed, killed_id = _trainer(home)
-    alive, alive_id = _trainer(home)
+    killed, killed_id = trainer(home)
+    alive, alive_id = trainer(home)
     try:
         (home / "artifacts" / killed_id / "model.bin").write_bytes(b"half")
         killed.kill()
