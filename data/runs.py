@@ -205,6 +205,15 @@ def record_metrics(run_id: str, metrics: Mapping[str, Any], home: str | os.PathL
         _merge_metrics(con, run_id, metrics)
 
 
+def failure(exc: BaseException) -> str:
+    """A run's error from the exception that ended it. Ctrl-C and SIGTERM (which the CLI turns into a
+    KeyboardInterrupt; DuckDB's own word for one landing in a query is "Query interrupted") say so: a job a
+    scheduler stopped reads `interrupted`, not `KeyboardInterrupt: `."""
+    if isinstance(exc, KeyboardInterrupt) or (isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"):
+        return "interrupted (Ctrl-C or SIGTERM)"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def fail(run_id: str, error: str, home: str | os.PathLike | None = None) -> None:
     with store.write(home) as con:
         con.execute(FAIL_RUN, {"run_id": run_id, "error": error[:2000], "now": _now()})
