@@ -197,6 +197,19 @@ def _interrupted(exc: BaseException) -> bool:
     return isinstance(exc, KeyboardInterrupt) or (isinstance(exc, RuntimeError) and str(exc) == "Query interrupted")
 
 
+def _machine_failure(exc: BaseException) -> str | None:
+    """What went wrong, in one line, when the machine failed a command rather than the input or Marquee: a full
+    disk, a file size limit, a folder gone read-only (an OSError, or DuckDB's IOException reading or writing
+    the store); None otherwise, so a bug still shows its traceback. duckdb is looked up, not imported: an
+    exception cannot be DuckDB's unless a command loaded it."""
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is not None and isinstance(exc, duckdb.IOException):
+        return " ".join(str(exc).split())
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return None
+
+
 def _terminated(signum, frame) -> None:
     """SIGTERM (a `kill`, a job scheduler) ends a command like Ctrl-C: a running job is marked failed."""
     raise KeyboardInterrupt
@@ -220,10 +233,14 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except (KeyboardInterrupt, Exception) as exc:
-        if not _interrupted(exc):
+        if _interrupted(exc):
+            print("error: interrupted", file=sys.stderr)
+            return 130
+        failure = _machine_failure(exc)
+        if failure is None:
             raise
-        print("error: interrupted", file=sys.stderr)
-        return 130
+        print(f"error: {failure}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import streamlit as st
 
 from app.run_metrics import flat_metrics, headline_metrics, is_number, metric_rank, with_selected_marked
 from data import paths, sql, store
+from data.runs import abandoned
 
 # --- store version: what the cache is keyed on -----------------------------------------------------------
 VERSION = """
@@ -593,6 +594,9 @@ def _unique(columns: list[str]) -> list[str]:
 # --- runs -------------------------------------------------------------------------------------------------
 def runs(limit: int = 200) -> pd.DataFrame:
     df = frame(ALL_RUNS, limit=limit)   # a failed run's metrics, a good one's error: None (see _frame)
+    for i in df.index[df["status"] == "running"]:   # a killed job's run, as `marquee runs` shows it (not cached:
+        if why := abandoned(df.at[i, "run_id"], home()):   # its process dies without changing the store)
+            df.loc[i, ["status", "error"]] = ["failed", why]
     df["age"] = [_age(t) for t in df["finished_at"]]
     return df
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from data.errors import MarqueeError
+
 STORE_FILE = "store.duckdb"
 
 
@@ -18,13 +20,19 @@ def store_path(override: str | os.PathLike | None = None) -> Path:
 
 def artifacts_dir(run_id: str, override: str | os.PathLike | None = None) -> Path:
     """`$MARQUEE_HOME/artifacts/<run_id>/`, created on first use."""
-    path = home(override) / "artifacts" / run_id
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _made(home(override) / "artifacts" / run_id)
 
 
 def staging_dir(override: str | os.PathLike | None = None) -> Path:
     """Scratch space for jobs that compute outside the write lock, then publish."""
-    path = home(override) / "staging"
-    path.mkdir(parents=True, exist_ok=True)
+    return _made(home(override) / "staging")
+
+
+def _made(path: Path) -> Path:
+    """`path`, created if missing; a home the job cannot write (read-only, full, not a folder) is one line, not a
+    traceback."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MarqueeError(f"{path}: cannot create the folder ({exc.strerror})") from None
     return path

@@ -4,7 +4,8 @@ fill its disk (one EASE model over 20,000 titles is about 1.6 GB).
 A pruned run keeps its registry row (params, metrics, status: the history the dashboard compares) and
 loses its artifact folder and its rows in the output tables; its `artifact_uri` becomes NULL, which is
 how `runs.resolve` knows to say the model was pruned. Kept, per pipeline: the newest `keep` succeeded
-runs, every run whose outputs a `*_latest` view serves, and every run not finished yet.
+runs, every run whose outputs a `*_latest` view serves, and every run not finished yet (a run whose
+process was killed is marked failed first, `runs.reap`, so its partial files go; a dry run counts it too).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data import paths, store
-from data.runs import OUTPUT_TABLES
+from data.runs import OUTPUT_TABLES, abandoned_runs, reap
 from data.wording import plural
 
 # a pruned run (artifact_uri NULL) is listed again while its folder is still there: a prune that died
@@ -23,7 +24,7 @@ DOOMED = """WITH ranked AS (
     SELECT run_id, row_number() OVER (PARTITION BY pipeline ORDER BY finished_at DESC) AS newest
     FROM runs WHERE status = 'succeeded')
 SELECT run_id, pipeline, status, artifact_uri IS NULL AS pruned FROM runs
-WHERE status IN ('succeeded', 'failed')
+WHERE (status IN ('succeeded', 'failed') OR run_id IN (SELECT unnest($abandoned)))
   AND run_id NOT IN (SELECT run_id FROM ranked WHERE newest <= $keep)
   AND run_id NOT IN (SELECT run_id FROM latest_output_runs)
 ORDER BY pipeline, started_at"""
@@ -59,7 +60,10 @@ def prune(keep: int = 3, dry_run: bool = False, home: str | os.PathLike | None =
     report = PruneReport()
     artifacts = paths.home(home) / "artifacts"
     with (store.read(home) if dry_run else store.write(home)) as con:
-        doomed = con.execute(DOOMED, {"keep": keep}).fetchall()
+        gone = list(abandoned_runs(con, home))   # killed runs: their partial model files go too
+        if not dry_run:
+            reap(con, home)
+        doomed = con.execute(DOOMED, {"keep": keep, "abandoned": gone}).fetchall()
         ids = [run_id for run_id, _, _, _ in doomed]
         report.runs = [(run_id, pipeline, status) for run_id, pipeline, status, pruned in doomed if not pruned]
         for table in OUTPUT_TABLES:   # whitelisted names

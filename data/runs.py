@@ -11,6 +11,8 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +45,12 @@ LIST_RUNS = """SELECT run_id, pipeline, model, status, started_at, finished_at, 
 FROM runs ORDER BY started_at DESC LIMIT $limit"""
 SET_MODEL = "UPDATE runs SET model = $model WHERE run_id = $run_id"
 RECORD_OUTPUT = "INSERT OR REPLACE INTO run_outputs VALUES ($run_id, $table, $rows, $now)"
+RUNNING = "SELECT run_id FROM runs WHERE status = 'running'"
+# finished_at stays NULL: when the process died is not known
+ABANDON_RUN = "UPDATE runs SET status = 'failed', error = $error WHERE run_id = $run_id AND status = 'running'"
+# in a running run's artifact folder: "<host> <pid>" of the process training it, so a run whose
+# process was killed (kill -9, a lost machine) does not stay `running` forever
+OWNER_FILE = ".owner"
 
 
 def _now() -> datetime:
@@ -64,12 +72,63 @@ def start(pipeline: str, model: str, params: Mapping[str, Any], data_snapshot: M
         raise MarqueeError(f"unknown pipeline {pipeline!r} (one of {', '.join(PIPELINES)})")
     run_id = f"{pipeline}-{_now():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     folder = paths.artifacts_dir(run_id, home)
-    with store.write(home) as con:
-        con.execute(INSERT_RUN, {"run_id": run_id, "pipeline": pipeline, "model": model,
-                                 "params": json.dumps(params, default=str),
-                                 "snapshot": json.dumps(data_snapshot or {}, default=str),
-                                 "uri": folder.relative_to(paths.home(home)).as_posix(), "now": _now()})
+    try:
+        _own(folder)
+        with store.write(home) as con:
+            reap(con, home)
+            con.execute(INSERT_RUN, {"run_id": run_id, "pipeline": pipeline, "model": model,
+                                     "params": json.dumps(params, default=str),
+                                     "snapshot": json.dumps(data_snapshot or {}, default=str),
+                                     "uri": folder.relative_to(paths.home(home)).as_posix(), "now": _now()})
+    except BaseException:   # not registered (a busy or full store): no folder left that no run names
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return Run(run_id, pipeline, model, folder)
+
+
+def _own(folder: Path) -> None:
+    """Record this process as the run's owner (OWNER_FILE)."""
+    try:
+        (folder / OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}")
+    except OSError as exc:   # a full disk
+        raise MarqueeError(f"{folder / OWNER_FILE}: cannot write the run's files ({exc.strerror})") from None
+
+
+def abandoned(run_id: str, home: str | os.PathLike | None = None) -> str | None:
+    """Why a `running` run can never finish, or None while it may: the process that started it, on this host,
+    is gone. A run started on another host sharing the home, or by a Marquee that recorded no owner, is
+    never called abandoned (a reused pid errs the same safe way: the run stays `running`)."""
+    try:
+        host, _, pid = (paths.home(home) / "artifacts" / run_id / OWNER_FILE).read_text().partition(" ")
+    except OSError:
+        return None
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)   # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return f"abandoned: process {pid} on {host} ended without finishing the run (killed?)"
+    except PermissionError:   # alive, another user's
+        return None
+    return None
+
+
+def abandoned_runs(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | None = None) -> dict[str, str]:
+    """The store's abandoned runs: run_id -> why (see `abandoned`)."""
+    found = {run_id: abandoned(run_id, home) for (run_id,) in con.execute(RUNNING).fetchall()}
+    return {run_id: why for run_id, why in found.items() if why}
+
+
+def reap(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | None = None) -> None:
+    """Mark every abandoned run failed, in the caller's write transaction (the next train and prune call it).
+    Its folder keeps any partial files, which `marquee prune` then removes."""
+    for run_id, why in abandoned_runs(con, home).items():
+        con.execute(ABANDON_RUN, {"run_id": run_id, "error": why})
+
+
+def _disown(run_id: str, home: str | os.PathLike | None) -> None:
+    """A finished run needs no owner any more (its status says it all)."""
+    (paths.home(home) / "artifacts" / run_id / OWNER_FILE).unlink(missing_ok=True)
 
 
 def _merge_metrics(con: duckdb.DuckDBPyConnection, run_id: str, metrics: Mapping[str, Any]) -> None:
@@ -84,22 +143,25 @@ def _merge_metrics(con: duckdb.DuckDBPyConnection, run_id: str, metrics: Mapping
 def _insert_output(con: duckdb.DuckDBPyConnection, table: str, run_id: str, frame: Any, replace: bool,
                    keys: list | None = None) -> int:
     """Insert `frame` into output `table` tagged with `run_id`, after dropping the run's rows of `keys`
-    (values of the table's OUTPUT_KEYS column) when given; returns the run's rows in the table now."""
+    (values of the table's OUTPUT_KEYS column) when given, and in a keyed table the run's rows that `frame`
+    writes again; returns the run's rows in the table now."""
     if table not in OUTPUT_TABLES:
         raise MarqueeError(f"{table!r} is not an output table")
-    if table == "item_sentiment_daily":   # a feature: one current version, wholly replaced
-        con.execute("DELETE FROM item_sentiment_daily")
-    elif replace:
-        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", {"run_id": run_id})  # table is whitelisted
-    elif keys is not None:
-        if table not in OUTPUT_KEYS:
-            raise MarqueeError(f"{table!r} has no key to replace rows by")
-        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id AND {OUTPUT_KEYS[table]} IN (SELECT unnest($keys))",
-                    {"run_id": run_id, "keys": list(keys)})   # table and column are whitelisted
+    if keys is not None and table not in OUTPUT_KEYS:
+        raise MarqueeError(f"{table!r} has no key to replace rows by")
     if isinstance(frame, str | Path):
         con.read_parquet(str(frame)).create_view("_marquee_output", replace=True)
     else:
         con.register("_marquee_output", frame)
+    if table == "item_sentiment_daily":   # a feature: one current version, wholly replaced
+        con.execute("DELETE FROM item_sentiment_daily")
+    elif replace:
+        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", {"run_id": run_id})  # table is whitelisted
+    elif table in OUTPUT_KEYS:   # one row per key and run, also when two scorers publish the same new reviews
+        key = OUTPUT_KEYS[table]
+        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id AND ({key} IN (SELECT unnest($keys)) "
+                    f"OR {key} IN (SELECT {key} FROM _marquee_output))",
+                    {"run_id": run_id, "keys": list(keys or [])})   # table and column are whitelisted
     columns = [c[0] for c in con.execute("DESCRIBE _marquee_output").fetchall()]
     select = "SELECT * EXCLUDE (run_id), $run_id AS run_id" if "run_id" in columns else "SELECT *, $run_id AS run_id"
     con.execute(f"INSERT INTO {table} BY NAME {select} FROM _marquee_output", {"run_id": run_id})
@@ -115,8 +177,9 @@ def publish(run_id: str, outputs: Mapping[str, Any] | None = None, *, metrics: M
     outputs: table name -> pandas DataFrame, Arrow table or Parquet path (columns by name; `run_id`
     is added). `replace` drops the run's earlier rows in those tables first; `replace=False`
     appends (incremental scoring), after dropping the run's rows whose key (OUTPUT_KEYS) is in
-    `replace_keys[table]`: re-scored rows replace their own and the rest are left alone, not
-    rewritten. `model` renames the run's model (what `auto` chose, e.g. `auto:blend`).
+    `replace_keys[table]` and those it writes again: re-scored rows replace their own (also when two
+    scorers publish the same reviews one after the other) and the rest are left alone, not rewritten.
+    `model` renames the run's model (what `auto` chose, e.g. `auto:blend`).
     Returns the run's total rows per table after the call (appends included). Readers see everything or nothing of this call.
     """
     if not run_id:
@@ -137,6 +200,7 @@ def publish(run_id: str, outputs: Mapping[str, Any] | None = None, *, metrics: M
         if metrics:
             _merge_metrics(con, run_id, metrics)
         con.execute(FINISH_RUN, {"run_id": run_id, "now": _now()})
+    _disown(run_id, home)
     return counts
 
 
@@ -146,9 +210,19 @@ def record_metrics(run_id: str, metrics: Mapping[str, Any], home: str | os.PathL
         _merge_metrics(con, run_id, metrics)
 
 
+def failure(exc: BaseException) -> str:
+    """A run's error from the exception that ended it. Ctrl-C and SIGTERM (which the CLI turns into a
+    KeyboardInterrupt; DuckDB's own word for one landing in a query is "Query interrupted") say so: a job a
+    scheduler stopped reads `interrupted`, not `KeyboardInterrupt: `."""
+    if isinstance(exc, KeyboardInterrupt) or (isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"):
+        return "interrupted (Ctrl-C or SIGTERM)"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def fail(run_id: str, error: str, home: str | os.PathLike | None = None) -> None:
     with store.write(home) as con:
         con.execute(FAIL_RUN, {"run_id": run_id, "error": error[:2000], "now": _now()})
+    _disown(run_id, home)
     with contextlib.suppress(OSError):   # a run that failed before saving anything leaves no empty folder
         (paths.home(home) / "artifacts" / run_id).rmdir()
 
@@ -168,6 +242,12 @@ def _row_dict(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> dict | 
     return next(iter(_row_dicts(con, sql, params)), None)
 
 
+def _settled(run: dict, home: str | os.PathLike | None) -> dict:
+    """An abandoned run as the next write will record it (`reap`): failed, with why; readers cannot write it."""
+    why = abandoned(run["run_id"], home) if run["status"] == "running" else None
+    return {**run, "status": "failed", "error": why} if why else run
+
+
 def _located(run: dict | None, home: str | os.PathLike | None) -> dict | None:
     """artifact_uri as a full path: runs record it relative to the home, so a home can be moved or
     copied with its models. Runs recorded before that hold an absolute path, into the home it was then:
@@ -184,7 +264,7 @@ def get(run_id: str, home: str | os.PathLike | None = None) -> dict:
         run = _row_dict(con, GET_RUN, {"run_id": run_id})
     if run is None:
         raise MarqueeError(f"unknown run {run_id!r} (see `marquee runs`)")
-    return _located(run, home)
+    return _located(_settled(run, home), home)
 
 
 def latest(pipeline: str, home: str | os.PathLike | None = None) -> dict | None:
@@ -220,4 +300,5 @@ def _unusable(run: dict) -> str:
 def list_runs(limit: int = 50, home: str | os.PathLike | None = None) -> list[dict]:
     """The newest `limit` runs, newest first (not a DataFrame: pandas 3 would turn a NULL into NaN)."""
     with store.read(home) as con:
-        return _row_dicts(con, LIST_RUNS, {"limit": limit})
+        listed = _row_dicts(con, LIST_RUNS, {"limit": limit})
+    return [_settled(run, home) for run in listed]

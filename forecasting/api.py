@@ -95,7 +95,7 @@ def train(home: Home = None, profile: str = "quick", device: str = "auto", seed:
         label = f"auto:{name}" if cfg.model == "auto" else name   # the registry names what `auto` chose, as recsys
         runs.publish(run.run_id, metrics=metrics, model=label, home=home)
     except BaseException as exc:
-        runs.fail(run.run_id, f"{type(exc).__name__}: {exc}", home)
+        runs.fail(run.run_id, runs.failure(exc), home)
         raise
     return run.run_id
 

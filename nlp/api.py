@@ -44,7 +44,7 @@ def train(home=None, profile: str = "quick", device: str = "auto", seed: int = 4
         metrics["total_train_seconds"] = time.perf_counter() - t0
         runs.publish(run.run_id, metrics=metrics, home=home)
     except BaseException as exc:
-        runs.fail(run.run_id, f"{type(exc).__name__}: {exc}", home)
+        runs.fail(run.run_id, runs.failure(exc), home)
         raise
     return run.run_id
 

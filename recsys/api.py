@@ -62,7 +62,7 @@ def train(home: str | os.PathLike | None = None, profile: str = "quick", device:
         label = f"{model}:{sel.kind}" if model == "auto" else sel.kind
         runs.publish(run.run_id, metrics=metrics, model=label, home=home)
     except BaseException as exc:   # Ctrl-C and SIGTERM too: no run stays `running` forever
-        runs.fail(run.run_id, f"{type(exc).__name__}: {exc}", home)
+        runs.fail(run.run_id, runs.failure(exc), home)
         raise
     return run.run_id
 

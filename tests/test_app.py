@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from data import runs, store
 from data.ingest import ingest
+from tests.test_runs import trainer
 
 MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 PAGES = ["overview", "recommendations", "titles", "sentiment", "forecasts", "sql", "runs"]
@@ -606,6 +607,15 @@ def test_runs_page_says_a_pruned_run_was_pruned(home):
     assert not at.exception and "removed by `marquee prune`" in texts(at).lower() and "marquee score" not in texts(at)
     at.selectbox(key="run").set_value(new.run_id).run()
     assert "No outputs published yet (`marquee score forecast`)." in texts(at)
+
+
+def test_runs_page_shows_a_killed_runs_run_failed_not_running(home):
+    killed, run_id = trainer(home)
+    killed.kill()
+    killed.wait()
+    at = page("runs")
+    assert not at.exception and len(at.error) == 1 and at.error[0].value.startswith("abandoned\\: process")
+    assert at.dataframe[0].value.set_index("run_id").loc[run_id, "status"] == "failed"
 
 def test_a_run_without_metrics_beside_runs_with_them(home, tmp_path):
     """A succeeded run published without metrics (tiny_store's sentiment and forecast runs, a recsys run here)

@@ -4,6 +4,7 @@ traceback."""
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import time
@@ -13,6 +14,7 @@ import duckdb
 import pytest
 
 from data import store
+from data.ingest import ingest
 from tests.ingest_helpers import MARQUEE, REPO, marquee
 
 
@@ -152,3 +154,38 @@ def test_file_names_with_bytes_that_are_not_utf8_are_one_error_line(tmp_path):
         proc = subprocess.run([*MARQUEE, *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
         _one_error_line(proc, words)
     assert not list(tmp_path.glob("out*"))
+
+
+@pytest.mark.parametrize(("folder", "command"), [
+    ("staging", ("ingest", "items", "items.csv")), ("artifacts", ("train", "forecast", "--model", "mean4"))])
+def test_a_home_where_a_job_cannot_make_its_folder_is_one_error_line(demo_home, tmp_path, folder, command):
+    """A read-only home (or a full disk) fails the same way as a file in the folder's place, which root cannot
+    write past either: one line naming the folder, and no run left behind."""
+    (tmp_path / "items.csv").write_text("item_id,title\n1,One\n")
+    (demo_home / folder).write_text("in the way\n")
+    proc = subprocess.run([*MARQUEE, *command, "--home", str(demo_home)], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    _one_error_line(proc, f"{demo_home / folder}")
+    with store.read(demo_home) as con:
+        assert con.execute("SELECT count(*) FROM runs").fetchall() == [(0,)]
+
+
+def test_a_full_disk_is_one_error_line_exit_1_and_the_store_unchanged(home, tmp_path):
+    """A file size limit fails DuckDB's writes as a full disk does (no root needed to set one): the machine, not
+    the input, so exit 1 (a scheduler may retry), one line, and the store as it was."""
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,title\n" + "".join(f"i{i},T{i}\n" for i in range(500)))
+    ingest("items", items, home)
+    events = tmp_path / "events.csv"
+    events.write_text("user_id,item_id,timestamp\n" + "".join(f"u{i},i{i % 500},2024-01-01\n" for i in range(100_000)))
+    limit = os.path.getsize(store.store_path(home)) + 2**18
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run([*MARQUEE, "ingest", "interactions", str(events), "--home", str(home)], capture_output=True,
+                          text=True, cwd=REPO, timeout=120, preexec_fn=small_disk)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.splitlines()[-1].startswith("error: IO Error: ") and "File too large" in proc.stderr
+    with store.read(home) as con:
+        assert con.execute("SELECT count(*) FROM interactions").fetchall() == [(0,)]

@@ -372,7 +372,7 @@ def test_ctrl_c_while_a_network_trains_is_an_interrupt_not_lightnings_exit(home,
                     "--horizon", "3"]) == 130
     assert capsys.readouterr().err.splitlines()[-1] == "error: interrupted"
     run = runs.list_runs(home=home)[0]
-    assert run["status"] == "failed" and run["error"].startswith("KeyboardInterrupt")
+    assert run["status"] == "failed" and run["error"] == "interrupted (Ctrl-C or SIGTERM)"
     assert signal.getsignal(signal.SIGINT) is sigint
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -11,6 +13,7 @@ import pytest
 
 from data import runs, store
 from data.errors import MarqueeError
+from data.prune import prune
 
 
 def _recs(user: str, n: int) -> pd.DataFrame:
@@ -62,6 +65,52 @@ def test_a_run_still_training_is_not_resolved(home):
         runs.resolve("recsys", run.run_id, home=home)
 
 
+# a training process as far as the registry sees it: it starts a run, then works (sleeps) until killed
+TRAINER = "import sys, time; from data import runs; print(runs.start('recsys', 'ease', {}, home=sys.argv[1]).run_id, " \
+          "flush=True); time.sleep(120)"
+
+
+def trainer(home: Path) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-c", TRAINER, str(home)], stdout=subprocess.PIPE, text=True)
+    return proc, proc.stdout.readline().strip()
+
+
+def test_a_run_whose_process_was_killed_does_not_stay_running(home):
+    """kill -9 skips the trainer's own `runs.fail`: readers call the run failed at once, the next write records
+    it, and prune removes its partial files; a run whose process is alive stays running."""
+    killed, killed_id = trainer(home)
+    alive, alive_id = trainer(home)
+    try:
+        (home / "artifacts" / killed_id / "model.bin").write_bytes(b"half")
+        killed.kill()
+        killed.wait()
+        listed = {r["run_id"]: r for r in runs.list_runs(home=home)}
+        assert listed[killed_id]["status"] == "failed" and listed[killed_id]["error"].startswith("abandoned: ")
+        assert listed[alive_id]["status"] == "running"
+        with pytest.raises(MarqueeError, match=f"run '{killed_id}' failed \\(abandoned: process"):
+            runs.resolve("recsys", killed_id, home=home)
+        assert [r[0] for r in prune(keep=1, dry_run=True, home=home).runs] == [killed_id]
+        later = runs.start("forecast", "mean4", {}, home=home)
+        with store.read(home) as con:
+            status = dict(con.execute("SELECT run_id, status FROM runs").fetchall())
+        assert status == {killed_id: "failed", alive_id: "running", later.run_id: "running"}
+        assert [r[0] for r in prune(keep=1, home=home).runs] == [killed_id]
+        assert not (home / "artifacts" / killed_id).exists() and (home / "artifacts" / alive_id).is_dir()
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_a_run_the_store_refuses_leaves_no_folder(home):
+    """A run that could not be registered (here: a store of another schema version) leaves no artifact folder
+    that no registry row names, which prune would never find."""
+    with store.write(home) as con:
+        con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(MarqueeError, match="schema version 99"):
+        runs.start("recsys", "ease", {}, home=home)
+    assert not list((home / "artifacts").iterdir())
+
+
 def test_appending_publishes_count_the_runs_total_rows(home):
     run = runs.start("recsys", "ease", {}, home=home)
     assert runs.publish(run.run_id, {"recommendations": _recs("u1", 3)}, home=home) == {"recommendations": 3}
@@ -69,6 +118,21 @@ def test_appending_publishes_count_the_runs_total_rows(home):
     with store.read(home) as con:
         assert con.sql("SELECT \"rows\" FROM run_outputs").fetchall() == [(7,)]
         assert con.sql("SELECT count(*) FROM recommendations_latest").fetchall() == [(7,)]
+
+
+def test_two_scorers_publishing_the_same_reviews_leave_one_score_each(home):
+    """Two `marquee score sentiment` at once both find the same reviews unscored and publish them one after the
+    other (the write lock serialises them): the second's scores replace the first's, never a second copy."""
+    run = runs.start("sentiment", "tfidf", {}, home=home)
+    runs.publish(run.run_id, metrics={}, home=home)
+    scores = pd.DataFrame({"review_id": ["r1", "r2"], "p_positive": [0.9, 0.2], "label": [1, 0]})
+    for p in ([0.9, 0.2], [0.8, 0.1]):
+        counts = runs.publish(run.run_id, {"review_sentiment": scores.assign(p_positive=p)}, replace=False,
+                              replace_keys={"review_sentiment": []}, home=home)
+    assert counts == {"review_sentiment": 2}
+    with store.read(home) as con:
+        assert con.sql("SELECT review_id, p_positive FROM review_sentiment_latest ORDER BY 1").fetchall() == [
+            ("r1", 0.8), ("r2", 0.1)]
 
 
 def test_scoring_an_older_run_does_not_make_it_the_latest_model(home):

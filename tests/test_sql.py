@@ -7,10 +7,13 @@ import io
 import json
 import re
 import shutil
+import signal
+import subprocess
 import time
 from pathlib import Path
 
 import duckdb
+import psutil
 import pytest
 
 from data import store
@@ -18,7 +21,7 @@ from data.errors import MarqueeError
 from data.export import export
 from data.ingest import ingest
 from data.sql import QueryRefused, check_query, fetch_readonly, schema_overview
-from tests.ingest_helpers import marquee, snapshot, write
+from tests.ingest_helpers import MARQUEE, REPO, marquee, snapshot, write
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +171,28 @@ def test_a_query_deaf_to_interrupts_is_stopped_at_the_timeout(sql_home):
     assert time.monotonic() - start < 15
     with store.write(sql_home, timeout=5) as con:   # no read connection is left holding the store
         con.execute("SELECT 1")
+
+
+def test_a_query_whose_command_was_killed_does_not_hold_the_store(sql_home):
+    """`kill -9` of `marquee sql` (a scheduler's hard timeout) cannot take the query's process along: that one
+    ends by itself, so writers get the store at once instead of after the query's ~20 minutes."""
+    deaf = ("SELECT max(levenshtein(repeat('a', 20000) || range::VARCHAR, repeat('b', 20000))) "
+            "FROM range(2048)")
+    proc = subprocess.Popen([*MARQUEE, "sql", deaf, "--home", str(sql_home)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (workers := psutil.Process(proc.pid).children()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1)   # the worker's start-up, then inside the query
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    try:
+        with store.write(sql_home, timeout=10) as con:
+            con.execute("SELECT 1")
+    finally:
+        for worker in workers:   # only where it ran on (the bug): never left behind by the test
+            if worker.is_running():
+                worker.kill()
 
 
 def test_the_query_process_ignores_a_data_package_in_the_working_directory(sql_home, tmp_path, monkeypatch):
