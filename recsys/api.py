@@ -129,11 +129,11 @@ def _score(home, run: dict, model: Recommender, user_ids: np.ndarray, item_ids: 
     # never recommended, and a user who arrived since gets picks from their own events
     types = run["params"].get("event_types")   # what the run counts, from the store and the file alike
     since = dataset.events(home, item_ids, types)
-    extra, file_users = (history.read(history_file, {t: i for i, t in enumerate(item_ids)}, types) if history_file
-                         else (since[:0], []))
+    titles = dataset.titles(home)
+    extra, file_users, skipped = (history.read(history_file, set(item_ids), titles.keys(), types) if history_file
+                                  else (since[:0], [], 0))
     hist, all_users, known = _fold_in(model, user_ids, item_ids, pd.concat([since, extra], ignore_index=True))
     top = scoring.recommend(model, hist, known, k, batch_size)
-    titles = dataset.titles(home)
     recs = scoring.to_frame(all_users, top, item_ids, titles)
     have = set(all_users[np.diff(hist.indptr) > 0])
     cold = [u for u in dict.fromkeys([*dataset.store_users(home), *all_users, *file_users]) if u not in have]
@@ -147,6 +147,7 @@ def _score(home, run: dict, model: Recommender, user_ids: np.ndarray, item_ids: 
             "popular_users": len(cold), "titles": len(item_ids),
             "users_seen_all": int((seen >= len(item_ids)).sum()),   # nothing left to recommend to them
             "training_users_with_two_titles": int((trained >= 2).sum()),   # without any, no title is like another
+            "history_rows_skipped": skipped,   # --history rows of titles the run never learned
             **counts}
 
 

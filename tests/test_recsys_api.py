@@ -117,11 +117,34 @@ def test_unknown_item_in_history_names_file_row_and_column(scored, tmp_path, cap
     assert main(["score", "recsys", "--home", str(home), "--history", str(hist), "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "bad.csv" in err and "row 2" in err and "'item_id'" in err and "nope" in err
-    assert "only the titles that had events" in err      # a catalogued title without events is unknown too
+    assert "not in items: ingest the items first" in err      # as ingest says it: not a title the store has
     assert _recs(home, run_id).equals(before)                                        # nothing half-written
     with pytest.raises(InputError, match="missing required column.s. item_id"):
         pd.DataFrame({"user_id": ["a"]}).to_csv(hist, index=False)
         api.score(home, run_id, "cpu", history_file=str(hist))
+
+
+def test_history_rows_of_titles_the_run_never_learned_are_skipped_and_counted(scored, tmp_path, capsys):
+    """A title ingested after training (with events since) and a catalogued title nobody watched cannot be folded
+    in without retraining: their rows are skipped with a one-line note, the file's other rows still count."""
+    home, run_id, before = scored
+    (tmp_path / "late.csv").write_text("item_id,title\nlate,Late Arrival\nshelf,Never Watched\n")
+    ingest.ingest("items", tmp_path / "late.csv", home)
+    (tmp_path / "late_events.csv").write_text("user_id,item_id,timestamp\nu1,late,2025-01-01\n")
+    ingest.ingest("interactions", tmp_path / "late_events.csv", home)
+    hist = tmp_path / "hist.csv"
+    hist.write_text("user_id,item_id\nnewbie,late\nnewbie,t20\nnewbie,t21\nonly_late,late\nonly_late,shelf\n")
+    assert main(["score", "recsys", "--home", str(home), "--k", "5", "--history", str(hist), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and "(1 folded in, 2 with no history got popular titles)" in out[0]   # only_late, lonely
+    assert out[1] == (f"note: {hist}: 3 rows skipped: their titles had no events the run learned from (ingested or "
+                      "first watched after it trained); retrain to fold them in")
+    recs = _recs(home, run_id)
+    assert {"late", "shelf"}.isdisjoint(recs["item_id"])
+    new = recs[recs["user_id"] == "newbie"]
+    assert len(new) == 5 and "popular" not in set(new["reason"]) and {"t20", "t21"}.isdisjoint(new["item_id"])
+    assert set(recs[recs["user_id"] == "only_late"]["reason"]) == {"popular"}
+    assert api.score(home, run_id, "cpu", k=5)["history_rows_skipped"] == 0
 
 
 @pytest.mark.parametrize(("content", "where"), [
