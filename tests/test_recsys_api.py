@@ -86,7 +86,7 @@ def test_similar_items_and_recorded_validation_metrics(scored):
         sims = con.execute("SELECT item_id, count(*) AS n FROM similar_items_latest GROUP BY ALL").df()
     assert len(sims) == N_ITEMS and (sims["n"] == 20).all()
     m = runs.get(run_id, home)["metrics"]
-    assert m["selected"] == "ease" and 0 < m["validation"]["ndcg@10"] <= 1
+    assert m["selected"] == "ease" and 0 < m["validation"]["ndcg@10"] <= 1 and m["validation_users"] == 90
     ev = api.evaluate(home, run_id)
     assert ev["validation"] == m["validation"] and ev["recommended_seen_items"] == 0
     assert runs.get(run_id, home)["metrics"]["evaluation"]["catalog_coverage@10"] > 0
@@ -340,3 +340,22 @@ def test_a_run_that_failed_is_not_scored_even_with_its_model_files(scored, capsy
         assert capsys.readouterr().err == (f"error: run {run_id!r} failed (KeyboardInterrupt:): it has no model to "
                                            "use; see `marquee runs`\n")
     assert runs.get(run_id, home)["status"] == "failed" and _recs(home, run_id).empty
+
+
+def test_too_few_titles_per_user_to_validate_is_said_not_scored_zero(home, tmp_path, capsys):
+    """Two titles a user leave none to hold out: the run is trained but not validated, its metrics are null (not
+    0.0, which reads as a model that misses everything), and a blend, which validation weighs, is refused."""
+    pd.DataFrame({"item_id": list("ABCD"), "title": list("ABCD")}).to_csv(tmp_path / "items.csv", index=False)
+    pairs = [("x", "A"), ("x", "B"), ("y", "B"), ("y", "C"), ("z", "C"), ("z", "D"), ("w", "A")]
+    pd.DataFrame({"user_id": [u for u, _ in pairs], "item_id": [t for _, t in pairs],
+                  "timestamp": 100}).to_csv(tmp_path / "events.csv", index=False)
+    ingest.ingest("items", tmp_path / "items.csv", home)
+    ingest.ingest("interactions", tmp_path / "events.csv", home)
+    assert main(["train", "recsys", "--model", "auto", "--device", "cpu"]) == 0
+    assert ": ease (not validated: no user has the 3 or more titles it takes to hold one out, " in capsys.readouterr().out
+    m = runs.latest("recsys", home)["metrics"]
+    assert m["selected"] == "ease" and m["validation_users"] == 0 and set(m["candidates"]) == {"ease"}
+    assert set(m["validation"].values()) == {None}
+    assert main(["score", "recsys", "--device", "cpu"]) == 0
+    assert main(["train", "recsys", "--model", "blend", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.startswith("error: a blend is weighted on validation users, and no user has")

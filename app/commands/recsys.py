@@ -27,8 +27,10 @@ def _train(args: argparse.Namespace) -> None:
     from data import runs
 
     m = runs.get(run_id, args.home)["metrics"]
-    print(f"trained recsys run {run_id}: {m['selected']} (validation nDCG@10 {m['validation']['ndcg@10']:.4f}"
-          f", {m['train_seconds']:.1f} s)")
+    ndcg = m["validation"]["ndcg@10"]
+    measured = (f"validation nDCG@10 {ndcg:.4f}" if ndcg is not None else
+                "not validated: no user has the 3 or more titles it takes to hold one out")
+    print(f"trained recsys run {run_id}: {m['selected']} ({measured}, {m['train_seconds']:.1f} s)")
 
 
 def _score(args: argparse.Namespace) -> None:
