@@ -197,7 +197,7 @@ def resolve(pipeline: str, run_id: str | None, home: str | os.PathLike | None = 
     if run["status"] != "succeeded":   # publishing a failed run's outputs would mark it succeeded
         raise MarqueeError(_unusable(run))
     if not run["artifact_uri"]:
-        raise MarqueeError(f"run {run['run_id']!r}'s model files were removed by `marquee prune`: "
+        raise MarqueeError(f"the model files of run {run['run_id']!r} were removed by `marquee prune`: "
                            f"use a newer run (`marquee runs`) or train again")
     return run
 
