@@ -356,6 +356,9 @@ def test_too_few_titles_per_user_to_validate_is_said_not_scored_zero(home, tmp_p
     m = runs.latest("recsys", home)["metrics"]
     assert m["selected"] == "ease" and m["validation_users"] == 0 and set(m["candidates"]) == {"ease"}
     assert set(m["validation"].values()) == {None}
+    assert main(["runs"]) == 0
+    listed = capsys.readouterr().out
+    assert "validation_users 0" in listed and "ndcg" not in listed       # a count, and no score it never measured
     assert main(["score", "recsys", "--device", "cpu"]) == 0
     assert main(["train", "recsys", "--model", "blend", "--device", "cpu"]) == 2
     assert capsys.readouterr().err.startswith("error: a blend is weighted on validation users, and no user has")
