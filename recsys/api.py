@@ -128,7 +128,9 @@ def _score(home, run: dict, model: Recommender, user_ids: np.ndarray, item_ids: 
     # events in the store since training (same titles) are folded in too: a title watched since is
     # never recommended, and a user who arrived since gets picks from their own events
     types = run["params"].get("event_types")   # what the run counts, from the store and the file alike
-    since = dataset.events(home, item_ids, types)
+    pairs = dataset.events(home, types)
+    learned = pairs["item_id"].isin(set(item_ids))   # the rest name titles only a retrained model knows
+    since = pairs[learned].reset_index(drop=True)
     titles = dataset.titles(home)
     extra, file_users, skipped = (history.read(history_file, set(item_ids), titles.keys(), types) if history_file
                                   else (since[:0], [], 0))
@@ -148,6 +150,8 @@ def _score(home, run: dict, model: Recommender, user_ids: np.ndarray, item_ids: 
             "users_seen_all": int((seen >= len(item_ids)).sum()),   # nothing left to recommend to them
             "training_users_with_two_titles": int((trained >= 2).sum()),   # without any, no title is like another
             "history_rows_skipped": skipped,   # --history rows of titles the run never learned
+            "store_pairs_skipped": int((~learned).sum()),   # and the store's (user, title) pairs of such titles
+            "store_titles_skipped": int(pairs.loc[~learned, "item_id"].nunique()),
             **counts}
 
 

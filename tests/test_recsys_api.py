@@ -126,7 +126,8 @@ def test_unknown_item_in_history_names_file_row_and_column(scored, tmp_path, cap
 
 def test_history_rows_of_titles_the_run_never_learned_are_skipped_and_counted(scored, tmp_path, capsys):
     """A title ingested after training (with events since) and a catalogued title nobody watched cannot be folded
-    in without retraining: their rows are skipped with a one-line note, the file's other rows still count."""
+    in without retraining: their rows are skipped with a one-line note, the file's other rows still count; the
+    store's own events of such a title are left out with a note too."""
     home, run_id, before = scored
     (tmp_path / "late.csv").write_text("item_id,title\nlate,Late Arrival\nshelf,Never Watched\n")
     ingest.ingest("items", tmp_path / "late.csv", home)
@@ -136,15 +137,17 @@ def test_history_rows_of_titles_the_run_never_learned_are_skipped_and_counted(sc
     hist.write_text("user_id,item_id\nnewbie,late\nnewbie,t20\nnewbie,t21\nonly_late,late\nonly_late,shelf\n")
     assert main(["score", "recsys", "--home", str(home), "--k", "5", "--history", str(hist), "--device", "cpu"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 2 and "(1 folded in, 2 with no history got popular titles)" in out[0]   # only_late, lonely
-    assert out[1] == (f"note: {hist}: 3 rows skipped: their titles had no events the run learned from (ingested or "
-                      "first watched after it trained); retrain to fold them in")
+    assert len(out) == 3 and "(1 folded in, 2 with no history got popular titles)" in out[0]   # only_late, lonely
+    why = "the run never learned (ingested or first watched after it trained)"
+    assert out[1] == f"note: the store's events of 1 title {why} were left out (1 user-title pair); retrain to use them"
+    assert out[2] == f"note: {hist}: 3 rows skipped, naming titles {why}; retrain to fold them in"
     recs = _recs(home, run_id)
     assert {"late", "shelf"}.isdisjoint(recs["item_id"])
     new = recs[recs["user_id"] == "newbie"]
     assert len(new) == 5 and "popular" not in set(new["reason"]) and {"t20", "t21"}.isdisjoint(new["item_id"])
     assert set(recs[recs["user_id"] == "only_late"]["reason"]) == {"popular"}
-    assert api.score(home, run_id, "cpu", k=5)["history_rows_skipped"] == 0
+    plain = api.score(home, run_id, "cpu", k=5)
+    assert plain["history_rows_skipped"] == 0 and plain["store_pairs_skipped"] == plain["store_titles_skipped"] == 1
 
 
 @pytest.mark.parametrize(("content", "where"), [

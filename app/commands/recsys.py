@@ -39,9 +39,12 @@ def _score(args: argparse.Namespace) -> None:
     out = api.score(args.home, args.run, args.device, k=args.k, history_file=args.history,
                     batch_size=args.batch_size, threads=1 if args.threads is None else args.threads)
     print(score_summary(out))
-    if skipped := out["history_rows_skipped"]:
-        print(f"note: {args.history}: {plural(skipped, 'row')} skipped: {'its title' if skipped == 1 else 'their titles'}"
-              " had no events the run learned from (ingested or first watched after it trained); retrain to fold them in")
+    why = "the run never learned (ingested or first watched after it trained)"
+    if pairs := out["store_pairs_skipped"]:
+        print(f"note: the store's events of {plural(out['store_titles_skipped'], 'title')} {why} were left out "
+              f"({plural(pairs, 'user-title pair')}); retrain to use them")
+    if rows := out["history_rows_skipped"]:
+        print(f"note: {args.history}: {plural(rows, 'row')} skipped, naming titles {why}; retrain to fold them in")
 
 
 def score_summary(out: dict) -> str:
