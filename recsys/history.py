@@ -36,7 +36,8 @@ def read(path: str | Path, known: Collection[str], catalogue: Collection[str],
     gives only its rows of those types (a blank type is what ingest makes of it: view, or rating when
     rated): a purchases-only run must not fold in views. Its users are named still (they get the popular
     titles, as a stored user without such events does). A file without the column gives every row."""
-    df = read_rows(path, HISTORY, allow_empty=True)
+    # a rating's value is never used here (only whether a row has one), and the store's scale may be --rating-range's
+    df = read_rows(path, HISTORY, allow_empty=True, rating_range=None)
     unknown = ~df["item_id"].isin(catalogue)
     if unknown.any():
         row = int(unknown.to_numpy().argmax())

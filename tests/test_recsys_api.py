@@ -278,6 +278,18 @@ def test_event_types_choose_what_trains_and_what_scoring_folds_in(home, tmp_path
         api.train(home, "quick", "cpu", model="ease", event_types=["purchse"])
 
 
+def test_history_file_ratings_on_the_store_s_own_scale_are_taken(scored, tmp_path):
+    """A store ingested with --rating-range 0 100 gets history files on that scale; score has no --rating-range,
+    and fold-in uses only whether a row is rated, so any number passes (a non-number still does not)."""
+    home, run_id, _ = scored
+    hist = tmp_path / "hist.csv"
+    hist.write_text("user_id,item_id,rating\nnewbie,t20,85\nnewbie,t21,\n")
+    assert api.score(home, run_id, "cpu", k=5, history_file=str(hist))["folded_in_users"] == 1
+    hist.write_text("user_id,item_id,rating\nnewbie,t20,lots\n")
+    with pytest.raises(InputError, match=r"row 1, column 'rating': 'lots' is not a number"):
+        api.score(home, run_id, "cpu", k=5, history_file=str(hist))
+
+
 def test_filters_that_leave_nothing_are_named_not_an_empty_store(home, tmp_path):
     """The store has events, just none of the type before --as-of: say so, not "ingest some"."""
     _fill(home, tmp_path)
