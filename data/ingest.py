@@ -26,6 +26,7 @@ from data.paths import staging_dir, store_path
 from data.wording import plural
 
 KNOWN_ITEMS = "SELECT item_id FROM items"
+STORED_DATES = "SELECT item_id, release_date FROM items WHERE release_date IS NOT NULL"
 REGISTER_USERS = """INSERT INTO users (user_id) SELECT user_id FROM memory.main.file_users WHERE user_id IS NOT NULL
 ON CONFLICT DO NOTHING"""
 INSERT_NEW_EVENTS = """INSERT INTO interactions (user_id, item_id, ts, rating, event_type)
@@ -82,12 +83,13 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _load_known_items(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | None) -> None:
+def _copy_from_store(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | None, table: str, query: str) -> None:
+    """In-memory `table` from a query of the store, for checks that hold a file against what is stored."""
     with store.read(home) as s:
-        items = s.sql(KNOWN_ITEMS).to_arrow_table()
-    con.register("_known_items", items)
-    con.execute("CREATE OR REPLACE TABLE known_items AS SELECT item_id FROM _known_items")
-    con.unregister("_known_items")
+        rows = s.sql(query).to_arrow_table()
+    con.register("_from_store", rows)
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _from_store")   # table: a name of ours
+    con.unregister("_from_store")
 
 
 def _upsert(con: duckdb.DuckDBPyConnection, entity: Entity, present: list[str]) -> tuple[int, int, int]:
@@ -163,7 +165,9 @@ def _validate(con: duckdb.DuckDBPyConnection, spec: Entity, file: Path, home: st
     _say(f"reading {file} ...")
     found = resolve_columns(spec, stage(con, file), file)
     if spec.references_items and "item_id" in found:
-        _load_known_items(con, home)
+        _copy_from_store(con, home, "known_items", KNOWN_ITEMS)
+    if spec.name == "items" and "release_year" in found and "release_date" not in found:
+        _copy_from_store(con, home, "stored_dates", STORED_DATES)
     _say("validating ...")
     try:
         build_checked(con, spec, found, rating_range, materialize=file_format(file) == "csv")

@@ -122,7 +122,7 @@ def _checks(col: Column, typed: str, raw: str, is_text: bool, rating_range: tupl
     if col.kind in KIND_WORDS:
         out.append((f"{present} AND {typed} IS NULL", f"{shown} || {lit(' is not ' + KIND_WORDS[col.kind])}"))
     if col.kind == "timestamp" and is_text:
-        out.append(_offset_check(typed, raw, shown))
+        out.extend(_offset_checks(typed, raw, shown))
     if epoch and col.kind == "timestamp":
         # a date written YYYYMMDD (20230101) reads as epoch seconds in August 1970, inside the allowed years:
         # refused, not silently stored 53 years early (no streaming service logged an event then)
@@ -146,26 +146,37 @@ def _checks(col: Column, typed: str, raw: str, is_text: bool, rating_range: tupl
     return out
 
 
-def _offset_check(typed: str, raw: str, shown: str) -> tuple[str, str]:
-    """(condition, reason) refusing ISO text with a UTC offset no place uses: DuckDB applies any two digits,
-    so '+25:00', '+2500', '+25' and '+99:99' shift the time by a day or more. Only text with a sign after
-    its time is looked at ('+' anywhere, '-' after a ':'), two cheap scans for text without an offset;
-    the offset DuckDB applied is then the text read as local time (TIMESTAMP drops the offset) minus
-    the UTC time, which covers every offset form it reads and leaves numbers and zone names alone."""
+def _offset_checks(typed: str, raw: str, shown: str) -> list[tuple[str, str]]:
+    """(condition, reason) pairs refusing ISO text with a UTC offset no place uses: DuckDB applies any two
+    digits, so '+25:00', '+2500', '+25' and '+99:99' shift the time by a day or more, and '+05:75' is read
+    as +06:15. Only text with a sign after its time is looked at ('+' anywhere, '-' after a ':'), two cheap
+    scans for text without an offset; the offset DuckDB applied is then the text read as local time
+    (TIMESTAMP drops the offset) minus the UTC time, which covers every offset form it reads and leaves
+    numbers and zone names alone. Minutes are read off the text's tail ([+-]HH:MM or [+-]HHMM)."""
     lo, hi = UTC_OFFSETS
     has_offset = f"(contains({raw}, '+') OR {raw} LIKE '%:%-%')"
     applied = f"TRY_CAST({raw} AS TIMESTAMP) - {typed}"
-    return (f"{has_offset} AND NOT ({applied} BETWEEN INTERVAL '{lo} hours' AND INTERVAL '{hi} hours')",
-            f"{shown} || {lit(f' has a UTC offset outside -{-lo:02d}:00..+{hi:02d}:00')}")
+    minutes = f"regexp_extract({raw}, '[0-9][+-][0-9]{{2}}:?([0-9]{{2}})\\s*$', 1)"
+    return [(f"{has_offset} AND NOT ({applied} BETWEEN INTERVAL '{lo} hours' AND INTERVAL '{hi} hours')",
+             f"{shown} || {lit(f' has a UTC offset outside -{-lo:02d}:00..+{hi:02d}:00')}"),
+            (f"{has_offset} AND {typed} IS NOT NULL AND {minutes} >= '60'",
+             f"{shown} || {lit(' has UTC offset minutes of 60 or more (write +06:15, not +05:75)')}")]
 
 
 def _agreement_checks(entity: Entity, found: dict[str, tuple[str, str]]) -> list[tuple[str, str, str]]:
     """(condition, column, reason) for columns that state one fact twice: an item's release_year and the year
-    of its release_date must agree (which one is wrong cannot be told, so the row is refused, not mended)."""
-    if entity.name != "items" or not {"release_year", "release_date"} <= found.keys():
+    of its release_date must agree (which one is wrong cannot be told, so the row is refused, not mended).
+    A file of release_year alone updates the year and leaves a stored date as it was, so the year is held
+    against that date (`stored_dates`, loaded by the caller: see STORED_DATES)."""
+    if entity.name != "items" or "release_year" not in found:
         return []
-    return [("year(release_date) <> release_year", "release_year",
-             "'release_year ' || release_year || ' disagrees with release_date ' || release_date")]
+    if "release_date" in found:
+        return [("year(release_date) <> release_year", "release_year",
+                 "'release_year ' || release_year || ' disagrees with release_date ' || release_date")]
+    stored = "(SELECT d.release_date FROM stored_dates d WHERE d.item_id = staged.item_id)"
+    return [(f"release_year <> year({stored})", "release_year",
+             f"'release_year ' || release_year || ' disagrees with the release_date ' || {stored} || "
+             "' already stored for this item; add a release_date column (left empty, it clears the date)'")]
 
 
 def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, found: dict[str, tuple[str, str]],

@@ -32,8 +32,8 @@ CREATE TABLE IF NOT EXISTS recommendations (
     user_id VARCHAR, item_id VARCHAR, rank INTEGER, score DOUBLE, reason VARCHAR, run_id VARCHAR);
 CREATE TABLE IF NOT EXISTS similar_items (
     item_id VARCHAR, similar_item_id VARCHAR, rank INTEGER, score DOUBLE, run_id VARCHAR);
-CREATE TABLE IF NOT EXISTS review_sentiment (
-    review_id VARCHAR, p_positive DOUBLE, label INTEGER, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS review_sentiment (  -- review_ingested_at: the version of the review that was scored
+    review_id VARCHAR, p_positive DOUBLE, label INTEGER, run_id VARCHAR, review_ingested_at TIMESTAMP);
 CREATE TABLE IF NOT EXISTS forecasts (
     series_id VARCHAR, ds DATE, p10 DOUBLE, p50 DOUBLE, p90 DOUBLE,
     method VARCHAR,  -- 'model' (N-HiTS / TFT), the baseline's name ('mean4', 'naive', 'snaive'), or 'genre_fallback'

@@ -20,7 +20,16 @@ import duckdb
 from data.errors import MarqueeError, StoreBusyError
 from data.paths import store_path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# what `marquee init` runs to bring a store of version N-1 to N (schema.sql then adds what is missing)
+MIGRATIONS = {
+    # a score records which version of its review it is of; scores published before knew only the publish time:
+    # a review ingested since then is marked unknown (NULL), so it is scored again, as before the upgrade
+    2: """ALTER TABLE review_sentiment ADD COLUMN review_ingested_at TIMESTAMP;
+UPDATE review_sentiment s SET review_ingested_at = r.ingested_at FROM reviews r, run_outputs o
+WHERE r.review_id = s.review_id AND o.run_id = s.run_id AND o.table_name = 'review_sentiment'
+  AND r.ingested_at < o.published_at;""",
+}
 T = TypeVar("T")
 _LOCK_WORDS = ("lock", "Conflicting", "being used by another process")
 
@@ -57,9 +66,12 @@ def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         raise MarqueeError(f"{path}: a DuckDB file but not a Marquee store (no `meta` table); "
                            "point --home at another folder") from None
     found = int(row[0]) if row else None
+    if found is not None and found < SCHEMA_VERSION:
+        raise MarqueeError(f"{path}: store has schema version {found}, this Marquee needs {SCHEMA_VERSION}; "
+                           "run `marquee init` to upgrade it (its data stays)")
     if found != SCHEMA_VERSION:
         raise MarqueeError(f"{path}: store has schema version {found}, this Marquee needs {SCHEMA_VERSION}; "
-                           "move the old store aside and run `marquee init`")
+                           "move the old store aside and run `marquee init`, or use the Marquee that made it")
 
 
 def _require(path: Path) -> None:
@@ -130,7 +142,8 @@ def write_attached(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | Non
 
 
 def init(home: str | os.PathLike | None = None) -> Path:
-    """Create the store (idempotent): tables, views and the schema version."""
+    """Create the store (idempotent): tables, views and the schema version; upgrade an older store's schema
+    (MIGRATIONS)."""
     path = store_path(home)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,9 +154,12 @@ def init(home: str | os.PathLike | None = None) -> Path:
         row = None
         if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchall()[0][0]:
             row = next(iter(con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()), None)
-        if row and int(row[0]) != SCHEMA_VERSION:
+        found = int(row[0]) if row else SCHEMA_VERSION
+        if found > SCHEMA_VERSION:   # made by a newer Marquee
             _check_version(con, path)
         con.begin()
+        for version in range(found + 1, SCHEMA_VERSION + 1):   # one transaction: upgraded wholly or not at all
+            con.execute(MIGRATIONS[version])
         con.execute(resources.files("data").joinpath("schema.sql").read_text())
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', $v)", {"v": str(SCHEMA_VERSION)})
         con.commit()

@@ -22,6 +22,14 @@ SPLIT_SEED = 42          # the protocol's seed
 TEST_FRACTION = 0.2
 LABEL_WORDS = {"1": 1, "0": 0, "1.0": 1, "0.0": 0, "pos": 1, "neg": 0, "positive": 1, "negative": 0,
                "true": 1, "false": 0}
+# Star ratings are read as sentiment work on Amazon and Yelp reviews reads them: 4-5 stars positive, 1-2 negative,
+# 3 neutral and left out (the model is binary). A file is star-rated when a label is 2-5 stars, which no binary
+# label spells; its '1' is then 1 star. Other scales (0-5, 1-10, half stars) have no agreed cut: refused.
+STAR_LABELS = {1: 0, 2: 0, 4: 1, 5: 1}
+NEUTRAL_STARS = 3
+STAR_RULE = "4-5 stars positive, 1-2 negative, 3 left out as neutral"
+NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+BINARY_LABELS = "0/1, pos/neg, positive/negative or true/false"
 # The validation split takes at least one text of every label (train_val_split), every copy of a text on
 # one side, so training keeps a label only if it has another text: with 2 different texts a label is in
 # both parts, whatever the file's size, sources or repeats.
@@ -67,33 +75,84 @@ def protocol_train() -> pd.DataFrame:
     return df.loc[~protocol_test_mask(df), ["review_id", "source", "text", "label"]].reset_index(drop=True)
 
 
-def read_labeled(path: str | Path) -> pd.DataFrame:
-    """A user's labelled file -> DataFrame(text, label int 0/1[, source]). Bad rows raise InputError (file, row,
-    column); so does a review_id (optional) given twice, which could only repeat or contradict a label.
-    What training needs beyond that (both labels, enough rows) is require_trainable's."""
+def read_labeled(path: str | Path) -> tuple[pd.DataFrame, int | None]:
+    """A user's labelled file -> (DataFrame(text, label int 0/1[, source]), how many 3-star rows were left out:
+    None unless the file is star-rated, see STAR_LABELS). Bad rows raise InputError (file, row, column); so does a
+    review_id (optional) given twice, which could only repeat or contradict a label, and a star-rated file of 3
+    stars only. What training needs beyond that (both labels, enough rows) is require_trainable's."""
     raw = read_rows(path, LABELED, max_line_bytes=MAX_LINE_BYTES)
-    labels = []
-    for i, label in enumerate(raw["label"], start=1):
-        key = "" if pd.isna(label) else str(label).strip().lower()
-        if not key:
-            raise InputError(path, "empty label", row=i, column="label")
-        if key not in LABEL_WORDS:
-            raise InputError(path, f"label {label!r} is not 0/1, pos/neg, positive/negative or true/false",
-                             row=i, column="label")
-        labels.append(LABEL_WORDS[key])
+    keys = [_label_key(path, i, label) for i, label in enumerate(raw["label"], start=1)]
+    star_row = _star_row(path, raw["label"].tolist(), keys)
+    if star_row is None:
+        labels, neutral = [LABEL_WORDS[k] for k in keys], None
+    else:
+        stars = np.array([_stars(k) for k in keys])
+        keep = stars != NEUTRAL_STARS
+        if not keep.any():
+            raise InputError(path, f"every label is {NEUTRAL_STARS} stars, which are left out as neutral "
+                                   "(4-5 stars are positive, 1-2 negative): no review is left", column="label")
+        raw, neutral = raw[keep].reset_index(drop=True), int((~keep).sum())
+        labels = [STAR_LABELS[x] for x in stars[keep]]
     out = pd.DataFrame({"text": raw["text"].astype(str), "label": np.asarray(labels, dtype=np.int64)})
     if "source" in raw.columns:   # optional: only used to stratify the validation split
         out["source"] = raw["source"].fillna("").astype(str).to_numpy()
-    return out
+    return out, neutral
 
 
-def require_trainable(df: pd.DataFrame, path: str | Path, words: bool = True) -> None:
+def star_record(neutral: int | None) -> dict:
+    """What a run records of how a star-rated file was read ({} for a binary file): the rule, and how many
+    3-star rows it left out, which the file's row count no longer shows."""
+    return {} if neutral is None else {"stars": STAR_RULE, "neutral_left_out": neutral}
+
+
+def _label_key(path: str | Path, row: int, label) -> str:
+    """A label as it is looked up (trimmed, lower case); an empty one is refused."""
+    key = "" if pd.isna(label) else str(label).strip().lower()
+    if not key:
+        raise InputError(path, "empty label", row=row, column="label")
+    return key
+
+
+def _stars(key: str) -> int | None:
+    """The whole star rating 1-5 a label spells ('4', '4.0'), or None (a word, 0, 3.5, 7, ...)."""
+    if not NUMBER.fullmatch(key):
+        return None
+    x = float(key)
+    return int(x) if x.is_integer() and 1 <= x <= 5 else None
+
+
+def _not_a_label(label, key: str) -> str:
+    """Why a label is refused; a number is told which scales are read and that others need mapping first."""
+    if not NUMBER.fullmatch(key):
+        return f"label {label!r} is not {BINARY_LABELS}, nor a whole star rating 1-5"
+    return (f"label {label!r} is neither 0/1 nor a whole star rating 1-5 ({STAR_RULE}); other scales (1-10, "
+            "half stars, ...) have no agreed cut: map them to 0/1 or 1-5 first")
+
+
+def _star_row(path: str | Path, labels: list, keys: list[str]) -> int | None:
+    """The first row rated 2-5 stars (None: a binary file). The first row that fits neither scale, or not the
+    file's (0 or pos beside a 5, where 0 could be 0 stars or negative), is an InputError."""
+    star_row = next((i for i, k in enumerate(keys, start=1) if (_stars(k) or 0) >= 2), None)
+    for i, (label, key) in enumerate(zip(labels, keys, strict=True), start=1):
+        if key not in LABEL_WORDS and _stars(key) is None:
+            raise InputError(path, _not_a_label(label, key), row=i, column="label")
+        if star_row is not None and _stars(key) is None:
+            raise InputError(path, f"label {label!r} is not a whole star rating 1-5, yet row {star_row} is rated "
+                                   f"{labels[star_row - 1]!r}: a file's labels are all stars 1-5 ({STAR_RULE}) or "
+                                   f"all {BINARY_LABELS}", row=i, column="label")
+    return star_row
+
+
+def require_trainable(df: pd.DataFrame, path: str | Path, words: bool = True, stars: bool = False) -> None:
     """Refuse a labelled file training cannot learn from (evaluation takes any): one label only, under 10
     rows, a label of so few different texts that the validation split would take it out of training
     entirely (sklearn then fails on a one-class fit, after a run was started), or, when `words` (a
-    tfidf/nblr model or a blend), texts with no word the bag-of-n-grams models read."""
+    tfidf/nblr model or a blend), texts with no word the bag-of-n-grams models read. `stars`: a star-rated
+    file, whose labels are named in stars."""
     if df["label"].nunique() < 2:
-        raise InputError(path, "needs both positive (1) and negative (0) labels to train", column="label")
+        both = ("positive (4-5 stars) and negative (1-2 stars) reviews, 3 stars being left out," if stars
+                else "positive (1) and negative (0) labels")
+        raise InputError(path, f"needs both {both} to train", column="label")
     if len(df) < 10:
         raise InputError(path, f"only {len(df)} labelled rows; training needs at least 10")
     counts = pd.DataFrame({"key": text_keys(df["text"]), "label": df["label"]}).drop_duplicates()["label"].value_counts()

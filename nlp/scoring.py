@@ -20,14 +20,14 @@ from data.output_file import replacing
 from nlp.data import read_texts
 from nlp.model import SentimentModel
 
-# The run's scores, each marked `changed` when its review was ingested again with another text since the run last
-# published scores (ingested_at moves only when a row changes): such a review is scored again, its old score
-# replaced, while the unchanged ones are neither rescored nor rewritten.
+# The run's scores, each marked `changed` when its review was ingested again with another text since the version
+# the score is of (ingested_at moves only when a row changes; each score keeps the one it read, so a review changed
+# while a long scoring ran is caught too): such a review is scored again, its old score replaced, while the
+# unchanged ones are neither rescored nor rewritten.
 RUN_SCORES = """
-SELECT s.review_id, s.p_positive,
-       coalesce(r.ingested_at >= (SELECT published_at FROM run_outputs
-                                  WHERE run_id = $run_id AND table_name = 'review_sentiment'), false) AS changed
+SELECT s.review_id, s.p_positive, r.ingested_at IS DISTINCT FROM s.review_ingested_at AS changed
 FROM review_sentiment s JOIN reviews r USING (review_id) WHERE s.run_id = $run_id"""
+VERSIONS = "SELECT review_id, ingested_at AS review_ingested_at FROM reviews"
 CHUNK = 8192   # reviews per predict call: bounds memory on big stores
 PARQUET = (".parquet", ".pq")
 
@@ -82,7 +82,7 @@ def score_store(model: SentimentModel, run_id: str, home=None, rescore_all: bool
     with store.read(home) as con:
         rel = features.relation(con, "reviews")
         keys = rel.select("review_id, item_id, ts").df()
-        todo = rel.select("review_id, text")
+        todo = rel.select("review_id, text").join(con.sql(VERSIONS), "review_id")
         if not rescore_all:
             scores = con.sql(RUN_SCORES, params={"run_id": run_id})
             current = scores.filter("NOT changed")
@@ -91,6 +91,7 @@ def score_store(model: SentimentModel, run_id: str, home=None, rescore_all: bool
             stale = [r for (r,) in scores.filter("changed").select("review_id").fetchall()]
         todo = todo.order("review_id").df()
     new, empty = _score_frame(model, todo, progress)
+    new = new.merge(todo[["review_id", "review_ingested_at"]], on="review_id", how="left")
     refused = todo.loc[empty, "review_id"].tolist()
     _warn([f"review {r!r}: empty text, not scored" for r in refused])
     daily = daily_aggregate(pd.concat([old, new[["review_id", "p_positive"]]], ignore_index=True), keys)

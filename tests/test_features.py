@@ -1,5 +1,5 @@
 """Point-in-time features never leak: events at or after the cutoff change nothing in as_of(cutoff).
-Also: the store refuses to open with a schema version it does not know."""
+Also: the store refuses to open with a schema version it does not know, and `init` upgrades an older one."""
 from __future__ import annotations
 
 import duckdb
@@ -74,6 +74,31 @@ def test_store_with_unknown_schema_version_refuses_to_open(home):
             pass
     with pytest.raises(MarqueeError, match="schema version 99"):
         store.init(home)
+
+
+def test_init_upgrades_a_version_1_store_and_keeps_its_data(home, tmp_path):
+    """Version 1 had no review_ingested_at on scores: opening such a store says to run `marquee init`, which adds
+    it, filled where the review is unchanged since its score was published and NULL (scored again) where not."""
+    from data import runs
+
+    ingest("items", write(tmp_path / "i.csv", "item_id,title\n1,A\n"), home)
+    ingest("reviews", write(tmp_path / "r.csv", "review_id,text,item_id\nr1,good,1\nr2,bad,1\n"), home)
+    run = runs.start("sentiment", "tfidf", {}, home=home)
+    runs.publish(run.run_id, {"review_sentiment": pd.DataFrame({"review_id": ["r1", "r2"], "p_positive": [0.9, 0.1],
+                                                                "label": [1, 0]})}, home=home)
+    ingest("reviews", write(tmp_path / "r2.csv", "review_id,text,item_id\nr2,great after all,1\n"), home)
+    con = duckdb.connect(str(store_path(home)))   # the store as version 1 left it
+    con.execute("ALTER TABLE review_sentiment DROP COLUMN review_ingested_at")
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(MarqueeError, match="schema version 1, this Marquee needs 2; run `marquee init` to upgrade"), \
+            store.read(home):
+        pass
+    store.init(home)
+    with store.read(home) as con:
+        got = con.execute("""SELECT s.review_id, s.p_positive, s.review_ingested_at = r.ingested_at
+            FROM review_sentiment_latest s JOIN reviews r USING (review_id) ORDER BY 1""").fetchall()
+    assert got == [("r1", 0.9, True), ("r2", 0.1, None)]
 
 
 def test_engagement_feature_matches_its_plain_definition():

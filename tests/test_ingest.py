@@ -275,6 +275,24 @@ def test_a_release_year_that_disagrees_with_the_release_date_is_rejected(items_h
     assert stored == [("7", 1995, "1995-09-22"), ("9", 1999, "1999-01-01"), ("10", 2001, None)]
 
 
+def test_a_later_release_year_is_held_against_the_stored_release_date(items_home, tmp_path):
+    """A file of release_year alone updates the year and would leave the stored date contradicting it:
+    refused, naming the stored date; the same year, an item with no stored date, or a file that clears the
+    date (an empty release_date) go in."""
+    ingest("items", write(tmp_path / "a.csv", "item_id,title,release_date\n7,Seven,1995-09-22\n"), items_home)
+    later = write(tmp_path / "b.csv", "item_id,title,release_year\n7,Seven,1994\n8,Eight,1990\n")
+    with pytest.raises(InputError, match="row 1, column 'release_year': release_year 1994 disagrees with the "
+                                         "release_date 1995-09-22 already stored for this item"):
+        ingest("items", later, items_home)
+    ingest("items", write(tmp_path / "c.csv", "item_id,title,release_year\n7,Seven,1995\n8,Eight,1990\n"),
+           items_home)
+    ingest("items", write(tmp_path / "d.csv", "item_id,title,release_year,release_date\n7,Seven,1994,\n"), items_home)
+    ingest("items", later, items_home)
+    with store.read(items_home) as con:
+        assert con.execute("SELECT item_id, release_year, release_date FROM items WHERE item_id IN ('7', '8') "
+                           "ORDER BY item_id").fetchall() == [("7", 1994, None), ("8", 1990, None)]
+
+
 def test_epoch_and_iso_timestamps_and_default_event_type(items_home, tmp_path):
     path = write(tmp_path / "e.csv", "USER_ID,Item_Id,TIMESTAMP,rating\n"
                  "u1,1,881250949,4\nu1,2,2020-01-01T10:00:00+02:00,\nu1,3,2020-01-02,\n")
@@ -286,11 +304,14 @@ def test_epoch_and_iso_timestamps_and_default_event_type(items_home, tmp_path):
                    ("3", "2020-01-02 00:00:00", "view")]
 
 
-# offset as written -> the stored UTC time, or None where the offset is refused (DuckDB itself reads them all)
+# offset as written -> the stored UTC time, or None where the offset is refused as outside the range, MINUTES
+# where its minutes are 60 or more (DuckDB itself reads them all: +05:75 as +06:15)
+MINUTES = "minutes"
 OFFSETS = [("+25:00", None), ("+2500", None), ("+25", None), ("+99:99", None), ("-12:01", None), ("+14:00:01", None),
            (".5-25", None), ("+14:00", "2022-12-31 20:00:00"), ("-1200", "2023-01-01 22:00:00"),
            ("+05:30", "2023-01-01 04:30:00"), ("-00", "2023-01-01 10:00:00"), ("Z", "2023-01-01 10:00:00"),
-           (" Etc/GMT-14", "2022-12-31 20:00:00"), (" America/Port-au-Prince", "2023-01-01 15:00:00")]
+           (" Etc/GMT-14", "2022-12-31 20:00:00"), (" America/Port-au-Prince", "2023-01-01 15:00:00"),
+           ("+05:75", MINUTES), ("-0060", MINUTES), ("+05:59", "2023-01-01 04:01:00")]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])   # a Parquet column of text is checked as CSV text is
@@ -306,10 +327,12 @@ def test_a_utc_offset_no_place_uses_is_refused(items_home, tmp_path, fmt):
     with store.read(items_home) as con:
         stored = dict(con.execute("SELECT user_id, CAST(ts AS VARCHAR) FROM interactions").fetchall())
         rejects = con.execute('SELECT "row", "column", reason FROM rejected_rows ORDER BY "row"').fetchall()
-    refused = [i + 1 for i, (_, utc) in enumerate(OFFSETS) if utc is None]
-    assert result.rejected == len(refused) and [r[0] for r in rejects] == refused
-    assert all(c == "timestamp" and r.endswith("has a UTC offset outside -12:00..+14:00") for _, c, r in rejects)
-    assert {u: stored.get(u) for u, _ in rows} == {**{f"o{i}": utc for i, (_, utc) in enumerate(OFFSETS)},
+    refused = {i + 1: utc for i, (_, utc) in enumerate(OFFSETS) if utc in (None, MINUTES)}
+    assert result.rejected == len(refused) and [r[0] for r in rejects] == list(refused)
+    why = {None: "has a UTC offset outside -12:00..+14:00", MINUTES: "has UTC offset minutes of 60 or more"}
+    assert all(c == "timestamp" and why[refused[n]] in r for n, c, r in rejects)
+    assert {u: stored.get(u) for u, _ in rows} == {**{f"o{i}": None if utc == MINUTES else utc
+                                                      for i, (_, utc) in enumerate(OFFSETS)},
                                                    "epoch": "2001-09-09 01:46:40"}
 
 

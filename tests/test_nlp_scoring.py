@@ -103,6 +103,34 @@ def test_a_review_ingested_again_with_another_text_is_scored_again(tfidf_run, ho
     assert api.score(home, tfidf_run, progress=False)["scored"] == 0
 
 
+def test_a_review_changed_while_scoring_ran_is_scored_again(tfidf_run, home, tmp_path, monkeypatch):
+    """A review ingested again between scoring's read and its publish: the score published is of the old text, and
+    it had counted as current from then on (the change predated the publish); its score says which version it is of."""
+    from data import runs
+
+    (tmp_path / "items.csv").write_text("item_id,title\ni1,One\n")
+    first, edit = tmp_path / "reviews.csv", tmp_path / "edit.csv"
+    first.write_text("review_id,text,item_id\nr1,the film was great,i1\nr2,superb and moving,i1\n")
+    edit.write_text("review_id,text,item_id\nr2,the film was awful and boring,i1\n")
+    assert cli(["ingest", "items", str(tmp_path / "items.csv"), "--home", str(home)]) == 0
+    assert cli(["ingest", "reviews", str(first), "--home", str(home)]) == 0
+    real_publish = runs.publish
+
+    def publish_after_an_edit(run_id, outputs=None, **kw):   # the edit lands while the scores are computed
+        assert cli(["ingest", "reviews", str(edit), "--home", str(home)]) == 0
+        return real_publish(run_id, outputs, **kw)
+
+    monkeypatch.setattr(runs, "publish", publish_after_an_edit)
+    assert api.score(home, tfidf_run, progress=False)["scored"] == 2
+    monkeypatch.setattr(runs, "publish", real_publish)
+    stale = _rows(home, "SELECT label FROM review_sentiment_latest WHERE review_id = 'r2'")["label"][0]
+    out = api.score(home, tfidf_run, progress=False)
+    assert (out["scored"], out["changed"], out["already_scored"]) == (1, 1, 1)
+    labels = _rows(home, "SELECT review_id, label FROM review_sentiment_latest ORDER BY review_id")
+    assert stale == 1 and labels["label"].tolist() == [1, 0]   # r2's score is now of its new, negative text
+    assert api.score(home, tfidf_run, progress=False)["scored"] == 0
+
+
 def test_scoring_after_a_change_rewrites_only_the_changed_reviews_scores(tfidf_run, home, tmp_path, monkeypatch):
     """One edited review made the publish delete and write again every score of the run (a million for one edit)."""
     from data import runs

@@ -28,7 +28,16 @@ def _train(args: argparse.Namespace) -> None:
         overrides["blend"] = False
     run_id = api.train(args.home, resolve_profile(args), args.device, args.seed, model=args.model,
                        labeled=args.labeled, **overrides)
-    print(train_summary(run_id, runs.get(run_id, args.home)["metrics"]))
+    run = runs.get(run_id, args.home)
+    print(train_summary(run_id, run["metrics"]))
+    if args.labeled and "neutral_left_out" in (run["data_snapshot"] or {}):
+        print(star_note(args.labeled, run["data_snapshot"]["neutral_left_out"]), file=sys.stderr)
+
+
+def star_note(path, neutral: int) -> str:
+    """How a star-rated labelled file was read, in one line: a user counting rows finds the 3-star ones gone."""
+    return (f"note: {path}: labels read as star ratings (4-5 stars positive, 1-2 negative); "
+            f"{plural(neutral, 'row')} of 3 stars left out as neutral")
 
 
 def train_summary(run_id: str, metrics: str | dict | None) -> str:
@@ -80,7 +89,10 @@ def _evaluate(args: argparse.Namespace) -> None:
     out = api.evaluate(args.home, args.run, labeled=args.labeled, device=args.device)
     print_json(out)
     if args.labeled:   # said in words too, on stderr: stdout stays JSON for scripts
-        for name, why in out[eval_key(args.labeled)].get("undefined", {}).items():
+        result = out[eval_key(args.labeled)]
+        if "neutral_left_out" in result:
+            print(star_note(args.labeled, result["neutral_left_out"]), file=sys.stderr)
+        for name, why in result.get("undefined", {}).items():
             print(f"note: {args.labeled}: {name} is undefined ({why})", file=sys.stderr)
 
 
@@ -89,7 +101,8 @@ def register(cli) -> None:
     p.add_argument("--model", choices=["minilm", "tfidf", "nblr"], default="minilm",
                    help="minilm: fine-tuned transformer (default); tfidf: TF-IDF + LR baseline; nblr: NB-weighted LR")
     p.add_argument("--labeled", type=file_arg, metavar="FILE",
-                   help="CSV/TSV/Parquet with text,label (default: the sentiment protocol's train part)")
+                   help="CSV/TSV/Parquet with text,label (0/1, pos/neg, ... or stars 1-5: 4-5 positive, 1-2 "
+                        "negative, 3 left out; default: the sentiment protocol's train part)")
     p.add_argument("--max-train", type=positive_int, help="cap on training reviews (profile default)")
     p.add_argument("--max-len", type=whole_number(16, 512), help="tokens per sequence (profile default)")
     p.add_argument("--epochs", type=whole_number(1, 100), help="passes over the training reviews (profile default)")
@@ -109,4 +122,5 @@ def register(cli) -> None:
     e = cli.verb("evaluate", "sentiment", "a run's validation metrics (and on --labeled FILE)", _evaluate)
     e.add_argument("--run", type=run_id_arg, help="run id (default: the latest succeeded sentiment run)")
     e.add_argument("--labeled", type=file_arg, metavar="FILE",
-                   help="also evaluate on this CSV/TSV/Parquet of text,label (kept in the run as eval:<absolute path>)")
+                   help="also evaluate on this CSV/TSV/Parquet of text,label (0/1, pos/neg, ... or stars 1-5, "
+                        "3 left out; kept in the run as eval:<absolute path>)")
