@@ -57,7 +57,8 @@ def train(home: str | os.PathLike | None = None, profile: str = "quick", device:
         (run.artifacts / IDS_FILE).write_text(json.dumps({"users": data.user_ids.tolist(),
                                                           "items": data.item_ids.tolist()}))
         metrics = {"selected": sel.kind, "params": sel.params, "validation": sel.validation,
-                   "validation_users": sel.validation_users, "candidates": sel.candidates, "train_seconds": round(time.perf_counter() - t0, 2),
+                   "validation_users": sel.validation_users, "candidates": sel.candidates,
+                   "train_seconds": round(time.perf_counter() - t0, 2),
                    **{f"val_ndcg@{cfg.k}/{k}": c["validation"][f"ndcg@{cfg.k}"] for k, c in sel.candidates.items()}}
         label = f"{model}:{sel.kind}" if model == "auto" else sel.kind
         runs.publish(run.run_id, metrics=metrics, model=label, home=home)

@@ -32,7 +32,7 @@ from recsys.pooled_topk import PooledTopK
 class Selection:
     kind: str
     params: dict
-    validation: dict[str, float]                         # winner's metrics on the validation split
+    validation: dict[str, float | None]                  # winner's metrics on the validation split (None: unmeasured)
     candidates: dict[str, dict] = field(default_factory=dict)   # kind -> best params, val metrics, seconds
     fit_rows: int = 0                                    # interactions the candidates were fitted on
     validation_users: int = 0                            # users scored on validation (0: nothing measured)
