@@ -21,11 +21,12 @@ from data.ingest_validate import build_checked, find_problems, resolve_columns
 
 
 def read_rows(path: str | os.PathLike, entity: Entity, *, max_line_bytes: int | None = None,
-              allow_empty: bool = False) -> pd.DataFrame:
+              allow_empty: bool = False, rating_range: tuple[float, float] | None = RATING_RANGE) -> pd.DataFrame:
     """The rows of `path` as `entity`'s store columns that the file has, in file order.
 
     entity.key is checked for duplicates only when the file has every key column (an optional id).
     max_line_bytes / allow_empty: as in `stage` (long texts to score; a header-only file adds nothing).
+    rating_range: what a rating must lie in; None: any number (for a reader that uses only whether a row has one).
     """
     path = Path(path)
     con = connect()
@@ -36,7 +37,7 @@ def read_rows(path: str | os.PathLike, entity: Entity, *, max_line_bytes: int | 
         if not set(entity.key) <= set(columns):
             entity = replace(entity, key=())
         try:
-            build_checked(con, entity, found, RATING_RANGE, materialize=file_format(path) == "csv")
+            build_checked(con, entity, found, rating_range or (None, None), materialize=file_format(path) == "csv")
             if find_problems(con, entity, first_only=True):
                 row, column, reason = con.execute("SELECT * FROM problems").fetchall()[0]
                 raise InputError(path, reason, row=int(row), column=column)

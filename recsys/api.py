@@ -57,7 +57,8 @@ def train(home: str | os.PathLike | None = None, profile: str = "quick", device:
         (run.artifacts / IDS_FILE).write_text(json.dumps({"users": data.user_ids.tolist(),
                                                           "items": data.item_ids.tolist()}))
         metrics = {"selected": sel.kind, "params": sel.params, "validation": sel.validation,
-                   "candidates": sel.candidates, "train_seconds": round(time.perf_counter() - t0, 2),
+                   "validation_users": sel.validation_users, "candidates": sel.candidates,
+                   "train_seconds": round(time.perf_counter() - t0, 2),
                    **{f"val_ndcg@{cfg.k}/{k}": c["validation"][f"ndcg@{cfg.k}"] for k, c in sel.candidates.items()}}
         label = f"{model}:{sel.kind}" if model == "auto" else sel.kind
         runs.publish(run.run_id, metrics=metrics, model=label, home=home)
@@ -128,12 +129,14 @@ def _score(home, run: dict, model: Recommender, user_ids: np.ndarray, item_ids: 
     # events in the store since training (same titles) are folded in too: a title watched since is
     # never recommended, and a user who arrived since gets picks from their own events
     types = run["params"].get("event_types")   # what the run counts, from the store and the file alike
-    since = dataset.events(home, item_ids, types)
-    extra, file_users = (history.read(history_file, {t: i for i, t in enumerate(item_ids)}, types) if history_file
-                         else (since[:0], []))
+    pairs = dataset.events(home, types)
+    learned = pairs["item_id"].isin(set(item_ids))   # the rest name titles only a retrained model knows
+    since = pairs[learned].reset_index(drop=True)
+    titles = dataset.titles(home)
+    extra, file_users, skipped = (history.read(history_file, set(item_ids), titles.keys(), types) if history_file
+                                  else (since[:0], [], 0))
     hist, all_users, known = _fold_in(model, user_ids, item_ids, pd.concat([since, extra], ignore_index=True))
     top = scoring.recommend(model, hist, known, k, batch_size)
-    titles = dataset.titles(home)
     recs = scoring.to_frame(all_users, top, item_ids, titles)
     have = set(all_users[np.diff(hist.indptr) > 0])
     cold = [u for u in dict.fromkeys([*dataset.store_users(home), *all_users, *file_users]) if u not in have]
@@ -147,6 +150,9 @@ def _score(home, run: dict, model: Recommender, user_ids: np.ndarray, item_ids: 
             "popular_users": len(cold), "titles": len(item_ids),
             "users_seen_all": int((seen >= len(item_ids)).sum()),   # nothing left to recommend to them
             "training_users_with_two_titles": int((trained >= 2).sum()),   # without any, no title is like another
+            "history_rows_skipped": skipped,   # --history rows of titles the run never learned
+            "store_pairs_skipped": int((~learned).sum()),   # and the store's (user, title) pairs of such titles
+            "store_titles_skipped": int(pairs.loc[~learned, "item_id"].nunique()),
             **counts}
 
 

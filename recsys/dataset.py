@@ -74,13 +74,11 @@ def load(home: str | os.PathLike | None = None, as_of: datetime | date | str | N
     return build_matrix(events, weighting)
 
 
-def events(home: str | os.PathLike | None, items: np.ndarray, event_types: Sequence[str] | None = None
-           ) -> pd.DataFrame:
-    """Every (user_id, item_id) pair of the store's interactions of `event_types` (None: all) with one of `items`."""
+def events(home: str | os.PathLike | None, event_types: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every (user_id, item_id) pair of the store's interactions of `event_types` (None: all)."""
     with store.read(home) as con:
         rel = features.relation(con, "interactions", event_types=event_types)
-        pairs = rel.select("user_id, item_id").distinct().df().astype(str)
-    return pairs[pairs["item_id"].isin(items)].reset_index(drop=True)
+        return rel.select("user_id, item_id").distinct().df().astype(str)
 
 
 def store_users(home: str | os.PathLike | None = None) -> list[str]:

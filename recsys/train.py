@@ -18,6 +18,7 @@ import scipy.sparse as sp
 import torch
 from tqdm import tqdm
 
+from data.errors import MarqueeError
 from recsys import metrics
 from recsys.config import RecsysConfig
 from recsys.dataset import split_validation
@@ -31,9 +32,10 @@ from recsys.pooled_topk import PooledTopK
 class Selection:
     kind: str
     params: dict
-    validation: dict[str, float]                         # winner's metrics on the validation split
+    validation: dict[str, float | None]                  # winner's metrics on the validation split (None: unmeasured)
     candidates: dict[str, dict] = field(default_factory=dict)   # kind -> best params, val metrics, seconds
     fit_rows: int = 0                                    # interactions the candidates were fitted on
+    validation_users: int = 0                            # users scored on validation (0: nothing measured)
 
 
 def _simplex(n: int, step: float) -> list[tuple[float, ...]]:
@@ -75,6 +77,8 @@ def select(matrix: sp.csr_matrix, cfg: RecsysConfig, model: str, device: torch.d
     users = _val_users(val, cfg.max_val_users, seed)
     kinds = list(cfg.candidates) if model in ("auto", "blend") else [model]
     key = f"ndcg@{cfg.k}"
+    if not len(users):
+        return _unmeasured(kinds[0] if model == "auto" else model, cfg, fit.nnz)
     best: dict[str, tuple[dict, dict, Recommender]] = {}
     candidates: dict[str, dict] = {}
     points = [(k, p) for k in kinds for p in cfg.grid[k]]
@@ -95,7 +99,18 @@ def select(matrix: sp.csr_matrix, cfg: RecsysConfig, model: str, device: torch.d
         raise ValueError(f"no {model} candidate was fitted (a blend needs two or more candidate kinds)")
     pool = candidates if model == "auto" else {model: candidates[model]}
     winner = max(pool, key=lambda k: pool[k]["validation"][key])
-    return Selection(winner, pool[winner]["params"], pool[winner]["validation"], candidates, fit.nnz)
+    return Selection(winner, pool[winner]["params"], pool[winner]["validation"], candidates, fit.nnz, len(users))
+
+
+def _unmeasured(kind: str, cfg: RecsysConfig, fit_rows: int) -> Selection:
+    """No user has the 3 titles it takes to hold one out, so nothing can be measured or compared: `kind` (auto:
+    the first candidate) with its first settings, its metrics None (0.0 would read as a model that misses)."""
+    if kind == "blend":
+        raise MarqueeError("a blend is weighted on validation users, and no user has the 3 or more titles it "
+                           "takes to hold one out: train one model (e.g. --model ease), or ingest more events")
+    blank = {f"{name}@{cfg.k}": None for name in ("ndcg", "precision", "recall", "map")}
+    params = dict(cfg.grid[kind][0])
+    return Selection(kind, params, blank, {kind: {"params": params, "validation": blank}}, fit_rows)
 
 
 def refit_params(kind: str, params: dict, fit_rows: int, all_rows: int) -> dict:

@@ -86,7 +86,7 @@ def test_similar_items_and_recorded_validation_metrics(scored):
         sims = con.execute("SELECT item_id, count(*) AS n FROM similar_items_latest GROUP BY ALL").df()
     assert len(sims) == N_ITEMS and (sims["n"] == 20).all()
     m = runs.get(run_id, home)["metrics"]
-    assert m["selected"] == "ease" and 0 < m["validation"]["ndcg@10"] <= 1
+    assert m["selected"] == "ease" and 0 < m["validation"]["ndcg@10"] <= 1 and m["validation_users"] == 90
     ev = api.evaluate(home, run_id)
     assert ev["validation"] == m["validation"] and ev["recommended_seen_items"] == 0
     assert runs.get(run_id, home)["metrics"]["evaluation"]["catalog_coverage@10"] > 0
@@ -117,11 +117,37 @@ def test_unknown_item_in_history_names_file_row_and_column(scored, tmp_path, cap
     assert main(["score", "recsys", "--home", str(home), "--history", str(hist), "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "bad.csv" in err and "row 2" in err and "'item_id'" in err and "nope" in err
-    assert "only the titles that had events" in err      # a catalogued title without events is unknown too
+    assert "not in items: ingest the items first" in err      # as ingest says it: not a title the store has
     assert _recs(home, run_id).equals(before)                                        # nothing half-written
     with pytest.raises(InputError, match="missing required column.s. item_id"):
         pd.DataFrame({"user_id": ["a"]}).to_csv(hist, index=False)
         api.score(home, run_id, "cpu", history_file=str(hist))
+
+
+def test_history_rows_of_titles_the_run_never_learned_are_skipped_and_counted(scored, tmp_path, capsys):
+    """A title ingested after training (with events since) and a catalogued title nobody watched cannot be folded
+    in without retraining: their rows are skipped with a one-line note, the file's other rows still count; the
+    store's own events of such a title are left out with a note too."""
+    home, run_id, before = scored
+    (tmp_path / "late.csv").write_text("item_id,title\nlate,Late Arrival\nshelf,Never Watched\n")
+    ingest.ingest("items", tmp_path / "late.csv", home)
+    (tmp_path / "late_events.csv").write_text("user_id,item_id,timestamp\nu1,late,2025-01-01\n")
+    ingest.ingest("interactions", tmp_path / "late_events.csv", home)
+    hist = tmp_path / "hist.csv"
+    hist.write_text("user_id,item_id\nnewbie,late\nnewbie,t20\nnewbie,t21\nonly_late,late\nonly_late,shelf\n")
+    assert main(["score", "recsys", "--home", str(home), "--k", "5", "--history", str(hist), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3 and "(1 folded in, 2 with no history got popular titles)" in out[0]   # only_late, lonely
+    why = "the run never learned (ingested or first watched after it trained)"
+    assert out[1] == f"note: the store's events of 1 title {why} were left out (1 user-title pair); retrain to use them"
+    assert out[2] == f"note: {hist}: 3 rows skipped, naming titles {why}; retrain to fold them in"
+    recs = _recs(home, run_id)
+    assert {"late", "shelf"}.isdisjoint(recs["item_id"])
+    new = recs[recs["user_id"] == "newbie"]
+    assert len(new) == 5 and "popular" not in set(new["reason"]) and {"t20", "t21"}.isdisjoint(new["item_id"])
+    assert set(recs[recs["user_id"] == "only_late"]["reason"]) == {"popular"}
+    plain = api.score(home, run_id, "cpu", k=5)
+    assert plain["history_rows_skipped"] == 0 and plain["store_pairs_skipped"] == plain["store_titles_skipped"] == 1
 
 
 @pytest.mark.parametrize(("content", "where"), [
@@ -252,6 +278,18 @@ def test_event_types_choose_what_trains_and_what_scoring_folds_in(home, tmp_path
         api.train(home, "quick", "cpu", model="ease", event_types=["purchse"])
 
 
+def test_history_file_ratings_on_the_store_s_own_scale_are_taken(scored, tmp_path):
+    """A store ingested with --rating-range 0 100 gets history files on that scale; score has no --rating-range,
+    and fold-in uses only whether a row is rated, so any number passes (a non-number still does not)."""
+    home, run_id, _ = scored
+    hist = tmp_path / "hist.csv"
+    hist.write_text("user_id,item_id,rating\nnewbie,t20,85\nnewbie,t21,\n")
+    assert api.score(home, run_id, "cpu", k=5, history_file=str(hist))["folded_in_users"] == 1
+    hist.write_text("user_id,item_id,rating\nnewbie,t20,lots\n")
+    with pytest.raises(InputError, match=r"row 1, column 'rating': 'lots' is not a number"):
+        api.score(home, run_id, "cpu", k=5, history_file=str(hist))
+
+
 def test_filters_that_leave_nothing_are_named_not_an_empty_store(home, tmp_path):
     """The store has events, just none of the type before --as-of: say so, not "ingest some"."""
     _fill(home, tmp_path)
@@ -317,3 +355,25 @@ def test_a_run_that_failed_is_not_scored_even_with_its_model_files(scored, capsy
         assert capsys.readouterr().err == (f"error: run {run_id!r} failed (KeyboardInterrupt:): it has no model to "
                                            "use; see `marquee runs`\n")
     assert runs.get(run_id, home)["status"] == "failed" and _recs(home, run_id).empty
+
+
+def test_too_few_titles_per_user_to_validate_is_said_not_scored_zero(home, tmp_path, capsys):
+    """Two titles a user leave none to hold out: the run is trained but not validated, its metrics are null (not
+    0.0, which reads as a model that misses everything), and a blend, which validation weighs, is refused."""
+    pd.DataFrame({"item_id": list("ABCD"), "title": list("ABCD")}).to_csv(tmp_path / "items.csv", index=False)
+    pairs = [("x", "A"), ("x", "B"), ("y", "B"), ("y", "C"), ("z", "C"), ("z", "D"), ("w", "A")]
+    pd.DataFrame({"user_id": [u for u, _ in pairs], "item_id": [t for _, t in pairs],
+                  "timestamp": 100}).to_csv(tmp_path / "events.csv", index=False)
+    ingest.ingest("items", tmp_path / "items.csv", home)
+    ingest.ingest("interactions", tmp_path / "events.csv", home)
+    assert main(["train", "recsys", "--model", "auto", "--device", "cpu"]) == 0
+    assert ": ease (not validated: no user has the 3 or more titles it takes to hold one out, " in capsys.readouterr().out
+    m = runs.latest("recsys", home)["metrics"]
+    assert m["selected"] == "ease" and m["validation_users"] == 0 and set(m["candidates"]) == {"ease"}
+    assert set(m["validation"].values()) == {None}
+    assert main(["runs"]) == 0
+    listed = capsys.readouterr().out
+    assert "validation_users 0" in listed and "ndcg" not in listed       # a count, and no score it never measured
+    assert main(["score", "recsys", "--device", "cpu"]) == 0
+    assert main(["train", "recsys", "--model", "blend", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.startswith("error: a blend is weighted on validation users, and no user has")

@@ -272,7 +272,7 @@ def test_prune_removes_old_runs_files_and_outputs_and_keeps_what_is_served(home)
         assert con.sql("SELECT DISTINCT run_id FROM recommendations").fetchall() == [(served,)]
         assert con.sql("SELECT count(*) FROM runs").fetchall() == [(6,)]
         assert con.execute("SELECT count(*) FROM run_outputs WHERE run_id = $r", {"r": old}).fetchall() == [(0,)]
-    with pytest.raises(MarqueeError, match="removed by `marquee prune`"):
+    with pytest.raises(MarqueeError, match=f"^the model files of run '{old}' were removed by `marquee prune`"):
         runs.resolve("recsys", old, home=home)
     assert runs.get(failed, home)["status"] == "failed"
     listed = marquee("runs", home=home).stdout

@@ -27,8 +27,10 @@ def _train(args: argparse.Namespace) -> None:
     from data import runs
 
     m = runs.get(run_id, args.home)["metrics"]
-    print(f"trained recsys run {run_id}: {m['selected']} (validation nDCG@10 {m['validation']['ndcg@10']:.4f}"
-          f", {m['train_seconds']:.1f} s)")
+    ndcg = m["validation"]["ndcg@10"]
+    measured = (f"validation nDCG@10 {ndcg:.4f}" if ndcg is not None else
+                "not validated: no user has the 3 or more titles it takes to hold one out")
+    print(f"trained recsys run {run_id}: {m['selected']} ({measured}, {m['train_seconds']:.1f} s)")
 
 
 def _score(args: argparse.Namespace) -> None:
@@ -37,6 +39,12 @@ def _score(args: argparse.Namespace) -> None:
     out = api.score(args.home, args.run, args.device, k=args.k, history_file=args.history,
                     batch_size=args.batch_size, threads=1 if args.threads is None else args.threads)
     print(score_summary(out))
+    why = "the run never learned (ingested or first watched after it trained)"
+    if pairs := out["store_pairs_skipped"]:
+        print(f"note: the store's events of {plural(out['store_titles_skipped'], 'title')} {why} were left out "
+              f"({plural(pairs, 'user-title pair')}); retrain to use them")
+    if rows := out["history_rows_skipped"]:
+        print(f"note: {args.history}: {plural(rows, 'row')} skipped, naming titles {why}; retrain to fold them in")
 
 
 def score_summary(out: dict) -> str:

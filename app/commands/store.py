@@ -124,7 +124,8 @@ def _outcome(status: str, metrics: str | dict | None, error: str | None, max_cha
 
     shown = ""
     for key, value in headline_metrics(metrics, n=3).items():
-        part = f"{label(key)} {value:.4f}" if abs(value) < 10 else f"{label(key)} {value:,.4g}"
+        part = (f"{label(key)} {value:,}" if isinstance(value, int) else   # a count: validation_users 0
+                f"{label(key)} {value:.4f}" if abs(value) < 10 else f"{label(key)} {value:,.4g}")
         if shown and len(shown) + 2 + len(part) > max_chars:
             break
         shown = f"{shown}  {part}" if shown else part
