@@ -89,21 +89,38 @@ def start(pipeline: str, model: str, params: Mapping[str, Any], data_snapshot: M
 def _own(folder: Path) -> None:
     """Record this process as the run's owner (OWNER_FILE)."""
     try:
-        stat = _proc_stat(os.getpid())   # its start time tells it from a later process given the same pid
-        (folder / OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}" + (f" {stat[1]}" if stat else ""))
+        (folder / OWNER_FILE).write_text(_owner())
     except OSError as exc:   # a full disk
         raise MarqueeError(f"{folder / OWNER_FILE}: cannot write the run's files ({exc.strerror})") from None
 
 
+def _owner() -> str:
+    """This process as a run's owner: '<host> <pid>', then where /proc shows them its start time, which tells it
+    from a later process given the same pid, and its pid namespace: a container sharing the host's name
+    (`--network host`) numbers its processes apart, so its pids say nothing to a process outside it."""
+    stat = _proc_stat(os.getpid())
+    return " ".join([socket.gethostname(), str(os.getpid()), *([stat[1], _pid_namespace()] if stat else [])])
+
+
+def _pid_namespace() -> str:
+    """This process's pid namespace ('pid:[4026531836]'), '-' where /proc does not show it."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return "-"
+
+
 def abandoned(run_id: str, home: str | os.PathLike | None = None) -> str | None:
     """Why a `running` run can never finish, or None while it may: the process that started it, on this host,
-    is gone. A run started on another host sharing the home, or by a Marquee that recorded no owner, is
-    never called abandoned."""
+    is gone. A run started on another host sharing the home, in another pid namespace (a container), or by a
+    Marquee that recorded no owner, is never called abandoned: its process cannot be seen from here."""
     try:
-        host, pid, *started = (paths.home(home) / "artifacts" / run_id / OWNER_FILE).read_text().split()
-    except (OSError, ValueError):   # no owner recorded, or not "<host> <pid> [<start>]"
+        host, pid, *proc = (paths.home(home) / "artifacts" / run_id / OWNER_FILE).read_text().split()
+    except (OSError, ValueError):   # no owner recorded, or not "<host> <pid> [<start> <pid namespace>]"
         return None
-    if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid), started[0] if started else None):
+    started, namespace = (proc + [None, None])[:2]
+    if (host != socket.gethostname() or namespace not in (None, _pid_namespace()) or not pid.isdigit()
+            or _alive(int(pid), started)):
         return None
     return f"abandoned: process {pid} on {host} ended without finishing the run (killed?)"
 

@@ -125,11 +125,24 @@ def test_a_pid_another_process_took_since_does_not_keep_a_run_running(home):
     killed.kill()
     killed.wait()
     owner = home / "artifacts" / run_id / runs.OWNER_FILE
-    host, _, started = owner.read_text().split()
-    owner.write_text(f"{host} {os.getpid()} {started}")
+    host, _, started, namespace = owner.read_text().split()
+    owner.write_text(f"{host} {os.getpid()} {started} {namespace}")
     assert runs.get(run_id, home=home)["status"] == "failed"
     owner.write_text(f"{host} {os.getpid()}")   # recorded by a Marquee that wrote no start time: not told apart
     assert runs.get(run_id, home=home)["status"] == "running"
+
+
+def test_a_run_trained_in_another_pid_namespace_is_not_called_abandoned(home):
+    """A container sharing the host's name (`--network host`) and the home trains as its own pid 1234: that pid
+    is gone from here, yet the run is alive there, and reaping it would let prune delete its files mid-training."""
+    killed, run_id = trainer(home)
+    killed.kill()
+    killed.wait()
+    owner = home / "artifacts" / run_id / runs.OWNER_FILE
+    host, pid, started, _ = owner.read_text().split()
+    owner.write_text(f"{host} {pid} {started} pid:[1]")
+    assert runs.get(run_id, home=home)["status"] == "running"
+    assert prune(keep=1, home=home).runs == [] and owner.exists()
 
 
 def test_a_run_the_store_refuses_leaves_no_folder(home):
