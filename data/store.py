@@ -71,7 +71,7 @@ def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
                            "run `marquee init` to upgrade it (its data stays)")
     if found != SCHEMA_VERSION:
         raise MarqueeError(f"{path}: store has schema version {found}, this Marquee needs {SCHEMA_VERSION}; "
-                           "move the old store aside and run `marquee init`, or use the Marquee that made it")
+                           "use the Marquee that made it, or move the store aside and run `marquee init` for a new one")
 
 
 def _require(path: Path) -> None:

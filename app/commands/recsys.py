@@ -77,7 +77,8 @@ def _evaluate(args: argparse.Namespace) -> None:
 def register(cli) -> None:
     p = cli.verb("train", "recsys", "train recommenders, pick the best on a validation split, refit it", _train)
     p.add_argument("--model", choices=MODELS, default="auto",
-                   help="auto (default): try every candidate and a blend, keep the best on validation")
+                   help="auto (default): try every candidate and a blend, keep the best on validation (EASE, "
+                        "not validated, when no user has the 3 titles it takes)")
     p.add_argument("--as-of", metavar="TIME", help="train only on interactions strictly before TIME")
     p.add_argument("--weighting", choices=["binary", "rating"], help="matrix values: rating (default; iALS uses them as confidence) or binary")
     p.add_argument("--threads", type=threads_int,
@@ -90,7 +91,8 @@ def register(cli) -> None:
     s.add_argument("--k", type=whole_number(1, 1000), default=10, help="recommendations per user")
     s.add_argument("--history", type=file_arg, metavar="FILE",
                    help="CSV/TSV/Parquet user_id,item_id[,timestamp,rating,event_type]: new users or new events, "
-                        "folded in without retraining (read like `marquee ingest interactions`; for a run of "
+                        "folded in without retraining (read like `marquee ingest interactions`, but any rating; rows "
+                        "of a title the run never learned are skipped, with a note; for a run of "
                         "--event-types, only rows of those types count when the file has event_type)")
     s.add_argument("--batch-size", type=positive_int, default=1024, help="users scored per batch")
     s.add_argument("--threads", type=threads_int, help="torch CPU threads (default 1; 0: torch default)")

@@ -111,7 +111,7 @@ def register(cli) -> None:
 
     s = cli.verb("score", "sentiment", "score the store's unscored reviews, or --input FILE --output FILE", _score)
     s.add_argument("--run", type=run_id_arg, help="run id (default: the latest succeeded sentiment run)")
-    s.add_argument("--all", action="store_true", help="re-score every review, not only new ones")
+    s.add_argument("--all", action="store_true", help="re-score every review, not only new or changed ones")
     s.add_argument("--input", type=file_arg, metavar="FILE",
                    help="CSV/TSV/Parquet with review_id,text to score (store untouched)")
     s.add_argument("--output", type=file_arg, metavar="FILE", help="where --input's scores go (.csv, .parquet or .pq)")

@@ -165,7 +165,7 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def register(cli) -> None:
-    cli.command("init", "create the store (idempotent)", _init)
+    cli.command("init", "create the store, or upgrade one made by an older Marquee (idempotent)", _init)
     cli.command("load-demo", "load MovieLens-100k and the demo join of real review texts", _load_demo)
     p = cli.command("ingest", "validate and load your own CSV or Parquet file (all rows or none)", _ingest)
     p.add_argument("entity", choices=["users", "items", "interactions", "reviews"], help="what the file holds")
@@ -187,8 +187,8 @@ def register(cli) -> None:
     p.add_argument("--limit", type=positive_int, default=50, help="how many runs (default 50)")
     p.add_argument("--format", choices=["table", "json"], default="table",
                    help="json: every field, with the full params and metrics (default table)")
-    p = cli.command("prune", "remove old runs' model files and outputs; keep their registry rows and metrics", _prune)
+    p = cli.command("prune", "remove old and failed runs' model files and outputs; keep their registry rows and metrics", _prune)
     p.add_argument("--keep", type=positive_int, default=3,
                    help="succeeded runs kept per pipeline, newest first (default 3); runs whose outputs the "
-                        "*_latest views serve and unfinished runs are always kept")
+                        "*_latest views serve and runs still training are always kept (a killed run is not)")
     p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
