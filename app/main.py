@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import queries as q
 from data.errors import MarqueeError, StoreBusyError
+from data.paths import store_path
 
 st.set_page_config(page_title="Marquee", layout="wide")
 
@@ -30,7 +31,8 @@ try:
     q.version()
 except MarqueeError as exc:
     st.error(f"{exc}")
-    st.info("Load the demo with `marquee demo --no-app`, or your own data with `marquee init`, then `marquee ingest`.")
+    if not store_path(q.home()).exists():   # a store there (older, locked, ...) has its fix in the error, not a demo
+        st.info("Load the demo with `marquee demo --no-app`, or your own data with `marquee init`, then `marquee ingest`.")
     st.stop()
 try:
     nav.run()

@@ -48,7 +48,7 @@ RECORD_OUTPUT = "INSERT OR REPLACE INTO run_outputs VALUES ($run_id, $table, $ro
 RUNNING = "SELECT run_id FROM runs WHERE status = 'running'"
 # finished_at stays NULL: when the process died is not known
 ABANDON_RUN = "UPDATE runs SET status = 'failed', error = $error WHERE run_id = $run_id AND status = 'running'"
-# in a running run's artifact folder: "<host> <pid>" of the process training it, so a run whose
+# in a running run's artifact folder: "<host> <pid> <start>" of the process training it, so a run whose
 # process was killed (kill -9, a lost machine) does not stay `running` forever
 OWNER_FILE = ".owner"
 
@@ -89,28 +89,67 @@ def start(pipeline: str, model: str, params: Mapping[str, Any], data_snapshot: M
 def _own(folder: Path) -> None:
     """Record this process as the run's owner (OWNER_FILE)."""
     try:
-        (folder / OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}")
+        (folder / OWNER_FILE).write_text(_owner())
     except OSError as exc:   # a full disk
         raise MarqueeError(f"{folder / OWNER_FILE}: cannot write the run's files ({exc.strerror})") from None
 
 
+def _owner() -> str:
+    """This process as a run's owner: '<host> <pid>', then where /proc shows them its start time, which tells it
+    from a later process given the same pid, and its pid namespace: a container sharing the host's name
+    (`--network host`) numbers its processes apart, so its pids say nothing to a process outside it."""
+    stat = _proc_stat(os.getpid())
+    return " ".join([socket.gethostname(), str(os.getpid()), *([stat[1], _pid_namespace()] if stat else [])])
+
+
+def _pid_namespace() -> str:
+    """This process's pid namespace ('pid:[4026531836]'), '-' where /proc does not show it."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return "-"
+
+
 def abandoned(run_id: str, home: str | os.PathLike | None = None) -> str | None:
     """Why a `running` run can never finish, or None while it may: the process that started it, on this host,
-    is gone. A run started on another host sharing the home, or by a Marquee that recorded no owner, is
-    never called abandoned (a reused pid errs the same safe way: the run stays `running`)."""
+    is gone. A run started on another host sharing the home, in another pid namespace (a container), or by a
+    Marquee that recorded no owner, is never called abandoned: its process cannot be seen from here."""
     try:
-        host, _, pid = (paths.home(home) / "artifacts" / run_id / OWNER_FILE).read_text().partition(" ")
+        host, pid, *proc = (paths.home(home) / "artifacts" / run_id / OWNER_FILE).read_text().split()
+    except (OSError, ValueError):   # no owner recorded, or not "<host> <pid> [<start> <pid namespace>]"
+        return None
+    started, namespace = (proc + [None, None])[:2]
+    if (host != socket.gethostname() or namespace not in (None, _pid_namespace()) or not pid.isdigit()
+            or _alive(int(pid), started)):
+        return None
+    return f"abandoned: process {pid} on {host} ended without finishing the run (killed?)"
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks since boot) of process `pid` from /proc, or None: no such process,
+    or no /proc that shows it (not Linux, another user's process under hidepid)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
         return None
-    if host != socket.gethostname() or not pid.isdigit():
-        return None
+    return fields[0], fields[19]
+
+
+def _alive(pid: int, started: str | None) -> bool:
+    """Whether the process that wrote a run's owner still runs. A zombie (killed, its parent has not waited
+    for it yet: a scheduler's child killed by the OOM killer) is gone, and so is a process that took the pid
+    since (its start time differs: a container's pid 1 each time); without /proc, only whether the pid is
+    taken (err on the safe side: the run stays `running`)."""
+    stat = _proc_stat(pid)
+    if stat is not None:
+        return stat[0] != "Z" and started in (None, stat[1])
     try:
-        os.kill(int(pid), 0)   # signal 0: only asks whether the process exists
+        os.kill(pid, 0)   # signal 0: only asks whether the process exists
     except ProcessLookupError:
-        return f"abandoned: process {pid} on {host} ended without finishing the run (killed?)"
+        return False
     except PermissionError:   # alive, another user's
-        return None
-    return None
+        return True
+    return True
 
 
 def abandoned_runs(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | None = None) -> dict[str, str]:

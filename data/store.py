@@ -141,9 +141,9 @@ def write_attached(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | Non
         con.execute("DETACH store")
 
 
-def init(home: str | os.PathLike | None = None) -> Path:
+def init(home: str | os.PathLike | None = None) -> int:
     """Create the store (idempotent): tables, views and the schema version; upgrade an older store's schema
-    (MIGRATIONS)."""
+    (MIGRATIONS). Returns the version the store had (SCHEMA_VERSION for a new one): `marquee init` says so."""
     path = store_path(home)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -165,4 +165,4 @@ def init(home: str | os.PathLike | None = None) -> Path:
         con.commit()
     finally:
         con.close()
-    return path
+    return found

@@ -20,8 +20,8 @@ from data.sources import reviews_csv
 
 SPLIT_SEED = 42          # the protocol's seed
 TEST_FRACTION = 0.2
-LABEL_WORDS = {"1": 1, "0": 0, "1.0": 1, "0.0": 0, "pos": 1, "neg": 0, "positive": 1, "negative": 0,
-               "true": 1, "false": 0}
+# a binary label is one of these words or a number equal to 0 or 1 ("1.0", "01", a Parquet DECIMAL's "1.00")
+LABEL_WORDS = {"pos": 1, "neg": 0, "positive": 1, "negative": 0, "true": 1, "false": 0}
 # Star ratings are read as sentiment work on Amazon and Yelp reviews reads them: 4-5 stars positive, 1-2 negative,
 # 3 neutral and left out (the model is binary). A file is star-rated when a label is 2-5 stars, which no binary
 # label spells; its '1' is then 1 star. Other scales (0-5, 1-10, half stars) have no agreed cut: refused.
@@ -84,7 +84,7 @@ def read_labeled(path: str | Path) -> tuple[pd.DataFrame, int | None]:
     keys = [_label_key(path, i, label) for i, label in enumerate(raw["label"], start=1)]
     star_row = _star_row(path, raw["label"].tolist(), keys)
     if star_row is None:
-        labels, neutral = [LABEL_WORDS[k] for k in keys], None
+        labels, neutral = [_binary(k) for k in keys], None
     else:
         stars = np.array([_stars(k) for k in keys])
         keep = stars != NEUTRAL_STARS
@@ -113,6 +113,13 @@ def _label_key(path: str | Path, row: int, label) -> str:
     return key
 
 
+def _binary(key: str) -> int | None:
+    """The 0/1 label a key spells ('pos', '1', '0.00'), or None."""
+    if key in LABEL_WORDS:
+        return LABEL_WORDS[key]
+    return int(float(key)) if NUMBER.fullmatch(key) and float(key) in (0, 1) else None
+
+
 def _stars(key: str) -> int | None:
     """The whole star rating 1-5 a label spells ('4', '4.0'), or None (a word, 0, 3.5, 7, ...)."""
     if not NUMBER.fullmatch(key):
@@ -134,7 +141,7 @@ def _star_row(path: str | Path, labels: list, keys: list[str]) -> int | None:
     file's (0 or pos beside a 5, where 0 could be 0 stars or negative), is an InputError."""
     star_row = next((i for i, k in enumerate(keys, start=1) if (_stars(k) or 0) >= 2), None)
     for i, (label, key) in enumerate(zip(labels, keys, strict=True), start=1):
-        if key not in LABEL_WORDS and _stars(key) is None:
+        if _binary(key) is None and _stars(key) is None:
             raise InputError(path, _not_a_label(label, key), row=i, column="label")
         if star_row is not None and _stars(key) is None:
             raise InputError(path, f"label {label!r} is not a whole star rating 1-5, yet row {star_row} is rated "

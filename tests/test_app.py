@@ -647,6 +647,19 @@ def test_missing_store_is_a_clear_error(tmp_path, monkeypatch):
     at = AppTest.from_file(MAIN, default_timeout=30).run()
     assert not at.exception
     assert "marquee init" in at.error[0].value
+    assert "marquee demo" in at.info[0].value
+
+
+def test_an_older_store_is_told_to_upgrade_not_to_load_the_demo(tmp_path, monkeypatch):
+    """A store of schema version 1 holds the user's data: the page says to run `marquee init` (which upgrades it),
+    without the no-store advice to load the demo, whose users, titles and reviews would replace theirs of the same ids."""
+    store.init(tmp_path)
+    with store.write(tmp_path) as con:
+        con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    monkeypatch.setenv("MARQUEE_HOME", str(tmp_path))
+    at = AppTest.from_file(MAIN, default_timeout=30).run()
+    assert not at.exception and not at.info
+    assert "schema version 1" in at.error[0].value and "run `marquee init` to upgrade" in at.error[0].value
 
 
 def test_backtest_table_prefers_the_rolling_origin_evaluation():

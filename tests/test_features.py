@@ -76,9 +76,11 @@ def test_store_with_unknown_schema_version_refuses_to_open(home):
         store.init(home)
 
 
-def test_init_upgrades_a_version_1_store_and_keeps_its_data(home, tmp_path):
+def test_init_upgrades_a_version_1_store_and_keeps_its_data(home, tmp_path, capsys):
     """Version 1 had no review_ingested_at on scores: opening such a store says to run `marquee init`, which adds
-    it, filled where the review is unchanged since its score was published and NULL (scored again) where not."""
+    it, filled where the review is unchanged since its score was published and NULL (scored again) where not,
+    and says it upgraded the store (it said 'store ready', as for a new one); a second init has nothing to do."""
+    from app.cli import main as cli
     from data import runs
 
     ingest("items", write(tmp_path / "i.csv", "item_id,title\n1,A\n"), home)
@@ -94,7 +96,10 @@ def test_init_upgrades_a_version_1_store_and_keeps_its_data(home, tmp_path):
     with pytest.raises(MarqueeError, match="schema version 1, this Marquee needs 2; run `marquee init` to upgrade"), \
             store.read(home):
         pass
-    store.init(home)
+    assert cli(["init", "--home", str(home)]) == 0
+    assert capsys.readouterr().out == f"upgraded the store at {store_path(home)} from schema version 1 to 2; its data stays\n"
+    assert cli(["init", "--home", str(home)]) == 0
+    assert capsys.readouterr().out == f"store ready at {store_path(home)}\n"
     with store.read(home) as con:
         got = con.execute("""SELECT s.review_id, s.p_positive, s.review_ingested_at = r.ingested_at
             FROM review_sentiment_latest s JOIN reviews r USING (review_id) ORDER BY 1""").fetchall()

@@ -54,6 +54,24 @@ def test_binary_files_are_unchanged_even_where_1_could_be_a_star(tmp_path):
         assert (df["label"].tolist(), neutral) == (want, None)
 
 
+def test_binary_labels_spelled_as_other_numbers_are_0_and_1(tmp_path):
+    """A 0/1 written '01', '+1' or '1.00' (a Parquet DECIMAL column, an export's zero padding) is the number 0 or
+    1: it was a KeyError traceback in a binary file and '0.00' was refused as 'neither 0/1 nor a star'."""
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nlp.data import read_labeled
+
+    path = tmp_path / "b.csv"
+    pd.DataFrame({"text": list("abcd"), "label": ["01", "0.00", "+1", "1."]}).to_csv(path, index=False)
+    assert read_labeled(path)[0]["label"].tolist() == [1, 0, 1, 1]
+    decimals = pa.array([decimal.Decimal(x) for x in ("1.00", "0.00", "1.00")], pa.decimal128(5, 2))
+    pq.write_table(pa.table({"text": list("xyz"), "label": decimals}), tmp_path / "d.parquet")
+    assert read_labeled(tmp_path / "d.parquet")[0]["label"].tolist() == [1, 0, 1]
+
+
 def test_train_on_stars_leaves_out_3_and_says_so_in_one_line(home, tmp_path, capsys):
     path = tmp_path / "stars.csv"
     frame = starred(120, neutral=7)

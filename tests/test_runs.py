@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -99,6 +101,48 @@ def test_a_run_whose_process_was_killed_does_not_stay_running(home):
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_a_killed_run_whose_parent_has_not_waited_for_it_is_abandoned(home):
+    """A trainer killed (the OOM killer) under a scheduler that has not waited for it yet is a zombie: its pid
+    still answers signal 0, yet the run can never finish."""
+    zombie, run_id = trainer(home)
+    try:
+        zombie.kill()
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{zombie.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert runs.get(run_id, home=home)["error"].startswith("abandoned: ")
+    finally:
+        zombie.wait()
+
+
+def test_a_pid_another_process_took_since_does_not_keep_a_run_running(home):
+    """The owner's pid now belongs to a process started later (this one; a container's pid 1 each time): its
+    start time differs from the one recorded, so the run is abandoned, not `running` forever."""
+    killed, run_id = trainer(home)
+    killed.kill()
+    killed.wait()
+    owner = home / "artifacts" / run_id / runs.OWNER_FILE
+    host, _, started, namespace = owner.read_text().split()
+    owner.write_text(f"{host} {os.getpid()} {started} {namespace}")
+    assert runs.get(run_id, home=home)["status"] == "failed"
+    owner.write_text(f"{host} {os.getpid()}")   # recorded by a Marquee that wrote no start time: not told apart
+    assert runs.get(run_id, home=home)["status"] == "running"
+
+
+def test_a_run_trained_in_another_pid_namespace_is_not_called_abandoned(home):
+    """A container sharing the host's name (`--network host`) and the home trains as its own pid 1234: that pid
+    is gone from here, yet the run is alive there, and reaping it would let prune delete its files mid-training."""
+    killed, run_id = trainer(home)
+    killed.kill()
+    killed.wait()
+    owner = home / "artifacts" / run_id / runs.OWNER_FILE
+    host, pid, started, _ = owner.read_text().split()
+    owner.write_text(f"{host} {pid} {started} pid:[1]")
+    assert runs.get(run_id, home=home)["status"] == "running"
+    assert prune(keep=1, home=home).runs == [] and owner.exists()
 
 
 def test_a_run_the_store_refuses_leaves_no_folder(home):

@@ -18,8 +18,12 @@ TABLE_CELL_CHARS = 120   # `marquee sql` tables cut longer values (csv and json 
 
 def _init(args: argparse.Namespace) -> None:
     from data import store
+    from data.paths import store_path
 
-    print(f"store ready at {store.init(args.home)}")
+    found = store.init(args.home)
+    path = store_path(args.home)
+    print(f"store ready at {path}" if found == store.SCHEMA_VERSION else
+          f"upgraded the store at {path} from schema version {found} to {store.SCHEMA_VERSION}; its data stays")
 
 
 def _load_demo(args: argparse.Namespace) -> None:
