@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from data import paths, store
+from data import paths, run_owner, store
 from data.errors import MarqueeError
 
 PIPELINES = ("recsys", "sentiment", "forecast")
@@ -48,9 +47,6 @@ RECORD_OUTPUT = "INSERT OR REPLACE INTO run_outputs VALUES ($run_id, $table, $ro
 RUNNING = "SELECT run_id FROM runs WHERE status = 'running'"
 # finished_at stays NULL: when the process died is not known
 ABANDON_RUN = "UPDATE runs SET status = 'failed', error = $error WHERE run_id = $run_id AND status = 'running'"
-# in a running run's artifact folder: "<host> <pid> <start>" of the process training it, so a run whose
-# process was killed (kill -9, a lost machine) does not stay `running` forever
-OWNER_FILE = ".owner"
 
 
 def _now() -> datetime:
@@ -73,7 +69,7 @@ def start(pipeline: str, model: str, params: Mapping[str, Any], data_snapshot: M
     run_id = f"{pipeline}-{_now():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     folder = paths.artifacts_dir(run_id, home)
     try:
-        _own(folder)
+        run_owner.claim(folder)
         with store.write(home) as con:
             reap(con, home)
             con.execute(INSERT_RUN, {"run_id": run_id, "pipeline": pipeline, "model": model,
@@ -86,70 +82,9 @@ def start(pipeline: str, model: str, params: Mapping[str, Any], data_snapshot: M
     return Run(run_id, pipeline, model, folder)
 
 
-def _own(folder: Path) -> None:
-    """Record this process as the run's owner (OWNER_FILE)."""
-    try:
-        (folder / OWNER_FILE).write_text(_owner())
-    except OSError as exc:   # a full disk
-        raise MarqueeError(f"{folder / OWNER_FILE}: cannot write the run's files ({exc.strerror})") from None
-
-
-def _owner() -> str:
-    """This process as a run's owner: '<host> <pid>', then where /proc shows them its start time, which tells it
-    from a later process given the same pid, and its pid namespace: a container sharing the host's name
-    (`--network host`) numbers its processes apart, so its pids say nothing to a process outside it."""
-    stat = _proc_stat(os.getpid())
-    return " ".join([socket.gethostname(), str(os.getpid()), *([stat[1], _pid_namespace()] if stat else [])])
-
-
-def _pid_namespace() -> str:
-    """This process's pid namespace ('pid:[4026531836]'), '-' where /proc does not show it."""
-    try:
-        return os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return "-"
-
-
 def abandoned(run_id: str, home: str | os.PathLike | None = None) -> str | None:
-    """Why a `running` run can never finish, or None while it may: the process that started it, on this host,
-    is gone. A run started on another host sharing the home, in another pid namespace (a container), or by a
-    Marquee that recorded no owner, is never called abandoned: its process cannot be seen from here."""
-    try:
-        host, pid, *proc = (paths.home(home) / "artifacts" / run_id / OWNER_FILE).read_text().split()
-    except (OSError, ValueError):   # no owner recorded, or not "<host> <pid> [<start> <pid namespace>]"
-        return None
-    started, namespace = (proc + [None, None])[:2]
-    if (host != socket.gethostname() or namespace not in (None, _pid_namespace()) or not pid.isdigit()
-            or _alive(int(pid), started)):
-        return None
-    return f"abandoned: process {pid} on {host} ended without finishing the run (killed?)"
-
-
-def _proc_stat(pid: int) -> tuple[str, str] | None:
-    """(state, start time in clock ticks since boot) of process `pid` from /proc, or None: no such process,
-    or no /proc that shows it (not Linux, another user's process under hidepid)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return fields[0], fields[19]
-
-
-def _alive(pid: int, started: str | None) -> bool:
-    """Whether the process that wrote a run's owner still runs. A zombie (killed, its parent has not waited
-    for it yet: a scheduler's child killed by the OOM killer) is gone, and so is a process that took the pid
-    since (its start time differs: a container's pid 1 each time); without /proc, only whether the pid is
-    taken (err on the safe side: the run stays `running`)."""
-    stat = _proc_stat(pid)
-    if stat is not None:
-        return stat[0] != "Z" and started in (None, stat[1])
-    try:
-        os.kill(pid, 0)   # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:   # alive, another user's
-        return True
-    return True
+    """Why a `running` run can never finish (its process is gone: data.run_owner), or None while it may."""
+    return run_owner.abandoned(paths.home(home) / "artifacts" / run_id)
 
 
 def abandoned_runs(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | None = None) -> dict[str, str]:
@@ -167,7 +102,7 @@ def reap(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | None = None) 
 
 def _disown(run_id: str, home: str | os.PathLike | None) -> None:
     """A finished run needs no owner any more (its status says it all)."""
-    (paths.home(home) / "artifacts" / run_id / OWNER_FILE).unlink(missing_ok=True)
+    run_owner.release(paths.home(home) / "artifacts" / run_id)
 
 
 def _merge_metrics(con: duckdb.DuckDBPyConnection, run_id: str, metrics: Mapping[str, Any]) -> None:

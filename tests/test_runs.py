@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from data import runs, store
+from data import run_owner, runs, store
 from data.errors import MarqueeError
 from data.prune import prune
 
@@ -124,7 +124,7 @@ def test_a_pid_another_process_took_since_does_not_keep_a_run_running(home):
     killed, run_id = trainer(home)
     killed.kill()
     killed.wait()
-    owner = home / "artifacts" / run_id / runs.OWNER_FILE
+    owner = home / "artifacts" / run_id / run_owner.OWNER_FILE
     host, _, started, namespace = owner.read_text().split()
     owner.write_text(f"{host} {os.getpid()} {started} {namespace}")
     assert runs.get(run_id, home=home)["status"] == "failed"
@@ -138,7 +138,7 @@ def test_a_run_trained_in_another_pid_namespace_is_not_called_abandoned(home):
     killed, run_id = trainer(home)
     killed.kill()
     killed.wait()
-    owner = home / "artifacts" / run_id / runs.OWNER_FILE
+    owner = home / "artifacts" / run_id / run_owner.OWNER_FILE
     host, pid, started, _ = owner.read_text().split()
     owner.write_text(f"{host} {pid} {started} pid:[1]")
     assert runs.get(run_id, home=home)["status"] == "running"
