@@ -230,3 +230,23 @@ def test_ease_factorises_on_every_core_unless_capped_and_restores_one_thread(mon
         make_recommender("ease", "cpu", 3, l2=10.0).fit(clustered_matrix())
     assert seen == [cap or len(os.sched_getaffinity(0))]
     assert torch.get_num_threads() == 1
+
+
+def test_the_blend_search_in_blocks_of_users_finds_what_all_users_at_once_find():
+    """The search scores validation users a block at a time (memory: one block's scores per component); every
+    step is per user, so blocks of 7 give the weights and metrics of one block holding everyone."""
+    from dataclasses import replace
+
+    from recsys.config import RecsysConfig
+    from recsys.dataset import split_validation
+    from recsys.train import _search_blend
+
+    fit, val = split_validation(clustered_matrix(), 0.2, 0)
+    users = np.flatnonzero(np.diff(val.indptr) > 0)
+    models = {"ease": make_recommender("ease", "cpu", 0, l2=5.0).fit(fit),
+              "rp3beta": make_recommender("rp3beta", "cpu", 0, alpha=0.8, beta=0.3).fit(fit),
+              "gfcf": make_recommender("gfcf", "cpu", 0, factors=3, alpha=0.3).fit(fit)}
+    whole = _search_blend(models, fit, val, users, RecsysConfig(batch_size=len(users)))
+    blocks = _search_blend(models, fit, val, users, replace(RecsysConfig(), batch_size=7))
+    assert len(users) > 7 * 3 and whole[0] is not None
+    assert blocks == whole
