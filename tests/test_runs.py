@@ -118,30 +118,32 @@ def test_a_killed_run_whose_parent_has_not_waited_for_it_is_abandoned(home):
         zombie.wait()
 
 
-def test_a_pid_another_process_took_since_does_not_keep_a_run_running(home):
-    """The owner's pid now belongs to a process started later (this one; a container's pid 1 each time): its
-    start time differs from the one recorded, so the run is abandoned, not `running` forever."""
+def _killed_trainers_owner(home) -> Path:
+    """The owner file of a run whose trainer was killed (and waited for): what the next tests rewrite."""
     killed, run_id = trainer(home)
     killed.kill()
     killed.wait()
-    owner = home / "artifacts" / run_id / run_owner.OWNER_FILE
+    return home / "artifacts" / run_id / run_owner.OWNER_FILE
+
+
+def test_a_pid_another_process_took_since_does_not_keep_a_run_running(home):
+    """The owner's pid now belongs to a process started later (this one; a container's pid 1 each time): its
+    start time differs from the one recorded, so the run is abandoned, not `running` forever."""
+    owner = _killed_trainers_owner(home)
     host, _, started, namespace = owner.read_text().split()
     owner.write_text(f"{host} {os.getpid()} {started} {namespace}")
-    assert runs.get(run_id, home=home)["status"] == "failed"
+    assert runs.get(owner.parent.name, home=home)["status"] == "failed"
     owner.write_text(f"{host} {os.getpid()}")   # recorded by a Marquee that wrote no start time: not told apart
-    assert runs.get(run_id, home=home)["status"] == "running"
+    assert runs.get(owner.parent.name, home=home)["status"] == "running"
 
 
 def test_a_run_trained_in_another_pid_namespace_is_not_called_abandoned(home):
     """A container sharing the host's name (`--network host`) and the home trains as its own pid 1234: that pid
     is gone from here, yet the run is alive there, and reaping it would let prune delete its files mid-training."""
-    killed, run_id = trainer(home)
-    killed.kill()
-    killed.wait()
-    owner = home / "artifacts" / run_id / run_owner.OWNER_FILE
+    owner = _killed_trainers_owner(home)
     host, pid, started, _ = owner.read_text().split()
     owner.write_text(f"{host} {pid} {started} pid:[1]")
-    assert runs.get(run_id, home=home)["status"] == "running"
+    assert runs.get(owner.parent.name, home=home)["status"] == "running"
     assert prune(keep=1, home=home).runs == [] and owner.exists()
 
 
