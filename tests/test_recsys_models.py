@@ -139,6 +139,23 @@ class TestIALS(RecommenderContract):
 class TestGFCF(RecommenderContract):
     kind, params = "gfcf", {"factors": 3, "alpha": 0.3}
 
+    def test_weights_are_the_plain_sum_to_the_last_bit(self):
+        """W is built in place (two (I, I) matrices at a time, not four); the values are those of P + alpha * L."""
+        import scipy.sparse as sp
+
+        from recsys.models.base import binary_degrees
+        from recsys.models.gfcf import top_eigenvectors
+
+        X = clustered_matrix()
+        B, user_deg, item_deg = binary_degrees(X)
+        R = sp.diags(user_deg ** -0.5) @ B @ sp.diags(item_deg ** -0.5)
+        P = torch.as_tensor((R.T @ R).toarray(), dtype=torch.float32)
+        V = top_eigenvectors(R, 3, "cpu")
+        d = torch.as_tensor(item_deg, dtype=torch.float32).sqrt()
+        expected = P + 0.3 * ((V / d[:, None]) @ (V * d[:, None]).T)
+        expected.fill_diagonal_(0.0)
+        assert torch.equal(self.make().fit(X).W, expected)
+
 
 @pytest.mark.parametrize("exact_max", [10_000, 0], ids=["full-eigh", "top-k-lanczos"])
 def test_gfcf_matches_the_papers_svd_formulation(exact_max, monkeypatch):
