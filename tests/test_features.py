@@ -76,6 +76,14 @@ def test_store_with_unknown_schema_version_refuses_to_open(home):
         store.init(home)
 
 
+def _as_version_1(home) -> None:
+    """The store as version 1 left it: no review_ingested_at on scores."""
+    con = duckdb.connect(str(store_path(home)))
+    con.execute("ALTER TABLE review_sentiment DROP COLUMN review_ingested_at")
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.close()
+
+
 def test_init_upgrades_a_version_1_store_and_keeps_its_data(home, tmp_path, capsys):
     """Version 1 had no review_ingested_at on scores: opening such a store says to run `marquee init`, which adds
     it, filled where the review is unchanged since its score was published and NULL (scored again) where not,
@@ -89,10 +97,7 @@ def test_init_upgrades_a_version_1_store_and_keeps_its_data(home, tmp_path, caps
     runs.publish(run.run_id, {"review_sentiment": pd.DataFrame({"review_id": ["r1", "r2"], "p_positive": [0.9, 0.1],
                                                                 "label": [1, 0]})}, home=home)
     ingest("reviews", write(tmp_path / "r2.csv", "review_id,text,item_id\nr2,great after all,1\n"), home)
-    con = duckdb.connect(str(store_path(home)))   # the store as version 1 left it
-    con.execute("ALTER TABLE review_sentiment DROP COLUMN review_ingested_at")
-    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    con.close()
+    _as_version_1(home)
     with pytest.raises(MarqueeError, match="schema version 1, this Marquee needs 2; run `marquee init` to upgrade"), \
             store.read(home):
         pass
@@ -104,6 +109,16 @@ def test_init_upgrades_a_version_1_store_and_keeps_its_data(home, tmp_path, caps
         got = con.execute("""SELECT s.review_id, s.p_positive, s.review_ingested_at = r.ingested_at
             FROM review_sentiment_latest s JOIN reviews r USING (review_id) ORDER BY 1""").fetchall()
     assert got == [("r1", 0.9, True), ("r2", 0.1, None)]
+
+
+def test_load_demo_says_it_upgraded_an_older_store(home, capsys):
+    """`load-demo` (and `demo`) bring an older store to this version too: it had happened without a word."""
+    from app.cli import main as cli
+
+    _as_version_1(home)
+    assert cli(["load-demo", "--home", str(home)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"upgraded the store at {store_path(home)} from schema version 1 to 2; its data stays")
 
 
 def test_engagement_feature_matches_its_plain_definition():

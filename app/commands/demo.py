@@ -25,13 +25,15 @@ def _step(label: str, fn, *args, **kwargs):
 
 def run_batch(home, profile: str, device: str, seed: int) -> dict[str, str]:
     """Load the demo, then train + score each pipeline; returns run ids by pipeline."""
-    from data import demo, paths, store
+    from app.commands.store import init_store
+    from data import demo, paths
     from data.device import pick_device
 
     t0 = time.perf_counter()
     device = pick_device(device).type   # `auto` decided once, so the header names the device used
     print(f"[demo] store {paths.store_path(home)} · profile {profile} · device {device}", flush=True)
-    _step("init store", store.init, home)
+    if upgraded := _step("init store", init_store, home):
+        print(f"[demo] {upgraded}", flush=True)
     counts = _step("load MovieLens-100k + demo reviews", demo.load, home, profile=profile, seed=seed)
     print("[demo] " + ", ".join(f"{v:,} {k}" for k, v in counts.items()), flush=True)
     run_ids = {}

@@ -16,19 +16,28 @@ from data.wording import plural
 TABLE_CELL_CHARS = 120   # `marquee sql` tables cut longer values (csv and json keep them whole)
 
 
-def _init(args: argparse.Namespace) -> None:
+def init_store(home) -> str | None:
+    """Create or upgrade the store; the line that says it upgraded one made by an older Marquee, else None."""
     from data import store
     from data.paths import store_path
 
-    found = store.init(args.home)
-    path = store_path(args.home)
-    print(f"store ready at {path}" if found == store.SCHEMA_VERSION else
-          f"upgraded the store at {path} from schema version {found} to {store.SCHEMA_VERSION}; its data stays")
+    found = store.init(home)
+    if found == store.SCHEMA_VERSION:
+        return None
+    return f"upgraded the store at {store_path(home)} from schema version {found} to {store.SCHEMA_VERSION}; its data stays"
+
+
+def _init(args: argparse.Namespace) -> None:
+    from data.paths import store_path
+
+    print(init_store(args.home) or f"store ready at {store_path(args.home)}")
 
 
 def _load_demo(args: argparse.Namespace) -> None:
     from data import demo
 
+    if upgraded := init_store(args.home):   # demo.load would upgrade it without a word
+        print(upgraded)
     counts = demo.load(args.home, profile=resolve_profile(args), seed=args.seed)
     print("loaded MovieLens-100k: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
     print(demo.DEMO_JOIN_NOTE)
