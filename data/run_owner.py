@@ -37,19 +37,33 @@ def _pid_namespace() -> str:
         return "-"
 
 
+def _recorded(folder: Path) -> tuple[str, int, str | None] | None:
+    """(host, pid, start time) of the run's owner where it is visible from here (this host, this pid namespace),
+    else None: no owner recorded, another host or container, or not "<host> <pid> [<start> <pid namespace>]"."""
+    try:
+        host, pid, *proc = (folder / OWNER_FILE).read_text().split()
+    except (OSError, ValueError):
+        return None
+    started, namespace = (proc + [None, None])[:2]
+    if host != socket.gethostname() or namespace not in (None, _pid_namespace()) or not pid.isdigit():
+        return None
+    return host, int(pid), started
+
+
 def abandoned(folder: Path) -> str | None:
     """Why a `running` run can never finish, or None while it may: the process that started it, on this host,
     is gone. A run started on another host sharing the home, in another pid namespace (a container), or by a
     Marquee that recorded no owner, is never called abandoned: its process cannot be seen from here."""
-    try:
-        host, pid, *proc = (folder / OWNER_FILE).read_text().split()
-    except (OSError, ValueError):   # no owner recorded, or not "<host> <pid> [<start> <pid namespace>]"
+    owner = _recorded(folder)
+    if owner is None or _alive(owner[1], owner[2]):
         return None
-    started, namespace = (proc + [None, None])[:2]
-    if (host != socket.gethostname() or namespace not in (None, _pid_namespace()) or not pid.isdigit()
-            or _alive(int(pid), started)):
-        return None
-    return f"abandoned: process {pid} on {host} ended without finishing the run (killed?)"
+    return f"abandoned: process {owner[1]} on {owner[0]} ended without finishing the run (killed?)"
+
+
+def still_running(folder: Path) -> str | None:
+    """'process PID on HOST' while the run's owner is seen running from here, else None (gone, or not visible)."""
+    owner = _recorded(folder)
+    return f"process {owner[1]} on {owner[0]}" if owner is not None and _alive(owner[1], owner[2]) else None
 
 
 def _proc_stat(pid: int) -> tuple[str, str] | None:

@@ -93,6 +93,23 @@ def abandoned_runs(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | Non
     return {run_id: why for run_id, why in found.items() if why}
 
 
+def mark_failed(run_id: str, home: str | os.PathLike | None = None) -> None:
+    """Mark a run stuck `running` failed by hand: one killed under a Marquee that recorded no owner, or on a
+    machine that is gone, which `reap` cannot tell from a live one. Refused while its process is seen running."""
+    folder = paths.home(home) / "artifacts" / run_id
+    with store.write(home) as con:
+        found = con.execute("SELECT status FROM runs WHERE run_id = $run_id", {"run_id": run_id}).fetchall()
+        if not found:
+            raise MarqueeError(f"unknown run {run_id!r} (see `marquee runs`)")
+        if found[0][0] != "running":
+            raise MarqueeError(f"run {run_id!r} is {found[0][0]}, not running: nothing to mark")
+        if alive := run_owner.still_running(folder):
+            raise MarqueeError(f"run {run_id!r} is still training ({alive}): stop it (Ctrl-C or kill) instead")
+        con.execute(ABANDON_RUN, {"run_id": run_id, "error": "abandoned: marked failed by hand "
+                                                             "(`marquee runs --mark-failed`)"})
+    run_owner.release(folder)
+
+
 def reap(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | None = None) -> None:
     """Mark every abandoned run failed, in the caller's write transaction (the next train and prune call it).
     Its folder keeps any partial files, which `marquee prune` then removes."""

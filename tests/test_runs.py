@@ -392,3 +392,23 @@ def test_a_run_pruned_while_it_scored_publishes_nothing(home):
     pd.testing.assert_frame_equal(_latest(home, "recommendations"), live)
     runs.publish(old.run_id, metrics={"note": 1}, home=home)   # no outputs: nothing to serve, as record_metrics
     assert runs.get(old.run_id, home)["metrics"] == {"note": 1}
+
+
+def test_a_run_stuck_running_is_marked_failed_by_hand_but_not_while_it_trains(home):
+    """A run killed under a Marquee that recorded no owner stays `running` (nothing tells it from a live one);
+    `marquee runs --mark-failed` ends it, so prune can remove its files, but refuses while its process runs here."""
+    from tests.ingest_helpers import marquee
+
+    live = runs.start("recsys", "ease", {}, home=home)   # owned by this (running) test process
+    out = marquee("runs", "--mark-failed", live.run_id, home=home)
+    assert out.returncode == 2 and f"is still training (process {os.getpid()} on" in out.stderr
+    (live.artifacts / run_owner.OWNER_FILE).unlink()   # as a run started before owners were recorded
+    (live.artifacts / "partial.bin").write_bytes(b"x")
+    assert runs.get(live.run_id, home=home)["status"] == "running"
+    out = marquee("runs", "--mark-failed", live.run_id, home=home)
+    assert out.returncode == 0 and out.stdout.startswith(f"marked run {live.run_id} failed"), out.stderr
+    assert runs.get(live.run_id, home=home)["error"].startswith("abandoned: marked failed by hand")
+    assert prune(keep=1, home=home).runs == [(live.run_id, "recsys", "failed")] and not live.artifacts.exists()
+    again = marquee("runs", "--mark-failed", live.run_id, home=home)
+    assert again.returncode == 2 and "is failed, not running" in again.stderr
+    assert "unknown run 'nope'" in marquee("runs", "--mark-failed", "nope", home=home).stderr

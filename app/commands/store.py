@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from app.cli import file_arg, positive_int, resolve_profile
+from app.cli import file_arg, positive_int, resolve_profile, run_id_arg
 from app.text_table import render
 from data.wording import plural
 
@@ -148,6 +148,10 @@ def _outcome(status: str, metrics: str | dict | None, error: str | None, max_cha
 def _runs(args: argparse.Namespace) -> None:
     from data import runs
 
+    if args.mark_failed:
+        runs.mark_failed(args.mark_failed, args.home)
+        print(f"marked run {args.mark_failed} failed; `marquee prune` removes its files")
+        return
     listed = runs.list_runs(limit=args.limit, home=args.home)
     if args.format == "json":   # everything, params and metrics as JSON objects
         print(json.dumps([{k: v.isoformat() if isinstance(v, datetime) else v for k, v in r.items()} for r in listed],
@@ -196,6 +200,9 @@ def register(cli) -> None:
     p.add_argument("--limit", type=positive_int, default=50, help="how many runs (default 50)")
     p.add_argument("--format", choices=["table", "json"], default="table",
                    help="json: every field, with the full params and metrics (default table)")
+    p.add_argument("--mark-failed", type=run_id_arg, metavar="RUN_ID",
+                   help="mark a run stuck `running` failed (killed where its process could not be checked: by an "
+                        "older Marquee, or on another machine); refused while its process runs here")
     p = cli.command("prune", "remove old and failed runs' model files and outputs; keep their registry rows and metrics", _prune)
     p.add_argument("--keep", type=positive_int, default=3,
                    help="succeeded runs kept per pipeline, newest first (default 3); runs whose outputs the "
