@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data import paths, store
+from data import paths, run_owner, store
 from data.runs import OUTPUT_TABLES, abandoned_runs, reap
 from data.wording import plural
 
@@ -74,8 +74,9 @@ def prune(keep: int = 3, dry_run: bool = False, home: str | os.PathLike | None =
         if not dry_run:
             con.execute("DELETE FROM run_outputs WHERE run_id IN (SELECT unnest($ids))", {"ids": ids})
             con.execute("UPDATE runs SET artifact_uri = NULL WHERE run_id IN (SELECT unnest($ids))", {"ids": ids})
+        registered = {run_id for (run_id,) in con.execute("SELECT run_id FROM runs").fetchall()}
     # only after the commit: a crash before it leaves every run whole; one after it, folders the next prune finds
-    for run_id in ids:
+    for run_id in ids + _stray(artifacts, registered):
         folder = artifacts / run_id
         if not (folder.is_dir() or folder.is_symlink()):
             continue
@@ -89,6 +90,15 @@ def prune(keep: int = 3, dry_run: bool = False, home: str | os.PathLike | None =
         report.folders += 1
         report.bytes += size
     return report
+
+
+def _stray(artifacts: Path, registered: set[str]) -> list[str]:
+    """Folders no run names whose owner's process is gone: a job killed after making its run's folder and before
+    registering the run. Any other unnamed folder is left alone (a run being registered right now, or not ours)."""
+    if not artifacts.is_dir():
+        return []
+    return sorted(f.name for f in artifacts.iterdir()
+                  if f.name not in registered and f.is_dir() and not f.is_symlink() and run_owner.abandoned(f))
 
 
 def _remove(folder: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -412,3 +413,23 @@ def test_a_run_stuck_running_is_marked_failed_by_hand_but_not_while_it_trains(ho
     again = marquee("runs", "--mark-failed", live.run_id, home=home)
     assert again.returncode == 2 and "is failed, not running" in again.stderr
     assert "unknown run 'nope'" in marquee("runs", "--mark-failed", "nope", home=home).stderr
+
+
+def test_prune_removes_a_folder_no_run_names_only_when_its_owner_is_gone(home):
+    """A job killed between making its run's folder and registering the run left a folder no registry row names:
+    prune removes it once its owner's process is gone, and leaves a live owner's folder (a run registering right
+    now) and a folder with no owner (not Marquee's to judge) alone."""
+    artifacts = home / "artifacts"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    killed, live, unknown = (artifacts / f"recsys-2026{n}-x" for n in ("killed", "live", "unknown"))
+    for folder in (killed, live, unknown):
+        folder.mkdir(parents=True)
+        (folder / "partial.bin").write_bytes(b"x" * 10)
+    # start time 0 matches no process: a pid taken again since still reads as gone
+    (killed / run_owner.OWNER_FILE).write_text(
+        f"{socket.gethostname()} {dead.stdout.strip()} 0 {os.readlink('/proc/self/ns/pid')}")
+    run_owner.claim(live)
+    assert prune(keep=1, dry_run=True, home=home).folders == 1 and killed.exists()
+    report = prune(keep=1, home=home)
+    assert (report.runs, report.folders) == ([], 1)
+    assert not killed.exists() and live.exists() and unknown.exists()
