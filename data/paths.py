@@ -18,9 +18,19 @@ def store_path(override: str | os.PathLike | None = None) -> Path:
     return home(override) / STORE_FILE
 
 
+def artifacts_root(override: str | os.PathLike | None = None) -> Path:
+    """`$MARQUEE_HOME/artifacts/`: one folder per run (not created here)."""
+    return home(override) / "artifacts"
+
+
+def run_folder(run_id: str, override: str | os.PathLike | None = None) -> Path:
+    """`$MARQUEE_HOME/artifacts/<run_id>/`, where it is or would be (not created: readers and prune only look)."""
+    return artifacts_root(override) / run_id
+
+
 def artifacts_dir(run_id: str, override: str | os.PathLike | None = None) -> Path:
-    """`$MARQUEE_HOME/artifacts/<run_id>/`, created on first use."""
-    return _made(home(override) / "artifacts" / run_id)
+    """A run's folder, created on first use (for the job that writes its model files)."""
+    return _made(run_folder(run_id, override))
 
 
 def staging_dir(override: str | os.PathLike | None = None) -> Path:

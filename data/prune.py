@@ -58,7 +58,7 @@ def prune(keep: int = 3, dry_run: bool = False, home: str | os.PathLike | None =
     if keep < 1:
         raise ValueError("keep must be at least 1: the newest run serves scoring")
     report = PruneReport()
-    artifacts = paths.home(home) / "artifacts"
+    artifacts = paths.artifacts_root(home)
     with (store.read(home) if dry_run else store.write(home)) as con:
         gone = list(abandoned_runs(con, home))   # killed runs: their partial model files go too
         if not dry_run:

@@ -84,7 +84,7 @@ def start(pipeline: str, model: str, params: Mapping[str, Any], data_snapshot: M
 
 def abandoned(run_id: str, home: str | os.PathLike | None = None) -> str | None:
     """Why a `running` run can never finish (its process is gone: data.run_owner), or None while it may."""
-    return run_owner.abandoned(paths.home(home) / "artifacts" / run_id)
+    return run_owner.abandoned(paths.run_folder(run_id, home))
 
 
 def abandoned_runs(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | None = None) -> dict[str, str]:
@@ -96,7 +96,7 @@ def abandoned_runs(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | Non
 def mark_failed(run_id: str, home: str | os.PathLike | None = None) -> None:
     """Mark a run stuck `running` failed by hand: one killed under a Marquee that recorded no owner, or on a
     machine that is gone, which `reap` cannot tell from a live one. Refused while its process is seen running."""
-    folder = paths.home(home) / "artifacts" / run_id
+    folder = paths.run_folder(run_id, home)
     with store.write(home) as con:
         found = con.execute("SELECT status FROM runs WHERE run_id = $run_id", {"run_id": run_id}).fetchall()
         if not found:
@@ -119,7 +119,7 @@ def reap(con: duckdb.DuckDBPyConnection, home: str | os.PathLike | None = None) 
 
 def _disown(run_id: str, home: str | os.PathLike | None) -> None:
     """A finished run needs no owner any more (its status says it all)."""
-    run_owner.release(paths.home(home) / "artifacts" / run_id)
+    run_owner.release(paths.run_folder(run_id, home))
 
 
 def _merge_metrics(con: duckdb.DuckDBPyConnection, run_id: str, metrics: Mapping[str, Any]) -> None:
@@ -215,7 +215,7 @@ def fail(run_id: str, error: str, home: str | os.PathLike | None = None) -> None
         con.execute(FAIL_RUN, {"run_id": run_id, "error": error[:2000], "now": _now()})
     _disown(run_id, home)
     with contextlib.suppress(OSError):   # a run that failed before saving anything leaves no empty folder
-        (paths.home(home) / "artifacts" / run_id).rmdir()
+        (paths.run_folder(run_id, home)).rmdir()
 
 
 def _row_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> list[dict]:
@@ -244,7 +244,7 @@ def _located(run: dict | None, home: str | os.PathLike | None) -> dict | None:
     copied with its models. Runs recorded before that hold an absolute path, into the home it was then:
     the home's own folder of the run wins over it, as it does for `marquee prune` (which removes that one)."""
     if run is not None and run.get("artifact_uri"):
-        own = paths.home(home) / "artifacts" / run["run_id"]
+        own = paths.run_folder(run["run_id"], home)
         run["artifact_uri"] = str(own if own.is_dir() else paths.home(home) / run["artifact_uri"])
     return run
 

@@ -10,8 +10,7 @@ from data import runs
 from data.device import pick_device
 from data.errors import MarqueeError
 from data.model_files import of_run
-from data.paths import home as home_dir
-from data.paths import store_path
+from data.paths import run_folder, store_path
 from nlp.config import MODELS, make_config, to_dict
 
 
@@ -54,7 +53,7 @@ def _model_folder(home, run_id: str | None) -> Path:
     store with one would mark it succeeded, or serve a pruned run). Only a home with no store, models copied without
     it, has a given run_id's folder read straight from disk, so file scoring needs no store."""
     if run_id and not store_path(home).exists():
-        folder = home_dir(home) / "artifacts" / run_id
+        folder = run_folder(run_id, home)
         if (folder / "sentiment.json").exists():
             return folder
     return Path(runs.resolve("sentiment", run_id, home)["artifact_uri"])
