@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import duckdb
 
-from data.errors import MarqueeError, StoreBusyError
+from data.errors import MarqueeError, StoreBusyError, cannot
 from data.paths import store_path
 
 SCHEMA_VERSION = 2
@@ -148,7 +148,7 @@ def init(home: str | os.PathLike | None = None) -> int:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise MarqueeError(f"{path.parent}: cannot create the Marquee home folder ({exc.strerror})") from None
+        raise cannot(f"{path.parent}: cannot create the Marquee home folder", exc) from None
     con = _connect(path, read_only=False, timeout=120.0)
     try:
         row = None
