@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import duckdb
 
-from data.errors import MarqueeError, StoreBusyError, cannot
+from data.errors import MachineError, MarqueeError, StoreBusyError, cannot, exit_code_for
 from data.paths import store_path
 
 SCHEMA_VERSION = 2
@@ -47,8 +47,9 @@ def _retry_on_lock(open_fn: Callable[[], T], path: Path, timeout: float) -> T:
         try:
             return open_fn()
         except duckdb.Error as exc:
-            if not _is_lock_error(exc):   # not a DuckDB file, a folder, no permission, ...
-                raise MarqueeError(f"{path}: cannot open the store: {str(exc).splitlines()[0]}") from None
+            if not _is_lock_error(exc):   # not a DuckDB file, a folder, no permission, a full disk ...
+                error = MachineError if exit_code_for(exc) == 1 else MarqueeError
+                raise error(f"{path}: cannot open the store: {str(exc).splitlines()[0]}") from None
             if time.monotonic() >= deadline:
                 raise StoreBusyError(f"{path}: store is busy (locked by another process for {timeout:.0f}s)") from exc
             time.sleep(delay * (0.5 + random.random()))

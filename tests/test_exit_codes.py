@@ -75,6 +75,13 @@ def test_a_full_disk_where_init_makes_the_home_is_exit_1(tmp_path):
 
 
 @needs_tmpfs
+def test_a_full_disk_where_init_makes_the_store_is_exit_1(tmp_path):
+    """The home is there (the tmpfs's own folder); DuckDB cannot create the store's file in it."""
+    proc = _on_tmpfs("size=64k,nr_inodes=1", tmp_path / "disk", "init", "--home", str(tmp_path / "disk"))
+    _one_error_line(proc, 1, "store.duckdb: cannot open the store", "No space left on device")
+
+
+@needs_tmpfs
 def test_a_read_only_home_is_still_exit_2(tmp_path):
     """The user's setup, not the machine: a full disk's exit code must not swallow it."""
     proc = _on_tmpfs("ro,size=64k", tmp_path / "disk", "init", "--home", str(tmp_path / "disk" / "home"))
