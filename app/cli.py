@@ -16,7 +16,7 @@ import signal
 import sys
 from dataclasses import dataclass
 
-from data.errors import MarqueeError
+from data.errors import MACHINE_ERRNOS, MarqueeError, errno_of, exit_code_for
 
 VERBS = {"train": "train a model (a new run)", "score": "batch-score with a trained run",
          "evaluate": "evaluate a trained run"}
@@ -197,17 +197,20 @@ def _interrupted(exc: BaseException) -> bool:
     return isinstance(exc, KeyboardInterrupt) or (isinstance(exc, RuntimeError) and str(exc) == "Query interrupted")
 
 
-def _machine_failure(exc: BaseException) -> str | None:
-    """What went wrong, in one line, when the machine failed a command rather than the input or Marquee: a full
-    disk, a file size limit, a folder gone read-only (an OSError, or DuckDB's IOException reading or writing
-    the store); None otherwise, so a bug still shows its traceback. duckdb is looked up, not imported: an
-    exception cannot be DuckDB's unless a command loaded it."""
+def _system_failure(exc: BaseException) -> tuple[int, str] | None:
+    """(exit code, one line) for a system error no command turned into a MarqueeError: an OSError, DuckDB's
+    IOException, or any error whose words name a full disk or a file size limit (DuckDB failing a commit,
+    safetensors a model file). Exit 2 for the user's setup (read-only, no permission, a file where a folder
+    goes), else 1: the machine (data.errors.exit_code_for). None for anything else, so a bug still shows its
+    traceback. duckdb is looked up, not imported: an exception cannot be DuckDB's unless a command loaded it."""
     duckdb = sys.modules.get("duckdb")
-    if duckdb is not None and isinstance(exc, duckdb.IOException):
-        return " ".join(str(exc).split())
     if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
-    return None
+        line = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    elif (duckdb is not None and isinstance(exc, duckdb.IOException)) or errno_of(exc) in MACHINE_ERRNOS:
+        line = " ".join(str(exc).split())
+    else:
+        return None
+    return exit_code_for(exc) or 1, line
 
 
 def _terminated(signum, frame) -> None:
@@ -228,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except MarqueeError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except BrokenPipeError:   # `marquee sql ... | head`: the reader has gone; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
@@ -236,11 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         if _interrupted(exc):
             print("error: interrupted", file=sys.stderr)
             return 130
-        failure = _machine_failure(exc)
+        failure = _system_failure(exc)
         if failure is None:
             raise
-        print(f"error: {failure}", file=sys.stderr)
-        return 1
+        print(f"error: {failure[1]}", file=sys.stderr)
+        return failure[0]
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from data import store
-from data.errors import MarqueeError
+from data.errors import MarqueeError, cannot
 from data.ingest_read import ident, utf8_name
 from data.output_file import replacing
 
@@ -46,6 +46,5 @@ def export(name: str, file: str | os.PathLike, home: str | os.PathLike | None = 
                     rel.write_parquet(str(tmp))
                 rows = con.execute(f"SELECT count(*) FROM {ident(known[name.lower()])}").fetchall()[0][0]
         except (duckdb.Error, OSError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
-            raise MarqueeError(f"{target}: cannot write the export ({reason})") from None
+            raise cannot(f"{target}: cannot write the export", exc) from None
     return rows

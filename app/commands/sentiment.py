@@ -30,14 +30,26 @@ def _train(args: argparse.Namespace) -> None:
                        labeled=args.labeled, **overrides)
     run = runs.get(run_id, args.home)
     print(train_summary(run_id, run["metrics"]))
-    if args.labeled and "neutral_left_out" in (run["data_snapshot"] or {}):
-        print(star_note(args.labeled, run["data_snapshot"]["neutral_left_out"]), file=sys.stderr)
+    note = label_note(args.labeled, run["data_snapshot"] or {}) if args.labeled else None
+    if note:
+        print(note, file=sys.stderr)
 
 
-def star_note(path, neutral: int) -> str:
-    """How a star-rated labelled file was read, in one line: a user counting rows finds the 3-star ones gone."""
-    return (f"note: {path}: labels read as star ratings (4-5 stars positive, 1-2 negative); "
-            f"{plural(neutral, 'row')} of 3 stars left out as neutral")
+def label_note(path, record: dict) -> str | None:
+    """How a labelled file's labels were read, in one line, where it could have been read another way: star
+    ratings (a user counting rows finds the 3-star ones gone), -1/1, or 1s only, which might be 1-star ratings
+    (nlp.labels). None for a plain binary file."""
+    from nlp.labels import ALL_ONES, SIGNED_RULE
+
+    if "neutral_left_out" in record:
+        return (f"note: {path}: labels read as star ratings (4-5 stars positive, 1-2 negative); "
+                f"{plural(record['neutral_left_out'], 'row')} of 3 stars left out as neutral")
+    if record.get("labels") == SIGNED_RULE:
+        return f"note: {path}: labels read as -1 negative, 1 positive"
+    if record.get("labels") == ALL_ONES:
+        return (f"note: {path}: every label is 1, read as binary: all positive; were they 1-star ratings, "
+                "the file would need other star values (2-5) to be read as stars")
+    return None
 
 
 def train_summary(run_id: str, metrics: str | dict | None) -> str:
@@ -90,8 +102,9 @@ def _evaluate(args: argparse.Namespace) -> None:
     print_json(out)
     if args.labeled:   # said in words too, on stderr: stdout stays JSON for scripts
         result = out[eval_key(args.labeled)]
-        if "neutral_left_out" in result:
-            print(star_note(args.labeled, result["neutral_left_out"]), file=sys.stderr)
+        note = label_note(args.labeled, result)
+        if note:
+            print(note, file=sys.stderr)
         for name, why in result.get("undefined", {}).items():
             print(f"note: {args.labeled}: {name} is undefined ({why})", file=sys.stderr)
 
@@ -101,7 +114,7 @@ def register(cli) -> None:
     p.add_argument("--model", choices=["minilm", "tfidf", "nblr"], default="minilm",
                    help="minilm: fine-tuned transformer (default); tfidf: TF-IDF + LR baseline; nblr: NB-weighted LR")
     p.add_argument("--labeled", type=file_arg, metavar="FILE",
-                   help="CSV/TSV/Parquet with text,label (0/1, pos/neg, ... or stars 1-5: 4-5 positive, 1-2 "
+                   help="CSV/TSV/Parquet with text,label (0/1, pos/neg, -1/1, ... or stars 1-5: 4-5 positive, 1-2 "
                         "negative, 3 left out; default: the sentiment protocol's train part)")
     p.add_argument("--max-train", type=positive_int, help="cap on training reviews (profile default)")
     p.add_argument("--max-len", type=whole_number(16, 512), help="tokens per sequence (profile default)")
@@ -122,5 +135,5 @@ def register(cli) -> None:
     e = cli.verb("evaluate", "sentiment", "a run's validation metrics (and on --labeled FILE)", _evaluate)
     e.add_argument("--run", type=run_id_arg, help="run id (default: the latest succeeded sentiment run)")
     e.add_argument("--labeled", type=file_arg, metavar="FILE",
-                   help="also evaluate on this CSV/TSV/Parquet of text,label (0/1, pos/neg, ... or stars 1-5, "
+                   help="also evaluate on this CSV/TSV/Parquet of text,label (0/1, pos/neg, -1/1, ... or stars 1-5, "
                         "3 left out; kept in the run as eval:<absolute path>)")
