@@ -32,7 +32,9 @@ def gone(pid: int) -> bool:
 
 
 def port_free(port: int) -> bool:
+    """Whether a new server could listen on `port` (as servers do, past connections in TIME_WAIT)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -92,3 +94,11 @@ def test_stopping_the_app_exits_130_and_stops_streamlit(running_app, how):
     assert "error: interrupted" in proc.stderr.read().decode()
     assert wait_for(lambda: gone(child), 5) and wait_for(lambda: port_free(port), 5)
 
+
+def test_killing_the_app_outright_takes_streamlit_with_it(running_app):
+    """`kill -9` of `marquee app` left its Streamlit server running and holding the port."""
+    proc, child, port = running_app
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert wait_for(lambda: gone(child), 5), "Streamlit outlived `marquee app`"
+    assert wait_for(lambda: port_free(port), 5)

@@ -20,8 +20,9 @@ MAIN = Path(__file__).resolve().parents[1] / "main.py"
 
 
 def streamlit_command(port: int) -> list[str]:
-    """The `streamlit run` line for the dashboard, bound to 127.0.0.1 only."""
-    return [sys.executable, "-m", "streamlit", "run", str(MAIN), "--server.port", str(port),
+    """The `streamlit run` line for the dashboard, bound to 127.0.0.1 only, in a process that ends with this one
+    (app/streamlit_child.py)."""
+    return [sys.executable, "-m", "app.streamlit_child", str(os.getpid()), "run", str(MAIN), "--server.port", str(port),
             "--server.address", "127.0.0.1", "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
 
