@@ -6,6 +6,7 @@ also `data.sql`) and the pipelines' live-prediction APIs; nothing here writes to
 import streamlit as st
 
 from app import queries as q
+from app.markdown_text import md_escape
 from data.errors import MarqueeError, StoreBusyError
 from data.paths import store_path
 
@@ -30,11 +31,11 @@ nav = st.navigation(pages)
 try:
     q.version()
 except MarqueeError as exc:
-    st.error(f"{exc}")
+    st.error(md_escape(str(exc)))   # it names the home folder: the user's text, not markdown
     if not store_path(q.home()).exists():   # a store there (older, locked, ...) has its fix in the error, not a demo
         st.info("Load the demo with `marquee demo --no-app`, or your own data with `marquee init`, then `marquee ingest`.")
     st.stop()
 try:
     nav.run()
 except StoreBusyError as exc:   # a job held the write lock past the retry budget: say so, keep the app up
-    st.warning(f"{exc}. A job is publishing results; reload this page in a moment.")
+    st.warning(f"{md_escape(str(exc))}. A job is publishing results; reload this page in a moment.")

@@ -18,6 +18,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from app.markdown_text import md_escape
 from data import runs, store
 from data.ingest import ingest
 from tests.test_runs import trainer
@@ -659,7 +660,7 @@ def test_an_older_store_is_told_to_upgrade_not_to_load_the_demo(tmp_path, monkey
     monkeypatch.setenv("MARQUEE_HOME", str(tmp_path))
     at = AppTest.from_file(MAIN, default_timeout=30).run()
     assert not at.exception and not at.info
-    assert "schema version 1" in at.error[0].value and "run `marquee init` to upgrade" in at.error[0].value
+    assert "schema version 1" in at.error[0].value and md_escape("run `marquee init` to upgrade") in at.error[0].value
 
 
 def test_backtest_table_prefers_the_rolling_origin_evaluation():
@@ -839,7 +840,6 @@ def test_event_types_of_a_run_are_read_from_its_params():
 def test_names_from_the_store_read_as_plain_text_not_markdown(home, tmp_path):
     """Titles, genres and user ids are data: Streamlit renders headers, captions and st.table cells as markdown,
     which drew `$x$` as LaTeX, `# Heading` as a heading and `[link](http://x.y)` as a live link."""
-    from app import queries as q
 
     (tmp_path / "items.csv").write_text("item_id,title,genres\na,$x$ **bold**,**G**\nb,[link](http://x.y),Drama\n"
                                         "c,# Heading,Drama\n")
@@ -852,18 +852,16 @@ def test_names_from_the_store_read_as_plain_text_not_markdown(home, tmp_path):
     runs.publish(run.run_id, {"recommendations": recs}, home=home)
     at = page("titles")
     at.selectbox(key="title").set_value("a").run()
-    assert at.header[0].value == q.md_escape("$x$ **bold**") and "\\*\\*G\\*\\*" in at.caption[0].value
+    assert at.header[0].value == md_escape("$x$ **bold**") and "\\*\\*G\\*\\*" in at.caption[0].value
     at.switch_page("pages/recommendations.py").run()
     assert not at.exception and "History of user \\*\\*u\\*\\*" in texts(at)
     shown = pa.ipc.open_stream(at.table[0].proto.arrow_data.styler.display_values).read_pandas()
-    assert shown["title"].tolist() == [q.md_escape("[link](http://x.y)"), q.md_escape("# Heading")]
-    assert shown["reason"].tolist() == [q.md_escape("because you watched $x$ **bold**")] * 2
+    assert shown["title"].tolist() == [md_escape("[link](http://x.y)"), md_escape("# Heading")]
+    assert shown["reason"].tolist() == [md_escape("because you watched $x$ **bold**")] * 2
     assert at.table[0].value["title"].tolist() == ["[link](http://x.y)", "# Heading"]     # the data stays raw
 
 
 def test_md_escape_leaves_no_colour_directive_or_entity():
-    from app.queries import md_escape
-
     assert md_escape(":red[r] &amp;") == "\\:red\\[r\\] \\&amp;"
 
 
