@@ -84,7 +84,7 @@ def test_store_text_on_the_titles_and_recommendations_pages_is_plain(home, tmp_p
     link, `:material/home:` an icon), the review itself in a plain-text element."""
     evil_store(home, tmp_path)
     at = AppTest.from_file(MAIN, default_timeout=60).run()
-    at.switch_page("pages/titles.py").run()
+    at.switch_page("views/titles.py").run()
     assert not at.exception, at.exception
     bodies = markdown_bodies(at)
     assert at.header[0].value == md_escape(EVIL) and any(md_escape(EVIL) in b for b in at.caption.values)
@@ -92,7 +92,7 @@ def test_store_text_on_the_titles_and_recommendations_pages_is_plain(home, tmp_p
     assert any("P(positive) = 0.90 · " + md_escape(EVIL) == b for b in bodies)   # its source
     assert [b for b in bodies if made_of(b) and parsed(b).replace(WORD_JOINER, "").count("evil")] == []
 
-    at.switch_page("pages/recommendations.py").run()
+    at.switch_page("views/recommendations.py").run()
     assert not at.exception, at.exception
     assert f"History of user {md_escape(EVIL)}" in markdown_bodies(at)
     assert [b for b in markdown_bodies(at) if "evil" in b and made_of(b)] == []

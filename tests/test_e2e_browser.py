@@ -130,3 +130,15 @@ def test_store_text_is_drawn_as_plain_text(home: Path, tmp_path: Path, browser):
             bold = [e.text for e in main.find_elements(By.CSS_SELECTOR, "strong, b")]   # the page's own: "Most positive"
             assert [t for t in bold if "bold" in t or t == "x"] == [], path
             assert body.count(EVIL) >= 2, f"{path}: {body[-1500:]}"   # the text itself, letter for letter
+
+
+def test_the_sidebar_lists_the_apps_pages_from_the_first_load(home: Path, browser):
+    """With the page files in `app/pages/`, a page opened by its URL listed the files instead ("main", "forecasts",
+    "overview", ...): Streamlit's old multipage mode, which also ran the page without main.py."""
+    from selenium.webdriver.common.by import By
+
+    with in_background(home, timeout=60) as url:
+        browser.get(f"{url}/recommendations")
+        _wait_for_text(browser, "Recommendations", "Discover")
+        nav = [a.text for a in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a')]
+        assert nav == ["Overview", "Recommendations", "Titles", "Sentiment", "Forecasts", "SQL", "Runs"]
