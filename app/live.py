@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from app import queries as q
+from app.markdown_text import md_escape
 from data.errors import MarqueeError
 
 
@@ -52,9 +53,9 @@ def recommend_for_history(item_ids: list[str], k: int = 10) -> tuple[pd.DataFram
     except (ImportError, AttributeError):
         return None, "The recommender package is not available in this install."
     except MarqueeError as exc:
-        return None, str(exc)
+        return None, md_escape(str(exc))   # notes are shown as markdown; messages quote paths and data
     except Exception as exc:  # noqa: BLE001 - a live panel explains a broken model instead of failing the page
-        return None, f"The recommender could not answer ({type(exc).__name__}: {exc})."
+        return None, f"The recommender could not answer ({type(exc).__name__}: {md_escape(str(exc))})."
     names = q.title_names(recs["item_id"].astype(str).tolist()) if len(recs) else None
     if names is not None:
         recs = recs.assign(item_id=recs["item_id"].astype(str)).merge(names, on="item_id", how="left")
@@ -62,7 +63,7 @@ def recommend_for_history(item_ids: list[str], k: int = 10) -> tuple[pd.DataFram
     if not left_out:
         return recs, None
     titles = dict(q.title_names(left_out)[["item_id", "title"]].itertuples(index=False))
-    shown = ", ".join(q.md_escape(str(titles.get(t) or t)) for t in left_out)
+    shown = ", ".join(md_escape(str(titles.get(t) or t)) for t in left_out)
     return recs, (f"Left out: {shown} (no one had watched {'it' if len(left_out) == 1 else 'them'} when this "
                   "model trained)" + ("; these are the most popular titles." if len(left_out) == len(item_ids) else "."))
 
@@ -77,6 +78,6 @@ def predict_texts(texts: list[str]) -> tuple[list[float] | None, str | None]:
     except (ImportError, AttributeError):
         return None, "The sentiment package is not available in this install."
     except MarqueeError as exc:
-        return None, str(exc)
+        return None, md_escape(str(exc))
     except Exception as exc:  # noqa: BLE001 - as above
-        return None, f"The sentiment model could not answer ({type(exc).__name__}: {exc})."
+        return None, f"The sentiment model could not answer ({type(exc).__name__}: {md_escape(str(exc))})."

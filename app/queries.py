@@ -685,14 +685,6 @@ def _compare_rank(kind: str, key: str, changed: bool, headline: list[str]) -> tu
     return 2, metric_rank(key), key
 
 
-def md_escape(text: str) -> str:
-    """Plain text safe inside st.markdown (no stray emphasis, LaTeX, HTML, entities or `:red[...]` colour).
-    Streamlit still links a bare `http://...` and draws `:material/...:` icons: it does so after the escapes."""
-    for ch in "\\`*_{}[]<>()#+-.!|$~:&":
-        text = text.replace(ch, "\\" + ch)
-    return text
-
-
 def _text(v: Any) -> str:
     if v is None:
         return "-"

@@ -102,7 +102,7 @@ def apptest_times(home: Path, pages: list[str], repeats: int) -> dict:
                 continue
             at = AppTest.from_file(MAIN, default_timeout=120).run()
             if page != "overview":
-                at.switch_page(f"pages/{page}.py")
+                at.switch_page(f"views/{page}.py")
             st.cache_data.clear()
             t0 = time.perf_counter()
             at.run()

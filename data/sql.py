@@ -156,7 +156,7 @@ def _run(query: str, home: str | os.PathLike | None, max_rows: int, timeout: flo
     request = {"query": check_query(query), "home": str(paths.home(home)), "max_rows": max_rows, "cast": cast,
                "memory_mib": memory_limit_mib()}
     # -P: the worker's `data` package is Marquee's, never a `data/` folder in the user's working directory
-    proc = subprocess.Popen([sys.executable, "-P", "-m", "data.sql_worker"], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "data.sql_worker", str(os.getpid())], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = proc.communicate(json.dumps(request).encode(), timeout=timeout)

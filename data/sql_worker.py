@@ -12,17 +12,15 @@ DuckDB writes for it, or {error, message}. Only text crosses the pipe: nothing i
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
-import threading
-import time
 from typing import Any
 
 import duckdb
 
 from data import store
 from data.errors import MarqueeError
+from data.parent_watch import exit_with_parent
 
 LOCKDOWN = (
     "SET enable_external_access = false",
@@ -86,22 +84,10 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         return {"error": "store", "message": str(exc)}
 
 
-def _exit_with_parent(interval: float = 0.2) -> None:
-    """End this process as soon as the one that started it is gone (`kill -9`, which cannot take this one along):
-    left running, the query would hold its read connection, keeping every writer out of the store, for as long
-    as it takes (minutes to hours), with no one to read its answer or to stop it at the timeout."""
-    parent = os.getppid()
-
-    def watch() -> None:   # a thread: DuckDB lets go of the GIL while it works, and os._exit needs no cleanup
-        while os.getppid() == parent:
-            time.sleep(interval)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
 def main() -> None:
-    _exit_with_parent()
+    # `kill -9` of the command cannot take this process along: left running, the query would hold its read
+    # connection, keeping every writer out of the store, for as long as it takes (minutes to hours)
+    exit_with_parent(int(sys.argv[1]) if len(sys.argv) > 1 else None)
     reply = run(json.loads(sys.stdin.buffer.read()))
     sys.stdout.buffer.write(json.dumps(reply).encode())
 

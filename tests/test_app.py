@@ -18,6 +18,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from app.markdown_text import md_escape
 from data import runs, store
 from data.ingest import ingest
 from tests.test_runs import trainer
@@ -102,7 +103,7 @@ def page(name: str) -> AppTest:
     at = AppTest.from_file(MAIN, default_timeout=60).run()
     assert not at.exception, at.exception
     if name != "overview":
-        at.switch_page(f"pages/{name}.py").run()
+        at.switch_page(f"views/{name}.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -631,7 +632,7 @@ def test_a_run_without_metrics_beside_runs_with_them(home, tmp_path):
     assert {m.label: m.value for m in at.metric}["ndcg@10"] == "0.4"
     assert q.pipeline_runs("recsys")["ndcg@10"].isna().tolist() == [False, True]   # newest first
     assert q.pipeline_params("recsys")["k"].tolist() == ["10", "10"]
-    at.switch_page("pages/recommendations.py").run()
+    at.switch_page("views/recommendations.py").run()
     assert not at.exception and "Models side by side" in texts(at)
 
 
@@ -650,6 +651,18 @@ def test_missing_store_is_a_clear_error(tmp_path, monkeypatch):
     assert "marquee demo" in at.info[0].value
 
 
+def test_every_page_goes_through_the_router(tmp_path, monkeypatch):
+    """The page files sat in `app/pages/`, which Streamlit took for an old-style multipage app: it listed the files
+    in the sidebar and ran a page's file without main.py, so a missing store was a traceback past the first page."""
+    monkeypatch.setenv("MARQUEE_HOME", str(tmp_path / "nowhere"))
+    at = AppTest.from_file(MAIN, default_timeout=30).run()
+    for name in PAGES[1:]:
+        at.switch_page(f"views/{name}.py").run()
+        assert not at.exception, (name, at.exception)
+        assert [e.value for e in at.error] == [md_escape(f"no store at {tmp_path / 'nowhere' / 'store.duckdb'}: run "
+                                                         "`marquee init` (or `marquee load-demo`) first")], name
+
+
 def test_an_older_store_is_told_to_upgrade_not_to_load_the_demo(tmp_path, monkeypatch):
     """A store of schema version 1 holds the user's data: the page says to run `marquee init` (which upgrades it),
     without the no-store advice to load the demo, whose users, titles and reviews would replace theirs of the same ids."""
@@ -659,7 +672,7 @@ def test_an_older_store_is_told_to_upgrade_not_to_load_the_demo(tmp_path, monkey
     monkeypatch.setenv("MARQUEE_HOME", str(tmp_path))
     at = AppTest.from_file(MAIN, default_timeout=30).run()
     assert not at.exception and not at.info
-    assert "schema version 1" in at.error[0].value and "run `marquee init` to upgrade" in at.error[0].value
+    assert "schema version 1" in at.error[0].value and md_escape("run `marquee init` to upgrade") in at.error[0].value
 
 
 def test_backtest_table_prefers_the_rolling_origin_evaluation():
@@ -783,7 +796,7 @@ def test_a_trained_but_unscored_run_is_flagged_not_served(unscored_store, monkey
     assert "nan" not in [i.value for i in at.info]      # sentiment's missing note is no note, not NaN
     from app import queries as q
     assert q.serving_run("recsys")["run_id"] == facts["recsys_run"]   # what the cold-start panel uses
-    at.switch_page("pages/recommendations.py").run()
+    at.switch_page("views/recommendations.py").run()
     assert any(newer in i.value for i in at.info)
     assert facts["recsys_run"] in texts(at)
     assert q.forecast_overview()["run"]["run_id"].tolist() == [facts["forecast_run"]]   # not the unscored one
@@ -820,7 +833,7 @@ def test_any_user_id_can_be_typed_and_an_unknown_one_is_named(app_home, monkeypa
         rerun a page holding an unlisted one: set the widget's state before the page first renders."""
         at = AppTest.from_file(MAIN, default_timeout=60)
         at.session_state["user"] = user_id
-        return at.run().switch_page("pages/recommendations.py").run()
+        return at.run().switch_page("views/recommendations.py").run()
 
     at = typed("943")
     assert not at.exception and "History of user 943" in texts(at) and len(at.table[0].value) == 10
@@ -839,7 +852,6 @@ def test_event_types_of_a_run_are_read_from_its_params():
 def test_names_from_the_store_read_as_plain_text_not_markdown(home, tmp_path):
     """Titles, genres and user ids are data: Streamlit renders headers, captions and st.table cells as markdown,
     which drew `$x$` as LaTeX, `# Heading` as a heading and `[link](http://x.y)` as a live link."""
-    from app import queries as q
 
     (tmp_path / "items.csv").write_text("item_id,title,genres\na,$x$ **bold**,**G**\nb,[link](http://x.y),Drama\n"
                                         "c,# Heading,Drama\n")
@@ -852,18 +864,16 @@ def test_names_from_the_store_read_as_plain_text_not_markdown(home, tmp_path):
     runs.publish(run.run_id, {"recommendations": recs}, home=home)
     at = page("titles")
     at.selectbox(key="title").set_value("a").run()
-    assert at.header[0].value == q.md_escape("$x$ **bold**") and "\\*\\*G\\*\\*" in at.caption[0].value
-    at.switch_page("pages/recommendations.py").run()
+    assert at.header[0].value == md_escape("$x$ **bold**") and "\\*\\*G\\*\\*" in at.caption[0].value
+    at.switch_page("views/recommendations.py").run()
     assert not at.exception and "History of user \\*\\*u\\*\\*" in texts(at)
     shown = pa.ipc.open_stream(at.table[0].proto.arrow_data.styler.display_values).read_pandas()
-    assert shown["title"].tolist() == [q.md_escape("[link](http://x.y)"), q.md_escape("# Heading")]
-    assert shown["reason"].tolist() == [q.md_escape("because you watched $x$ **bold**")] * 2
+    assert shown["title"].tolist() == [md_escape("[link](http://x.y)"), md_escape("# Heading")]
+    assert shown["reason"].tolist() == [md_escape("because you watched $x$ **bold**")] * 2
     assert at.table[0].value["title"].tolist() == ["[link](http://x.y)", "# Heading"]     # the data stays raw
 
 
 def test_md_escape_leaves_no_colour_directive_or_entity():
-    from app.queries import md_escape
-
     assert md_escape(":red[r] &amp;") == "\\:red\\[r\\] \\&amp;"
 
 
@@ -875,7 +885,7 @@ def test_a_failed_run_is_named_on_the_overview_and_its_error_read_plainly(home):
     at = page("overview")
     assert not at.exception and [w.value for w in at.warning] == [
         f"The newest forecast run `{bad.run_id}` failed: see Runs for why."]
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     assert not at.exception and "None: the run failed." in texts(at) and "marquee score" not in texts(at)
     assert at.error[0].value == "ValueError\\: title \\*\\*x\\*\\* costs \\$5 and \\$6"
 
@@ -896,12 +906,12 @@ def test_typed_text_and_ingested_event_types_read_plainly_in_messages(home, tmp_
     at = page("titles")
     at.text_input(key="title_search").set_value("$x$").run()
     assert at.info[0].value == "No title matches '\\$x\\$'."
-    at.switch_page("pages/recommendations.py").run()
+    at.switch_page("views/recommendations.py").run()
     at.selectbox(key="user").set_value("**new**").run()
     assert "No picks for user \\*\\*new\\*\\* in the latest run" in texts(at)
-    at.switch_page("pages/forecasts.py").run()
+    at.switch_page("views/forecasts.py").run()
     assert at.info[0].value.startswith("This forecast run counts only \\*view\\* events")
-    at.switch_page("pages/sql.py").run()
+    at.switch_page("views/sql.py").run()
     at.text_area(key="sql_query").set_value('SELECT * FROM "**nope**"').run()
     at.button(key="sql_run").click().run()
     assert not at.exception and "Table with name \\*\\*nope\\*\\* does not exist" in at.error[0].value

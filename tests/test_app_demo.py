@@ -25,6 +25,6 @@ def test_demo_batch_then_every_page_has_data(tmp_path: Path, monkeypatch: pytest
     at = AppTest.from_file(MAIN, default_timeout=120).run()
     assert not at.exception and not at.info, [i.value for i in at.info]   # no empty states on the Overview
     for name in PAGES:
-        at.switch_page(f"pages/{name}.py").run()
+        at.switch_page(f"views/{name}.py").run()
         assert not at.exception, (name, at.exception)
         assert not [i.value for i in at.info if "run `marquee" in i.value], (name, [i.value for i in at.info])

@@ -36,7 +36,7 @@ def trained_home(demo_home: Path, tmp_path: Path) -> Path:
 
 def _page(name: str) -> AppTest:
     at = AppTest.from_file(MAIN, default_timeout=60).run()
-    at.switch_page(f"pages/{name}.py").run()
+    at.switch_page(f"views/{name}.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -106,3 +106,39 @@ def test_every_page_renders_in_chromium(served_app, browser, tmp_path: Path):
             _wait_for_text(browser, f"History of user {facts['user2']}", facts["user2_top"])
             browser.save_screenshot(str(tmp_path / "page-recommendations-user2.png"))
     assert len(list(tmp_path.glob("page-*.png"))) == len(PAGES) + 1
+
+
+def test_store_text_is_drawn_as_plain_text(home: Path, tmp_path: Path, browser):
+    """What AppTest cannot see: the frontend itself. A title, genres, a user id and a review holding a bare URL,
+    `:material/home:`, `**bold**` and HTML show as those characters: no link, icon, bold or HTML element."""
+    from selenium.webdriver.common.by import By
+    from test_app_markdown_text import EVIL, evil_store
+
+    from app.markdown_text import WORD_JOINER
+
+    evil_store(home, tmp_path)
+    with in_background(home, timeout=60) as url:
+        for path, marker in (("titles", "Most positive"), ("recommendations", "because you watched")):
+            browser.get(f"{url}/{path}")
+            body = _wait_for_text(browser, marker).replace(WORD_JOINER, "")
+            browser.save_screenshot(str(tmp_path / f"plain-{path}.png"))
+            main = browser.find_element(By.CSS_SELECTOR, '[data-testid="stMain"]')
+            links = [a.get_attribute("href") for a in main.find_elements(By.TAG_NAME, "a")]
+            assert [h for h in links if not (h or "").startswith(url)] == [], path   # a heading's own anchor is fine
+            icons = [i.text for i in main.find_elements(By.CSS_SELECTOR, '[data-testid="stIconMaterial"]')]
+            assert "home" not in icons, path
+            bold = [e.text for e in main.find_elements(By.CSS_SELECTOR, "strong, b")]   # the page's own: "Most positive"
+            assert [t for t in bold if "bold" in t or t == "x"] == [], path
+            assert body.count(EVIL) >= 2, f"{path}: {body[-1500:]}"   # the text itself, letter for letter
+
+
+def test_the_sidebar_lists_the_apps_pages_from_the_first_load(home: Path, browser):
+    """With the page files in `app/pages/`, a page opened by its URL listed the files instead ("main", "forecasts",
+    "overview", ...): Streamlit's old multipage mode, which also ran the page without main.py."""
+    from selenium.webdriver.common.by import By
+
+    with in_background(home, timeout=60) as url:
+        browser.get(f"{url}/recommendations")
+        _wait_for_text(browser, "Recommendations", "Discover")
+        nav = [a.text for a in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a')]
+        assert nav == ["Overview", "Recommendations", "Titles", "Sentiment", "Forecasts", "SQL", "Runs"]

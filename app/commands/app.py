@@ -20,14 +20,16 @@ MAIN = Path(__file__).resolve().parents[1] / "main.py"
 
 
 def streamlit_command(port: int) -> list[str]:
-    """The `streamlit run` line for the dashboard, bound to 127.0.0.1 only."""
-    return [sys.executable, "-m", "streamlit", "run", str(MAIN), "--server.port", str(port),
+    """The `streamlit run` line for the dashboard, bound to 127.0.0.1 only, in a process that ends with this one
+    (app/streamlit_child.py)."""
+    return [sys.executable, "-m", "app.streamlit_child", str(os.getpid()), "run", str(MAIN), "--server.port", str(port),
             "--server.address", "127.0.0.1", "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
 
 
 def serve(home: str | os.PathLike | None, port: int) -> int:
-    """Run the app in the foreground until Ctrl-C; returns Streamlit's exit code."""
+    """Run the app in the foreground; returns Streamlit's exit code if it ends by itself. Ctrl-C and SIGTERM
+    (which the CLI turns into KeyboardInterrupt) stop Streamlit, then propagate: exit 130, as for every command."""
     from data import paths, store
 
     with store.read(home):   # fail fast, with the usual message, if there is no store
@@ -35,18 +37,26 @@ def serve(home: str | os.PathLike | None, port: int) -> int:
     env = {**os.environ, "MARQUEE_HOME": str(paths.home(home))}
     print(f"Marquee app: http://127.0.0.1:{port}  (store {paths.store_path(home)}; Ctrl-C to stop)", flush=True)
     proc = subprocess.Popen(streamlit_command(port), env=env)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # so `finally` stops Streamlit on SIGTERM too
     try:
         return proc.wait()
-    except KeyboardInterrupt:
-        return 0
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """End Streamlit if it still runs: SIGTERM (it shuts down cleanly), SIGKILL after 10 s or a second Ctrl-C."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    except KeyboardInterrupt:
+        proc.kill()
+        proc.wait()
+        raise
 
 
 def _free_port() -> int:

@@ -6,6 +6,7 @@ result stays until the query is run again.
 import streamlit as st
 
 from app import queries as q
+from app.markdown_text import md_escape
 from data import sql
 from data.errors import MarqueeError
 from data.wording import plural
@@ -29,7 +30,7 @@ with st.expander("Schema: tables and views", expanded=False):
     try:
         schema = sql.schema_overview(q.home())
     except MarqueeError as exc:
-        st.error(str(exc))
+        st.error(md_escape(str(exc)))
     else:
         tables = schema[["table_name", "kind"]].drop_duplicates()
         table = st.selectbox("Table", tables["table_name"].tolist(), key="schema_table",
@@ -44,7 +45,7 @@ if st.button("Run", key="sql_run", type="primary"):
 
 last = st.session_state.get("sql_last")
 if last and "error" in last:
-    st.error(f"error: {q.md_escape(last['error'])}")   # DuckDB quotes the query back: plain text
+    st.error(f"error: {md_escape(last['error'])}")   # DuckDB quotes the query back: plain text
 elif last:
     df = last["frame"]
     st.caption(plural(len(df), "row") + (f" (truncated at {last['max_rows']:,})" if last["truncated"] else ""))

@@ -3,6 +3,7 @@ import streamlit as st
 
 from app import charts
 from app import queries as q
+from app.markdown_text import md_escape
 
 st.title("Forecasts")
 
@@ -13,7 +14,7 @@ if runs.empty or (genres.empty and data["items"].empty):
     st.stop()
 
 if data["event_types"]:
-    st.info(f"This forecast run counts only {q.md_escape(', '.join(data['event_types']))} events, and so do the rising and "
+    st.info(f"This forecast run counts only {md_escape(', '.join(data['event_types']))} events, and so do the rising and "
             "falling titles' last 4 weeks and the history drawn.")
 rising, falling, unit = data["rising"], data["falling"], q.UNIT[data["freq"]]
 st.subheader("Rising and falling titles")

@@ -3,6 +3,7 @@ import streamlit as st
 
 from app import charts, live
 from app import queries as q
+from app.markdown_text import md_escape
 from data.demo import DEMO_JOIN_NOTE
 
 # Reviews are scored (this page's else branch) but none reached item_sentiment_daily: it needs both columns
@@ -33,13 +34,13 @@ else:
         if monthly.empty:
             st.info(NO_TITLE_DAYS)
         elif data["small_genres"] and by_genre.empty:
-            st.info(f"No genre has {q.MIN_GENRE_REVIEWS} scored reviews yet: {q.md_escape(', '.join(data['small_genres']))}.")
+            st.info(f"No genre has {q.MIN_GENRE_REVIEWS} scored reviews yet: {md_escape(', '.join(data['small_genres']))}.")
         elif by_genre.empty:
             st.info("None of the reviewed titles has a genre: `marquee ingest items` reads them from a `genres` column.")
         else:
             st.altair_chart(charts.ranked_bars(by_genre, "label", "p_positive", "Mean P(positive)"), width="stretch")
             st.caption(f"Reviews per genre in brackets; genres with fewer than {q.MIN_GENRE_REVIEWS} reviews are left out"
-                       + (f": {q.md_escape(', '.join(data['small_genres']))}." if data["small_genres"] else "."))
+                       + (f": {md_escape(', '.join(data['small_genres']))}." if data["small_genres"] else "."))
     with right:
         st.subheader("Over time")
         if monthly.empty:

@@ -3,6 +3,7 @@ import streamlit as st
 
 from app import charts, live
 from app import queries as q
+from app.markdown_text import md_escape
 from data.wording import plural
 
 SCORE_HELP = "Score: the model's relevance score for this user; only the order matters, not its size."
@@ -13,21 +14,21 @@ def user_panel(user_id: str, serving: dict | None) -> None:
     history, n_events, recs = q.user_detail(user_id)
     left, right = st.columns([2, 3])
     with left:
-        st.subheader(f"History of user {q.md_escape(user_id)}")
+        st.subheader(f"History of user {md_escape(user_id)}")
         st.caption(f"{plural(n_events, 'event')}; the {len(history)} most recent:" if n_events > len(history)
                    else f"{plural(n_events, 'event')}:")
         st.dataframe(history[["ts", "title", "event_type", "rating"]], hide_index=True)
     with right:
         st.subheader("Top picks")
         if recs.empty and q.recommendations_published():
-            st.info(f"No picks for user {q.md_escape(user_id)} in the latest run: they arrived after it was scored, or have "
+            st.info(f"No picks for user {md_escape(user_id)} in the latest run: they arrived after it was scored, or have "
                     "seen every title it knows. `marquee score recsys` folds in events ingested since training.")
         elif recs.empty:
             st.info("No recommendations yet: run `marquee train recsys && marquee score recsys`")
         else:
             # st.table renders its cells as markdown: titles and reasons are shown escaped, kept raw as data
             st.table(recs[["rank", "title", "score", "reason"]].set_index("rank").style.format(
-                {"score": "{:.3f}", "title": q.md_escape, "reason": q.md_escape}))
+                {"score": "{:.3f}", "title": md_escape, "reason": md_escape}))
             st.caption(f"From run `{serving['run_id']}` ({serving['model']}). {SCORE_HELP}")
 
 
@@ -47,7 +48,7 @@ if not user_id:
 elif q.user_known(user_id):
     user_panel(user_id, serving)
 else:
-    st.warning(f"Unknown user id: {q.md_escape(user_id)} is not in the store (ids match exactly).")
+    st.warning(f"Unknown user id: {md_escape(user_id)} is not in the store (ids match exactly).")
 if serving and (note := q.unscored_note(serving)):
     st.info(note)
 

@@ -3,6 +3,7 @@ import streamlit as st
 
 from app import charts
 from app import queries as q
+from app.markdown_text import md_escape
 from data.demo import DEMO_JOIN_NOTE
 from data.wording import plural
 
@@ -11,15 +12,15 @@ st.title("Titles")
 text = st.text_input("Search a title", key="title_search", placeholder="e.g. Star Wars (empty: most watched)")
 found = q.search_titles(text)
 if found.empty:
-    st.info(f"No title matches {q.md_escape(repr(text))}." if text.strip() else
+    st.info(f"No title matches {md_escape(repr(text))}." if text.strip() else
             "No titles yet: run `marquee load-demo` or `marquee ingest items FILE`.")
     st.stop()
 labels = dict(found[["item_id", "title"]].itertuples(index=False))
 item_id = st.selectbox("Title", list(labels), format_func=lambda i: labels.get(i, i), key="title")
 detail = q.title_detail(item_id)
 info = detail["info"]
-st.header(q.md_escape(info["title"]))
-st.caption(" · ".join(q.md_escape(str(p)) for p in (f"id {item_id}", (info["genres"] or "").replace("|", ", "),
+st.header(md_escape(info["title"]))
+st.caption(" · ".join(md_escape(str(p)) for p in (f"id {item_id}", (info["genres"] or "").replace("|", ", "),
                                                     info["release_year"]) if p))
 
 weekly, weeks_note = q.full_weeks(detail["weekly"])
@@ -73,7 +74,7 @@ else:
         st.markdown(f"**{label}**")
         if df.empty:
             st.caption(none)
-        for r in df.itertuples(index=False):
-            more = "…" if len(r.text) > 600 else ""
-            st.markdown(f"> {q.md_escape(r.text[:600])}{more}\n\n"
-                        f"P(positive) = {r.p_positive:.2f} · {r.source}")
+        for r in df.itertuples(index=False):   # a review is shown as the text it is: st.text renders no markdown
+            with st.container(border=True):
+                st.text(r.text[:600] + ("…" if len(r.text) > 600 else ""))
+                st.caption(f"P(positive) = {r.p_positive:.2f} · {md_escape(str(r.source))}")

@@ -4,6 +4,7 @@ import json
 import streamlit as st
 
 from app import queries as q
+from app.markdown_text import md_escape
 
 st.title("Runs")
 
@@ -43,7 +44,7 @@ with right:
     else:
         st.dataframe(outputs, hide_index=True)
     if run["error"]:
-        st.error(q.md_escape(run["error"]))   # an error message quotes data: plain text, not markdown
+        st.error(md_escape(run["error"]))   # an error message quotes data: plain text, not markdown
 
 st.subheader("Compare two runs")
 if len(ids) < 2:
