@@ -156,6 +156,17 @@ class TestGFCF(RecommenderContract):
         expected.fill_diagonal_(0.0)
         assert torch.equal(self.make().fit(X).W, expected)
 
+    def test_low_rank_term_added_in_blocks_of_rows_is_the_whole_product_to_the_last_bit(self):
+        """The low-rank term is made a block of rows at a time (memory: one (I, I) matrix fewer); blocks of 7 rows,
+        a last short one included, give W + alpha * (A @ Bt) exactly."""
+        from recsys.models.gfcf import add_low_rank
+
+        g = torch.Generator().manual_seed(0)
+        W, A, Bt = torch.randn(300, 300, generator=g), torch.randn(300, 16, generator=g), torch.randn(16, 300, generator=g)
+        expected = W + 0.3 * (A @ Bt)
+        add_low_rank(W, A, Bt, 0.3, rows=7)
+        assert torch.equal(W, expected)
+
 
 @pytest.mark.parametrize("exact_max", [10_000, 0], ids=["full-eigh", "top-k-lanczos"])
 def test_gfcf_matches_the_papers_svd_formulation(exact_max, monkeypatch):
