@@ -156,6 +156,15 @@ class TestGFCF(RecommenderContract):
         expected.fill_diagonal_(0.0)
         assert torch.equal(self.make().fit(X).W, expected)
 
+    def test_w_is_row_major_as_made_so_fit_never_copies_it(self):
+        """`fit` makes each learned tensor contiguous (the layout its files will have); a column-major W had cost
+        one more whole (I, I) copy at the end of the fit."""
+        import scipy.sparse as sp
+
+        model = self.make()
+        model._fit(sp.csr_matrix(clustered_matrix(), dtype=np.float32), None)
+        assert model.W.is_contiguous()
+
     def test_low_rank_term_added_in_blocks_of_rows_is_the_whole_product_to_the_last_bit(self):
         """The low-rank term is made a block of rows at a time (memory: one (I, I) matrix fewer); blocks of 7 rows,
         a last short one included, give W + alpha * (A @ Bt) exactly."""

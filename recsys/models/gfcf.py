@@ -51,8 +51,10 @@ class GFCF(ItemItem):
         B, user_deg, item_deg = binary_degrees(X)
         R = sp.diags(user_deg ** -0.5) @ B @ sp.diags(item_deg ** -0.5)
         # (I, I) matrices are 1.6 GB each at 20,000 titles: `P + alpha * L` held four at once (P, L, alpha * L,
-        # the sum); L is now scaled and added a block of rows at a time, so only W is whole
-        W = torch.as_tensor((R.T @ R).toarray(), dtype=torch.float32, device=self.device)
+        # the sum); L is now scaled and added a block of rows at a time, so only W is whole. R^T R comes out CSC,
+        # whose dense form is column-major: `fit` then copied W whole to make it row-major (the peak of a
+        # 20,000-title train's refit); as CSR (the same values) it is row-major from the start
+        W = torch.as_tensor((R.T @ R).tocsr().toarray(), dtype=torch.float32, device=self.device)
         V = top_eigenvectors(R, int(self.params["factors"]), self.device)
         d = torch.as_tensor(item_deg, dtype=torch.float32, device=self.device).sqrt()
         add_low_rank(W, V / d[:, None], (V * d[:, None]).T, self.params["alpha"])
