@@ -1,8 +1,9 @@
 """Model selection on a validation split of the training data, then a refit on all of it.
 
 For each candidate kind, every grid point is fitted on the fit part and scored (nDCG@k) on the
-validation part; the best of each kind is kept. A blend of those bests, with weights searched
-on a simplex grid against the same validation users, competes too. The winner is refitted on
+validation part; the best of each kind is kept, as its standardized validation scores (what the blend
+search needs), never as the fitted model. A blend of those bests, with weights searched on a simplex
+grid against the same validation users, competes too. The winner is refitted on
 all the training data (EASE's penalty scaled with the data; iterative models keep the epoch
 count that early stopping found). The test data of any benchmark never comes near this.
 """
@@ -51,24 +52,37 @@ def _val_users(val: sp.csr_matrix, cap: int, seed: int) -> np.ndarray:
     return users
 
 
-def _search_blend(models: dict[str, Recommender], fit: sp.csr_matrix, val: sp.csr_matrix, users: np.ndarray,
-                  cfg: RecsysConfig) -> tuple[tuple[float, ...], dict[str, float]]:
-    """Weights on the simplex maximizing validation nDCG@k over standardized component scores.
+def _standardized(model: Recommender, fit: sp.csr_matrix, users: np.ndarray, cfg: RecsysConfig
+                  ) -> list[torch.Tensor]:
+    """Per block of `cfg.batch_size` validation users, the (B, I) standardized scores the blend search weighs.
 
-    Users go through in blocks of `cfg.batch_size`, each block's hits kept for every weight vector: every step is
-    per user (z-scores, pools, top-k), so the result is the one of all users at once, while memory holds one
-    block's (users, titles) scores per component, not all of them (at 20,000 titles and 5,000 users those were
-    400 MB each, and the search was the train's peak)."""
-    kinds = list(models)
-    dev = next(iter(models.values())).device
-    grid = [w for w in _simplex(len(kinds), cfg.blend_step) if max(w) < 1.0]   # single models were scored already
-    hits = np.zeros((len(grid), len(users), cfg.k), np.float32)
+    The selection keeps these for each kind's best instead of the fitted model: 5,000 users x I titles (400 MB at
+    20,000) against an item-item model's I x I (1.6 GB), and holding the best EASE, RP3beta and GF-CF models
+    while fitting the next candidates had made the selection the peak of a 20,000-title train."""
+    out = []
     for s in range(0, len(users), cfg.batch_size):
         block = users[s:s + cfg.batch_size]
-        idx = torch.as_tensor(block)
-        seen = torch.as_tensor(fit[block].toarray(), device=dev)
-        held = torch.as_tensor(val[block].toarray(), device=dev)
-        pool = PooledTopK([standardize(models[k].score(idx).float(), seen) for k in kinds], seen, cfg.k)
+        seen = torch.as_tensor(fit[block].toarray(), device=model.device)
+        out.append(standardize(model.score(torch.as_tensor(block)).float(), seen))
+    return out
+
+
+def _search_blend(z: dict[str, list[torch.Tensor]], fit: sp.csr_matrix, val: sp.csr_matrix, users: np.ndarray,
+                  cfg: RecsysConfig) -> tuple[tuple[float, ...], dict[str, float]]:
+    """Weights on the simplex maximizing validation nDCG@k over standardized component scores (`_standardized`).
+
+    Users go through in the same blocks of `cfg.batch_size`, each block's hits kept for every weight vector: every
+    step is per user (z-scores, pools, top-k), so the result is the one of all users at once, while the pools
+    and top-k work on one block at a time."""
+    kinds = list(z)
+    grid = [w for w in _simplex(len(kinds), cfg.blend_step) if max(w) < 1.0]   # single models were scored already
+    hits = np.zeros((len(grid), len(users), cfg.k), np.float32)
+    for b, s in enumerate(range(0, len(users), cfg.batch_size)):
+        block = users[s:s + cfg.batch_size]
+        parts = [z[k][b] for k in kinds]
+        seen = torch.as_tensor(fit[block].toarray(), device=parts[0].device)
+        held = torch.as_tensor(val[block].toarray(), device=parts[0].device)
+        pool = PooledTopK(parts, seen, cfg.k)
         for g, w in enumerate(grid):
             hits[g, s:s + len(block)] = metrics.hits_of(pool.topk(w), held, cfg.k)
     n_rel = np.diff(val.indptr)[users].astype(float)
@@ -88,7 +102,8 @@ def select(matrix: sp.csr_matrix, cfg: RecsysConfig, model: str, device: torch.d
     key = f"ndcg@{cfg.k}"
     if not len(users):
         return _unmeasured(kinds[0] if model == "auto" else model, cfg, fit.nnz)
-    best: dict[str, tuple[dict, dict, Recommender]] = {}
+    blending = model in ("auto", "blend") and cfg.blend and len(kinds) > 1
+    best: dict[str, tuple[dict, dict, list[torch.Tensor] | None]] = {}   # kind -> params, scores, blend inputs
     candidates: dict[str, dict] = {}
     points = [(k, p) for k in kinds for p in cfg.grid[k]]
     for kind, params in tqdm(points, desc="recsys: validating candidates", file=sys.stderr, leave=False):
@@ -97,9 +112,12 @@ def select(matrix: sp.csr_matrix, cfg: RecsysConfig, model: str, device: torch.d
         scores = metrics.evaluate(m, fit, val, cfg.k, users, cfg.batch_size)
         seconds = round(time.perf_counter() - t0, 2)
         if kind not in best or scores[key] > best[kind][1][key]:
-            best[kind] = (dict(m.params), scores, m)
+            best[kind] = (dict(m.params), scores, None)   # the old best's blend inputs go before the new ones
+            if blending:
+                best[kind] = (dict(m.params), scores, _standardized(m, fit, users, cfg))
             candidates[kind] = {"params": dict(m.params), "validation": scores, "fit_seconds": seconds}
-    if model in ("auto", "blend") and cfg.blend and len(best) > 1:
+        del m   # no model outlives its grid point: a loser's (I, I) matrix had stayed beside the next fit
+    if blending and len(best) > 1:
         weights, scores = _search_blend({k: b[2] for k, b in best.items()}, fit, val, users, cfg)
         if weights is not None:
             comps = [{"kind": k, "params": best[k][0], "weight": w} for k, w in zip(best, weights, strict=True) if w]

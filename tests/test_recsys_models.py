@@ -156,6 +156,26 @@ class TestGFCF(RecommenderContract):
         expected.fill_diagonal_(0.0)
         assert torch.equal(self.make().fit(X).W, expected)
 
+    def test_w_is_row_major_as_made_so_fit_never_copies_it(self):
+        """`fit` makes each learned tensor contiguous (the layout its files will have); a column-major W had cost
+        one more whole (I, I) copy at the end of the fit."""
+        import scipy.sparse as sp
+
+        model = self.make()
+        model._fit(sp.csr_matrix(clustered_matrix(), dtype=np.float32), None)
+        assert model.W.is_contiguous()
+
+    def test_low_rank_term_added_in_blocks_of_rows_is_the_whole_product_to_the_last_bit(self):
+        """The low-rank term is made a block of rows at a time (memory: one (I, I) matrix fewer); blocks of 7 rows,
+        a last short one included, give W + alpha * (A @ Bt) exactly."""
+        from recsys.models.gfcf import add_low_rank
+
+        g = torch.Generator().manual_seed(0)
+        W, A, Bt = torch.randn(300, 300, generator=g), torch.randn(300, 16, generator=g), torch.randn(16, 300, generator=g)
+        expected = W + 0.3 * (A @ Bt)
+        add_low_rank(W, A, Bt, 0.3, rows=7)
+        assert torch.equal(W, expected)
+
 
 @pytest.mark.parametrize("exact_max", [10_000, 0], ids=["full-eigh", "top-k-lanczos"])
 def test_gfcf_matches_the_papers_svd_formulation(exact_max, monkeypatch):
@@ -256,14 +276,62 @@ def test_the_blend_search_in_blocks_of_users_finds_what_all_users_at_once_find()
 
     from recsys.config import RecsysConfig
     from recsys.dataset import split_validation
-    from recsys.train import _search_blend
+    from recsys.train import _search_blend, _standardized
 
     fit, val = split_validation(clustered_matrix(), 0.2, 0)
     users = np.flatnonzero(np.diff(val.indptr) > 0)
     models = {"ease": make_recommender("ease", "cpu", 0, l2=5.0).fit(fit),
               "rp3beta": make_recommender("rp3beta", "cpu", 0, alpha=0.8, beta=0.3).fit(fit),
               "gfcf": make_recommender("gfcf", "cpu", 0, factors=3, alpha=0.3).fit(fit)}
-    whole = _search_blend(models, fit, val, users, RecsysConfig(batch_size=len(users)))
-    blocks = _search_blend(models, fit, val, users, replace(RecsysConfig(), batch_size=7))
+    results = []
+    for cfg in (RecsysConfig(batch_size=len(users)), replace(RecsysConfig(), batch_size=7)):
+        z = {k: _standardized(m, fit, users, cfg) for k, m in models.items()}
+        results.append(_search_blend(z, fit, val, users, cfg))
+    whole, blocks = results
     assert len(users) > 7 * 3 and whole[0] is not None
     assert blocks == whole
+
+
+SMALL_GRID = {"ease": [{"l2": 2.0}, {"l2": 20.0}], "rp3beta": [{"alpha": 0.8, "beta": 0.3}, {"alpha": 0.6, "beta": 0.6}],
+              "gfcf": [{"factors": 3, "alpha": 0.3}]}
+
+
+def test_the_selection_picks_what_it_picked_when_it_held_the_fitted_models():
+    """The selection keeps each kind's validation z-scores, not its model; recorded with 84b14e5 (which held the
+    best model of each kind and scored it again in the blend search): the same blend, weights and nDCG@10."""
+    from recsys.config import RecsysConfig
+    from recsys.train import select
+
+    cfg = RecsysConfig(candidates=("ease", "rp3beta", "gfcf"), grid=SMALL_GRID, batch_size=16)
+    sel = select(clustered_matrix(n_users=300, per_user=5, seed=1), cfg, "auto", torch.device("cpu"), 0)
+    assert sel.kind == "blend"
+    assert sel.params == {"components": [{"kind": "ease", "params": {"l2": 20.0, "binary": True}, "weight": 0.6},
+                                         {"kind": "rp3beta", "params": {"alpha": 0.8, "beta": 0.3}, "weight": 0.4}]}
+    assert sel.validation["ndcg@10"] == pytest.approx(0.5086736106208334, abs=1e-12)
+    assert {k: c["validation"]["ndcg@10"] for k, c in sel.candidates.items()} == pytest.approx(
+        {"ease": 0.5015515784694192, "rp3beta": 0.499174461747311, "gfcf": 0.48929841949185515,
+         "blend": 0.5086736106208334}, abs=1e-12)
+
+
+def test_no_grid_point_model_outlives_its_turn(monkeypatch):
+    """Every model the selection fits is gone before the next one is fitted (a loser's (I, I) matrix had stayed
+    beside the next fit, and each kind's best beside all later ones): at most one is alive at a time."""
+    import weakref
+
+    import recsys.train as train
+    from recsys.config import RecsysConfig
+
+    made: list[weakref.ref] = []
+    real = train.make_recommender
+
+    def spy(*args, **kwargs):
+        assert all(r() is None for r in made), "an earlier grid point's model is still alive"
+        model = real(*args, **kwargs)
+        made.append(weakref.ref(model))
+        return model
+
+    monkeypatch.setattr(train, "make_recommender", spy)
+    cfg = RecsysConfig(candidates=("ease", "rp3beta", "gfcf"), grid=SMALL_GRID, batch_size=16)
+    sel = train.select(clustered_matrix(n_users=300, per_user=5, seed=1), cfg, "auto", torch.device("cpu"), 0)
+    assert len(made) == 5 and sel.kind == "blend"
+    assert all(r() is None for r in made)
